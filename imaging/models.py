@@ -1,0 +1,77 @@
+"""The portal's records of K5 projects and who may use them.
+
+The image jobs, their audit history and per-zone sync results arrive with the job engine.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from imaging import credentials
+
+
+class BlockStorageVersion(models.TextChoices):
+    V2 = "v2", "Block Storage v2"
+    V3 = "v3", "Block Storage v3 (newer regions)"
+
+
+class K5Project(models.Model):
+    """One K5 project the portal creates images in, with the service credential it uses."""
+
+    name = models.CharField(max_length=100, unique=True)
+    region = models.CharField(
+        max_length=50,
+        validators=[RegexValidator(r"^[a-z]{2}-[a-z]+-?\d+$", "Regions look like jp-east-1.")],
+    )
+    identity_url = models.URLField(help_text="Keystone v3 URL, e.g. https://identity.jp-east-1.cloud.global.fujitsu.com/v3")
+    contract = models.CharField(max_length=64, help_text="The K5 contract number (domain name).")
+    k5_project_id = models.CharField("K5 project id", max_length=64)
+    username = models.CharField(max_length=255)
+    # Fernet ciphertext (imaging.credentials); never shown, never logged.
+    password_encrypted = models.TextField(editable=False)
+    block_storage_version = models.CharField(
+        max_length=2, choices=BlockStorageVersion.choices, default=BlockStorageVersion.V2
+    )
+    # K5 allows 4 uploads per hour per project; other contracts and tests may differ.
+    upload_limit = models.PositiveIntegerField(default=4, validators=[MinValueValidator(1)])
+    upload_window_seconds = models.PositiveIntegerField(
+        default=3600, validators=[MinValueValidator(1)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "K5 project"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.region})"
+
+    def set_password(self, password: str) -> None:
+        self.password_encrypted = credentials.encrypt(password)
+
+    def get_password(self) -> str:
+        return credentials.decrypt(self.password_encrypted)
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    MEMBER = "member", "Member"
+    ADMIN = "admin", "Project admin"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="k5_memberships")
+    project = models.ForeignKey(K5Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="one_membership_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.project.name}"
