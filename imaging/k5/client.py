@@ -1,0 +1,332 @@
+"""K5Client: one authenticated keystoneauth session, catalog lookup, and the HTTP rules.
+
+The rules every call follows:
+- explicit connect and read timeouts;
+- GETs are retried a few times with exponential backoff after a 5xx, a connection error or a
+  read timeout; nothing else is ever retried automatically (keystoneauth's own
+  connect_retries/status_code_retries stay at 0);
+- a 401 from a service gets one re-authentication and one re-send (keystoneauth does it; a 401
+  means the request was rejected before the service acted on it, so this is safe for POSTs);
+- a POST or DELETE that may have reached K5 without a usable answer raises K5OutcomeUnknown;
+- every HTTP call, the token request included, is reported to the optional observer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from keystoneauth1 import exceptions as ka_exceptions
+from keystoneauth1 import session as ks_session
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from .errors import (
+    K5EndpointNotFound,
+    K5Error,
+    K5InvalidResponse,
+    K5OutcomeUnknown,
+    K5Unavailable,
+    error_from_response,
+    message_from_body,
+    request_id_of,
+)
+from .identity import CallRecord, K5Config, LockoutSafePassword
+
+logger = logging.getLogger(__name__)
+
+BLOCK_STORAGE = "blockstorage"
+IMAGE = "image"
+COMPUTE = "compute"
+
+# K5 catalog entries are told apart by name (and region), not just by type.
+_CATALOG = {
+    (BLOCK_STORAGE, "v2"): ("blockstoragev2", "volumev2"),
+    (BLOCK_STORAGE, "v3"): ("blockstoragev3", "volumev3"),
+    (IMAGE, None): ("image", "image"),
+    (COMPUTE, None): ("compute", "compute"),
+}
+
+# Answers after which a GET is tried again. 501 and the 4xx will not get better by waiting.
+_RETRIABLE_STATUSES = frozenset({500, 502, 503, 504})
+# A service answering these to a POST/DELETE may have acted before failing (a gateway that
+# timed out, Cinder failing after creating the Glance image). 503 means it did not take it.
+_UNKNOWN_OUTCOME_STATUSES = frozenset({500, 502, 504})
+
+_IMAGE_VERSION_SUFFIX = re.compile(r"/v2(\.\d+)?$")
+
+Observer = Callable[[CallRecord], None]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    request_id: str | None
+
+
+class _TimeoutHttp(requests.Session):
+    """requests.Session with a default (connect, read) timeout.
+
+    keystoneauth's token request passes no timeout of its own; without this it could hang.
+    """
+
+    def __init__(self, timeout: tuple[float, float]):
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method, url, *args, **kwargs):
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+class K5Client:
+    """An authenticated connection to one K5 project in one region.
+
+    Cheap to keep, safe to share between threads (keystoneauth serialises token requests).
+    After K5 rejects the password, every call raises K5CredentialError without sending it
+    again: build a new client from corrected settings.
+    """
+
+    def __init__(self, config: K5Config, *, observer: Observer | None = None):
+        self.config = config
+        self._observer = observer
+        self._timeout = (config.connect_timeout, config.read_timeout)
+        self._http = _TimeoutHttp(self._timeout)
+        self._http.hooks["response"].append(self._record_response)
+        self.auth = LockoutSafePassword(config, record=self._emit)
+        self.session = ks_session.Session(auth=self.auth, session=self._http,
+                                          verify=config.verify, app_name="k5-image-portal")
+
+    def __repr__(self) -> str:
+        return (f"<K5Client {self.config.auth_url} region={self.config.region} "
+                f"project={self.config.project_id or self.config.project_name}>")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> K5Client:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- identity and catalog -------------------------------------------------------------
+
+    @property
+    def project_id(self) -> str:
+        """The scoped project's id (authenticates if needed)."""
+        return self.auth.get_access(self.session).project_id
+
+    def endpoint(self, service: str) -> str:
+        """The public catalog URL of a service ("blockstorage", "image", "compute") in the
+        configured region, found by K5's endpoint name."""
+        version = self.config.block_storage_version if service == BLOCK_STORAGE else None
+        try:
+            name, service_type = _CATALOG[(service, version)]
+        except KeyError:
+            raise ValueError(f"unknown K5 service {service!r}") from None
+        catalog = self.auth.get_access(self.session).service_catalog
+        try:
+            url = catalog.url_for(service_type=service_type, service_name=name,
+                                  interface="public", region_name=self.config.region)
+        except ka_exceptions.CatalogException:
+            regions = sorted({
+                endpoint.region_name or "?"
+                for endpoints in catalog.get_endpoints_data(
+                    service_type=service_type, service_name=name, interface="public").values()
+                for endpoint in endpoints
+            })
+            where = (f"it is only in: {', '.join(regions)}" if regions
+                     else "the catalog has no such endpoint in any region")
+            raise K5EndpointNotFound(
+                f"no public endpoint named {name!r} (type {service_type}) in region "
+                f"{self.config.region!r}; {where}") from None
+        if service == IMAGE:
+            # K5 lists the image service unversioned and the facade appends v2/; tolerate a
+            # catalog that includes the version, as other OpenStack clouds do.
+            url = _IMAGE_VERSION_SUFFIX.sub("", url.rstrip("/"))
+        return url
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    def get(self, service: str, path: str, *, params: dict | None = None) -> Reply:
+        return self._send("GET", service, path, params=params,
+                          retries=self.config.get_retries)
+
+    def post(self, service: str, path: str, *, json: Any,
+             outcome_unknown: type[K5OutcomeUnknown] = K5OutcomeUnknown) -> Reply:
+        """Send once. Never retried: K5 may already have acted on it."""
+        return self._send("POST", service, path, json=json, outcome_unknown=outcome_unknown)
+
+    def delete(self, service: str, path: str) -> Reply:
+        return self._send("DELETE", service, path, outcome_unknown=K5OutcomeUnknown)
+
+    def get_pages(self, service: str, path: str, *, collection: str,
+                  next_href: Callable[[dict], str | None],
+                  params: dict | None = None) -> Iterator[tuple[dict, str | None]]:
+        """Every item of a paginated collection, with the request id of its page.
+
+        The next link only lends its marker (and limit): the request goes to the catalog
+        endpoint again, since a real cloud's link may be relative or name an internal host.
+        """
+        params = {key: value for key, value in (params or {}).items() if value is not None}
+        params.setdefault("limit", self.config.page_size)
+        seen_markers: set[str] = set()
+        for _page in range(self.config.max_pages):
+            reply = self.get(service, path, params=params)
+            with parsing(path, reply.request_id):
+                items = reply.body[collection]
+            if not isinstance(items, list):
+                raise K5InvalidResponse(f"{collection!r} is not a list", method="GET",
+                                        path=path, request_id=reply.request_id)
+            for item in items:
+                yield item, reply.request_id
+            href = next_href(reply.body)
+            if not href:
+                return
+            query = parse_qs(urlsplit(href).query)
+            marker = (query.get("marker") or [None])[-1]
+            if not marker or marker in seen_markers:
+                raise K5InvalidResponse(
+                    f"K5's next link {'repeats' if marker else 'lacks'} a page marker; "
+                    "stopped listing to avoid an endless loop",
+                    method="GET", path=path, request_id=reply.request_id)
+            seen_markers.add(marker)
+            params["marker"] = marker
+            if query.get("limit"):
+                params["limit"] = query["limit"][-1]
+        raise K5InvalidResponse(f"more than {self.config.max_pages} pages; stopped listing",
+                                method="GET", path=path)
+
+    def _send(self, method: str, service: str, path: str, *, params: dict | None = None,
+              json: Any = None, retries: int = 0,
+              outcome_unknown: type[K5OutcomeUnknown] | None = None) -> Reply:
+        url = self.endpoint(service).rstrip("/") + "/" + path.lstrip("/")
+        shown_path = urlsplit(url).path
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    url, method, json=json, params=params, headers={"Accept": "application/json"},
+                    timeout=self._timeout, raise_exc=False, connect_retries=0,
+                    status_code_retries=0)
+            except ka_exceptions.ConnectionError as exc:
+                failure, maybe_sent = _describe_transport_failure(exc)
+                self._emit(CallRecord(method, shown_path, None, None,
+                                      time.monotonic() - started, failure))
+                if isinstance(exc, ka_exceptions.SSLError):
+                    raise K5Error(f"TLS failure talking to K5: {failure}", method=method,
+                                  path=shown_path) from None
+                if outcome_unknown is not None and maybe_sent:
+                    raise outcome_unknown(
+                        f"{failure} after the request was sent: K5 may or may not have acted "
+                        "on it; check before sending it again", method=method,
+                        path=shown_path) from None
+                if attempt < retries:
+                    attempt = self._pause_before_retry(attempt, method, shown_path, failure)
+                    continue
+                raise K5Unavailable(
+                    f"{failure}" + ("" if maybe_sent else " (the request was not sent)"),
+                    method=method, path=shown_path) from None
+            except ka_exceptions.ClientException as exc:
+                raise K5Error(f"{type(exc).__name__}: {exc}", method=method,
+                              path=shown_path) from None
+
+            status = response.status_code
+            if status < 400:
+                return Reply(status, _json_or_none(response), request_id_of(response))
+            if status in _RETRIABLE_STATUSES and attempt < retries:
+                attempt = self._pause_before_retry(attempt, method, shown_path, f"HTTP {status}")
+                continue
+            error = error_from_response(response, method, shown_path)
+            if outcome_unknown is not None and status in _UNKNOWN_OUTCOME_STATUSES:
+                raise outcome_unknown(
+                    f"K5 failed with HTTP {status} and may already have acted: {error.message}",
+                    status=status, request_id=error.request_id, method=method, path=shown_path)
+            raise error
+
+    def _pause_before_retry(self, attempt: int, method: str, path: str, reason: str) -> int:
+        delay = min(self.config.retry_backoff * (2 ** attempt), self.config.retry_backoff_max)
+        logger.warning("K5 %s %s failed (%s); retrying in %.2fs", method, path, reason, delay)
+        time.sleep(delay)
+        return attempt + 1
+
+    # --- observation ----------------------------------------------------------------------
+
+    def _record_response(self, response: requests.Response, *args, **kwargs) -> None:
+        # A requests hook sees every answer, including keystoneauth's token request and the
+        # 401 it re-sends after; it never sees headers here, so no token reaches a record.
+        error = None
+        if response.status_code >= 400:
+            error = message_from_body(_json_or_none(response), response.text) or None
+        self._emit(CallRecord(
+            method=response.request.method or "",
+            path=urlsplit(response.url).path,
+            status=response.status_code,
+            request_id=request_id_of(response),
+            duration=response.elapsed.total_seconds(),
+            error=error,
+        ))
+
+    def _emit(self, record: CallRecord) -> None:
+        logger.debug("K5 %s %s -> %s in %.3fs request_id=%s%s", record.method, record.path,
+                     record.status, record.duration, record.request_id,
+                     f" error={record.error}" if record.error else "")
+        if self._observer is None:
+            return
+        try:
+            self._observer(record)
+        except Exception:
+            # The call already happened; losing its answer (say, an accepted upload) because
+            # an audit write failed would be worse than a missing audit record.
+            logger.exception("K5 call observer failed for %s %s", record.method, record.path)
+
+
+@contextmanager
+def parsing(path: str, request_id: str | None) -> Iterator[None]:
+    """Reading K5's answer inside this block: an answer of the wrong shape (a missing key, a
+    wrong type) becomes K5InvalidResponse instead of a bare KeyError."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise K5InvalidResponse(f"unexpected answer from K5 ({type(exc).__name__}: {exc})",
+                                request_id=request_id, path=path) from None
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _describe_transport_failure(exc: ka_exceptions.ConnectionError) -> tuple[str, bool]:
+    """(what went wrong, whether the request may have reached K5).
+
+    keystoneauth folds requests' connect and read timeouts into one ConnectTimeout; the
+    requests exception it was raised from (its __context__) still tells them apart.
+    """
+    cause = exc.__context__
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return "connect timeout", False
+    if isinstance(cause, requests.exceptions.ReadTimeout):
+        return "read timeout", True
+    if isinstance(cause, requests.exceptions.ConnectionError):
+        inner = cause.args[0] if cause.args else None
+        if isinstance(inner, MaxRetryError) and isinstance(inner.reason, NewConnectionError):
+            return "cannot connect", False
+        return "connection lost", True
+    if isinstance(exc, ka_exceptions.SSLError):
+        return "TLS error", False
+    return type(exc).__name__, True
