@@ -1,0 +1,136 @@
+"""Injected faults: HTTP-level misbehaviour and failures inside the upload pipeline.
+
+Each fault has `times` uses (default 1; `null` means until cleared). HTTP faults are
+matched by the server before routing; the other kinds are consumed by uploads.py at the
+moment the event they spoil happens. The caller holds the world lock.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+KINDS = ("http", "upload_failure", "sync_failure", "volume_vanish")
+
+
+class FaultError(ValueError):
+    """A fault specification that cannot be used (answered 400 by the control API)."""
+
+
+@dataclass
+class Fault:
+    id: str
+    kind: str
+    spec: dict[str, Any]
+    remaining: int | None  # None: unlimited
+    used: int = 0
+    pattern: re.Pattern | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, **self.spec, "remaining": self.remaining, "used": self.used}
+
+
+class FaultBook:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+
+    def add(self, spec: Any, zones: list[str]) -> Fault:
+        fault = _validated(spec, zones)
+        self._faults.append(fault)
+        return fault
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [fault.describe() for fault in self._faults]
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    def take_http(self, method: str, path: str) -> Fault | None:
+        return self._take("http", lambda s, f: (s.get("method") in (None, method)
+                                                 and bool(f.pattern.search(path))))
+
+    def take_upload_failure(self, volume_id: str) -> Fault | None:
+        return self._take("upload_failure",
+                          lambda s, f: s.get("volume_id") in (None, volume_id))
+
+    def take_sync_failure(self, zone: str, image_id: str) -> Fault | None:
+        return self._take("sync_failure", lambda s, f: (
+            s["zone"] == zone and s.get("image_id") in (None, image_id)))
+
+    def take_vanish(self, volume_id: str) -> Fault | None:
+        return self._take("volume_vanish", lambda s, f: s["volume_id"] == volume_id)
+
+    def _take(self, kind: str, matches) -> Fault | None:
+        for fault in self._faults:
+            if fault.kind == kind and matches(fault.spec, fault):
+                fault.used += 1
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+
+def _validated(spec: Any, zones: list[str]) -> Fault:
+    if not isinstance(spec, dict):
+        raise FaultError("a fault is a JSON object with a 'kind'")
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise FaultError(f"'kind' must be one of {', '.join(KINDS)}")
+    allowed = {"kind", "times", *{
+        "http": {"method", "path", "status", "reset", "latency"},
+        "upload_failure": {"volume_id"},
+        "sync_failure": {"zone", "image_id"},
+        "volume_vanish": {"volume_id", "after_seconds"},
+    }[kind]}
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise FaultError(f"unknown key {unknown[0]!r} for a {kind} fault "
+                         f"(allowed: {', '.join(sorted(allowed))})")
+    times = spec.get("times", 1)
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int)
+                              or times < 1):
+        raise FaultError("'times' must be an integer >= 1, or null for unlimited")
+    for key in ("volume_id", "image_id", "method"):
+        if key in spec and not (isinstance(spec[key], str) and spec[key]):
+            raise FaultError(f"'{key}' must be a non-empty string")
+    fault = Fault(id=str(uuid.uuid4()), kind=kind, spec=dict(spec), remaining=times)
+    if kind == "http":
+        _check_http(spec, fault)
+    elif kind == "sync_failure" and spec.get("zone") not in zones:
+        raise FaultError(f"'zone' must be one of {', '.join(zones)}")
+    elif kind == "volume_vanish":
+        if "volume_id" not in spec:
+            raise FaultError("a volume_vanish fault needs 'volume_id'")
+        after = spec.get("after_seconds")
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int | float)
+                                  or after < 0):
+            raise FaultError("'after_seconds' must be a number >= 0")
+    return fault
+
+
+def _check_http(spec: dict[str, Any], fault: Fault) -> None:
+    path = spec.get("path", "")
+    if not isinstance(path, str):
+        raise FaultError("'path' must be a regular expression string")
+    try:
+        fault.pattern = re.compile(path)
+    except re.error as error:
+        raise FaultError(f"'path' is not a valid regular expression: {error}") from None
+    if "method" in spec:
+        fault.spec["method"] = spec["method"].upper()
+    status = spec.get("status")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int)
+                               or not 400 <= status <= 599):
+        raise FaultError("'status' must be an HTTP error status (400-599)")
+    latency = spec.get("latency")
+    if latency is not None and (isinstance(latency, bool)
+                                or not isinstance(latency, int | float) or latency < 0):
+        raise FaultError("'latency' must be a number of seconds >= 0")
+    if not isinstance(spec.get("reset", False), bool):
+        raise FaultError("'reset' must be true or false")
+    if status is None and not spec.get("reset") and latency is None:
+        raise FaultError("an http fault needs 'status', 'reset' or 'latency'")

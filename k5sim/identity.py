@@ -1,0 +1,240 @@
+"""Identity v3 (Keystone): password and token authentication, lockout, token validation.
+
+K5 facts modelled here: tokens live 3 hours; 5 wrong passwords within 15 minutes lock the
+user for 15 minutes, during which even the right password gets 401; the domain name is the
+K5 contract number; the catalog is found by service *name* (`blockstoragev2`, ...).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections import deque
+from typing import Any
+
+from .clock import keystone_time
+from .errors import IDENTITY, UNAUTHENTICATED, ApiError
+from .model import Token, User
+from .web import Call, Reply, Route
+
+BAD_JSON = "Expecting to find valid JSON in request body."
+_NAMESPACE = uuid.UUID("6f0c5d8e-3b44-4f7e-9a55-5f0d3c1e0a11")
+
+# (catalog name, type, path under the simulator; {project_id} is filled in per token)
+CATALOG = (
+    ("identityv3", "identity", "/identity/v3"),
+    ("blockstoragev2", "volumev2", "/blockstorage/v2/{project_id}"),
+    ("blockstoragev3", "volumev3", "/blockstorage/v3/{project_id}"),
+    ("image", "image", "/image"),
+    ("compute", "compute", "/compute/v2/{project_id}"),
+)
+
+
+def _stable_id(text: str) -> str:
+    return uuid.uuid5(_NAMESPACE, text).hex
+
+
+def _unauthorized(message: str = UNAUTHENTICATED) -> ApiError:
+    return ApiError(401, message)
+
+
+def _bad_input(message: str) -> ApiError:
+    return ApiError(400, f"Invalid input for field '{message}'. The server could not comply "
+                         "with the request since it is either malformed or otherwise "
+                         "incorrect. The client is assumed to be in error.")
+
+
+def _object(parent: dict, key: str, where: str) -> dict:
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        raise _bad_input(f"{where}{key}")
+    return value
+
+
+def issue_token(call: Call) -> Reply:
+    world = call.world
+    body = call.json(BAD_JSON)
+    if not isinstance(body, dict):
+        raise _bad_input("auth")
+    auth = _object(body, "auth", "")
+    identity = _object(auth, "identity", "auth.")
+    methods = identity.get("methods")
+    if (not isinstance(methods, list) or not methods
+            or not all(isinstance(m, str) for m in methods)):
+        raise _bad_input("identity.methods")
+    if "password" in methods:
+        user = _password_user(world, _object(identity, "password", "identity."))
+        expires_at = world.now() + world.span(world.settings["token_seconds"])
+    elif "token" in methods:
+        presented = _object(identity, "token", "identity.").get("id")
+        original = world.valid_token(presented if isinstance(presented, str) else None)
+        if original is None:
+            raise _unauthorized()
+        user, expires_at = world.users[original.user_id], original.expires_at
+    else:
+        raise _unauthorized("Attempted to authenticate with an unsupported method.")
+    project_id, domain_id = _scope(world, user, auth.get("scope"))
+    token = Token(id=uuid.uuid4().hex, user_id=user.id, methods=list(methods),
+                  issued_at=world.now(), expires_at=expires_at,
+                  audit_id=base64.urlsafe_b64encode(os.urandom(16)).decode()[:22],
+                  project_id=project_id, domain_id=domain_id)
+    world.tokens[token.id] = token
+    call.project_id = project_id
+    return Reply(201, token_body(call, token), {"X-Subject-Token": token.id})
+
+
+def _find_domain(world: Any, ref: Any, where: str) -> str:
+    if not isinstance(ref, dict) or not (ref.get("id") or ref.get("name")):
+        raise _bad_input(f"{where}.domain")
+    for domain in world.domains.values():
+        if domain.id == ref.get("id") or ("id" not in ref and domain.name == ref.get("name")):
+            return domain.id
+    raise _unauthorized(f"Could not find domain: {ref.get('id') or ref.get('name')}.")
+
+
+def _password_user(world: Any, password: dict) -> User:
+    ref = _object(password, "user", "password.")
+    secret = ref.get("password")
+    if not isinstance(secret, str):
+        raise _bad_input("password.user.password")
+    if isinstance(ref.get("id"), str):
+        user = world.users.get(ref["id"])
+    elif isinstance(ref.get("name"), str):
+        domain_id = _find_domain(world, ref.get("domain"), "password.user")
+        user = world.users_by_name.get((domain_id, ref["name"]))
+    else:
+        raise _bad_input("password.user")
+    if user is None:
+        raise _unauthorized()
+    now = world.now()
+    if world.locked_until.get(user.id, 0) > now:
+        raise _unauthorized(f"The account is locked for user: {user.id}.")
+    world.locked_until.pop(user.id, None)
+    if secret != user.password:
+        _record_failure(world, user, now)
+        raise _unauthorized()
+    world.failed_logins.pop(user.id, None)
+    return user
+
+
+def _record_failure(world: Any, user: User, now: float) -> None:
+    settings = world.settings
+    failures = world.failed_logins.setdefault(user.id, deque())
+    window = world.span(settings["lockout_window_seconds"])
+    while failures and failures[0] <= now - window:
+        failures.popleft()
+    failures.append(now)
+    if len(failures) >= settings["lockout_failures"]:
+        world.locked_until[user.id] = now + world.span(settings["lockout_seconds"])
+        failures.clear()
+
+
+def _scope(world: Any, user: User, scope: Any) -> tuple[str | None, str | None]:
+    if scope is None or scope == "unscoped":
+        return None, None
+    if not isinstance(scope, dict):
+        raise _bad_input("auth.scope")
+    if "project" in scope:
+        ref = _object(scope, "project", "scope.")
+        if isinstance(ref.get("id"), str):
+            project = world.projects.get(ref["id"])
+        elif isinstance(ref.get("name"), str):
+            domain_id = _find_domain(world, ref.get("domain"), "scope.project")
+            project = next((p for p in world.projects.values()
+                            if p.name == ref["name"] and p.domain_id == domain_id), None)
+        else:
+            raise _bad_input("scope.project")
+        if project is None:
+            raise _unauthorized(f"Could not find project: {ref.get('id') or ref.get('name')}.")
+        if project.id not in user.project_ids:
+            raise _unauthorized(f"User {user.id} has no access to project {project.id}")
+        return project.id, None
+    if "domain" in scope:
+        domain_id = _find_domain(world, scope["domain"], "scope")
+        if domain_id != user.domain_id:
+            raise _unauthorized(f"User {user.id} has no access to domain {domain_id}")
+        return None, domain_id
+    raise _bad_input("auth.scope")
+
+
+def token_body(call: Call, token: Token, *, catalog: bool = True) -> dict:
+    world = call.world
+    user = world.users[token.user_id]
+    user_domain = world.domains[user.domain_id]
+    body: dict[str, Any] = {
+        "methods": token.methods,
+        "user": {"id": user.id, "name": user.name, "password_expires_at": None,
+                 "domain": {"id": user_domain.id, "name": user_domain.name}},
+        "audit_ids": [token.audit_id],
+        "expires_at": keystone_time(token.expires_at),
+        "issued_at": keystone_time(token.issued_at),
+    }
+    roles = [{"id": _stable_id(f"role:{name}"), "name": name} for name in user.roles]
+    if token.project_id:
+        project = world.projects[token.project_id]
+        domain = world.domains[project.domain_id]
+        body.update(project={"id": project.id, "name": project.name,
+                             "domain": {"id": domain.id, "name": domain.name}},
+                    is_domain=False, roles=roles)
+        if catalog:
+            body["catalog"] = _catalog(call, project.id, CATALOG)
+    elif token.domain_id:
+        domain = world.domains[token.domain_id]
+        body.update(domain={"id": domain.id, "name": domain.name}, roles=roles)
+        if catalog:
+            body["catalog"] = _catalog(call, None, CATALOG[:1])
+    return {"token": body}
+
+
+def _catalog(call: Call, project_id: str | None, services: tuple) -> list[dict]:
+    region = call.world.region
+    entries = []
+    for name, kind, path in services:
+        url = call.url(path.format(project_id=project_id))
+        entries.append({"id": _stable_id(f"service:{name}"), "type": kind, "name": name,
+                        "endpoints": [{"id": _stable_id(f"endpoint:{name}:{region}"),
+                                       "interface": "public", "region": region,
+                                       "region_id": region, "url": url}]})
+    return entries
+
+
+def _subject(call: Call) -> Token:
+    subject = call.headers.get("X-Subject-Token", "").strip()
+    token = call.world.valid_token(subject)
+    if token is None:
+        raise ApiError(404, f"Could not find token: {subject}.")
+    return token
+
+
+def validate_token(call: Call) -> Reply:
+    token = _subject(call)
+    catalog = call.arg("nocatalog") is None
+    return Reply(200, token_body(call, token, catalog=catalog), {"X-Subject-Token": token.id})
+
+
+def revoke_token(call: Call) -> Reply:
+    token = _subject(call)
+    del call.world.tokens[token.id]
+    return Reply(204)
+
+
+def token_projects(call: Call) -> Reply:
+    world = call.world
+    user = world.users[call.token.user_id]
+    projects = [world.projects[pid] for pid in user.project_ids]
+    return Reply(200, {
+        "projects": [{"id": p.id, "name": p.name, "domain_id": p.domain_id, "enabled": True,
+                      "is_domain": False, "parent_id": p.domain_id, "description": "",
+                      "links": {"self": call.url(f"/identity/v3/projects/{p.id}")}}
+                     for p in projects],
+        "links": {"self": call.url("/identity/v3/auth/projects"), "previous": None,
+                  "next": None}})
+
+
+ROUTES = [
+    Route("POST", "/identity/v3/auth/tokens", issue_token, IDENTITY, auth=False),
+    Route("GET", "/identity/v3/auth/tokens", validate_token, IDENTITY),
+    Route("DELETE", "/identity/v3/auth/tokens", revoke_token, IDENTITY),
+    Route("GET", "/identity/v3/auth/projects", token_projects, IDENTITY),
+]

@@ -1,0 +1,186 @@
+"""Image v2 (Glance): list with filters, sorting and pagination; show; delete.
+
+A project sees its own images and public/community ones. Images are flat JSON with custom
+properties at the top level (K5's `fcx.*`, the copied `os_type`, and `sync_status_reason`
+when registration to another zone failed). Per-zone progress is deliberately absent: K5 does
+not expose it (the control API does).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from .clock import parse_time, zulu_time
+from .errors import IMAGE, ApiError
+from .model import Image
+from .web import Call, Reply, Route, int_arg
+
+SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at",
+             "updated_at", "min_disk", "min_ram", "visibility", "owner")
+RESERVED_PARAMS = {"limit", "marker", "sort", "sort_key", "sort_dir", "member_status",
+                   "size_min", "size_max"}
+PLAIN_FILTERS = ("name", "status", "owner", "visibility", "disk_format", "container_format",
+                 "id")
+TIME_OPS = {"gt": float.__gt__, "gte": float.__ge__, "lt": float.__lt__, "lte": float.__le__,
+            "eq": float.__eq__, "neq": float.__ne__}
+
+
+def image_json(image: Image) -> dict:
+    body = {
+        **image.properties,
+        "id": image.id,
+        "name": image.name,
+        "status": image.status,
+        "visibility": image.visibility,
+        "owner": image.owner,
+        "protected": image.protected,
+        "os_hidden": False,
+        "size": image.size,
+        "virtual_size": None,
+        "checksum": image.checksum,
+        "disk_format": image.disk_format,
+        "container_format": image.container_format,
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+        "created_at": zulu_time(image.created_at),
+        "updated_at": zulu_time(image.updated_at),
+        "tags": list(image.tags),
+        "self": f"/v2/images/{image.id}",
+        "file": f"/v2/images/{image.id}/file",
+        "schema": "/v2/schemas/image",
+    }
+    return body
+
+
+def _visible(image: Image, project_id: str) -> bool:
+    return image.owner == project_id or image.visibility in ("public", "community")
+
+
+def _visible_image(call: Call) -> Image:
+    image = call.world.images.get(call.params["image_id"])
+    if image is None or not _visible(image, call.token.project_id):
+        raise ApiError(404, f"No image found with ID {call.params['image_id']}")
+    return image
+
+
+def show_image(call: Call) -> Reply:
+    return Reply(200, image_json(_visible_image(call)))
+
+
+def delete_image(call: Call) -> Reply:
+    image = _visible_image(call)
+    if image.owner != call.token.project_id:
+        raise ApiError(403, "You are not permitted to delete this image.")
+    if image.protected:
+        raise ApiError(409, f"Image {image.id} is protected and cannot be deleted.")
+    del call.world.images[image.id]
+    return Reply(204)
+
+
+def _sort_spec(call: Call) -> list[tuple[str, str]]:
+    spec: list[tuple[str, str]] = []
+    if "sort" in call.query:
+        for item in call.arg("sort").split(","):
+            key, _, direction = item.strip().partition(":")
+            spec.append((key, direction or "desc"))
+    else:
+        keys = call.query.get("sort_key", [])
+        dirs = call.query.get("sort_dir", [])
+        if len(dirs) > 1 and len(dirs) != len(keys):
+            raise ApiError(400, "Number of sort dirs does not match the number of sort keys")
+        spec = [(key, dirs[i] if len(dirs) > 1 else (dirs or ["desc"])[0])
+                for i, key in enumerate(keys or ["created_at"])]
+    for key, direction in spec:
+        if key not in SORT_KEYS:
+            raise ApiError(400, f"Invalid sort key: {key}. It must be one of the following: "
+                                f"{', '.join(SORT_KEYS)}.")
+        if direction not in ("asc", "desc"):
+            raise ApiError(400, f"Invalid sort direction: {direction}")
+    if "id" not in (key for key, _ in spec):
+        spec.append(("id", spec[-1][1] if spec else "desc"))  # stable pages, as Glance
+    return spec
+
+
+def _time_filter(call: Call, field: str):
+    text = call.arg(field)
+    if text is None:
+        return None
+    op, sep, value = text.partition(":")
+    if not sep or op not in TIME_OPS:
+        op, value = "eq", text
+    try:
+        # Shown times are whole seconds: compare at that precision.
+        bound = float(int(parse_time(value)))
+    except ValueError:
+        raise ApiError(400, f"Invalid value for {field}: {text}") from None
+    compare = TIME_OPS[op]
+    return lambda image: compare(float(int(getattr(image, field))), bound)
+
+
+def _filters(call: Call) -> list:
+    checks = []
+    for key in PLAIN_FILTERS:
+        value = call.arg(key)
+        if value is not None and not (key == "visibility" and value == "all"):
+            checks.append(lambda image, k=key, v=value: getattr(image, k) == v)
+    for field in ("created_at", "updated_at"):
+        check = _time_filter(call, field)
+        if check:
+            checks.append(check)
+    for tag in call.query.get("tag", []):
+        checks.append(lambda image, t=tag: t in image.tags)
+    if call.arg("protected") is not None:
+        wanted = call.arg("protected").lower() == "true"
+        checks.append(lambda image: image.protected == wanted)
+    size_min = int_arg(call, "size_min", None)
+    size_max = int_arg(call, "size_max", None)
+    if size_min is not None:
+        checks.append(lambda image: image.size is not None and image.size >= size_min)
+    if size_max is not None:
+        checks.append(lambda image: image.size is not None and image.size <= size_max)
+    known = {*RESERVED_PARAMS, *PLAIN_FILTERS, "created_at", "updated_at", "tag", "protected"}
+    for key, values in call.query.items():
+        if key not in known:  # any other parameter filters on a custom property
+            checks.append(lambda image, k=key, v=values[-1]: str(image.properties.get(k)) == v)
+    return checks
+
+
+def list_images(call: Call) -> Reply:
+    world = call.world
+    settings = world.settings
+    limit = int_arg(call, "limit", settings["image_default_limit"])
+    limit = min(limit, settings["image_max_limit"])
+    project_id = call.token.project_id
+    ordered = [image for image in world.images.values() if _visible(image, project_id)]
+    for key, direction in reversed(_sort_spec(call)):
+        ordered.sort(key=lambda i, k=key: (getattr(i, k) is None, getattr(i, k)),
+                     reverse=direction == "desc")
+    start = 0
+    marker = call.arg("marker")
+    if marker:
+        start = next((n + 1 for n, image in enumerate(ordered) if image.id == marker), None)
+        if start is None:
+            raise ApiError(400, f"Invalid marker. Image {marker} could not be found.")
+    checks = _filters(call)
+    page: list[Image] = []
+    more = False
+    for image in ordered[start:]:
+        if all(check(image) for check in checks):
+            if len(page) == limit:
+                more = True
+                break
+            page.append(image)
+    body = {"images": [image_json(image) for image in page], "first": "/v2/images",
+            "schema": "/v2/schemas/images"}
+    if more and page:
+        params = [(k, v) for k, values in call.query.items() if k != "marker" for v in values]
+        params.append(("marker", page[-1].id))
+        body["next"] = "/v2/images?" + urlencode(params)
+    return Reply(200, body)
+
+
+ROUTES = [
+    Route("GET", "/image/v2/images", list_images, IMAGE),
+    Route("GET", "/image/v2/images/{image_id}", show_image, IMAGE),
+    Route("DELETE", "/image/v2/images/{image_id}", delete_image, IMAGE),
+]

@@ -1,0 +1,127 @@
+"""The simulated cloud's records. Plain data; behaviour lives in state.py and uploads.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Domain:
+    id: str
+    name: str
+
+
+@dataclass
+class Project:
+    id: str
+    name: str
+    domain_id: str
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    domain_id: str
+    password: str
+    project_ids: list[str]
+    roles: list[str]
+
+
+@dataclass
+class Token:
+    id: str
+    user_id: str
+    methods: list[str]
+    issued_at: float
+    expires_at: float
+    audit_id: str
+    project_id: str | None = None
+    domain_id: str | None = None  # set for a domain-scoped token
+
+
+@dataclass
+class Attachment:
+    id: str
+    server_id: str
+    device: str
+    host_name: str | None
+    attached_at: float
+
+
+@dataclass
+class Volume:
+    id: str
+    project_id: str
+    user_id: str
+    name: str
+    status: str
+    size: int
+    availability_zone: str
+    created_at: float
+    seq: int  # creation order; ties created_at for Cinder's stable "created_at desc" order
+    bootable: bool = False
+    volume_type: str | None = None
+    description: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    volume_image_metadata: dict[str, str] | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    updated_at: float | None = None
+    upload_id: str | None = None  # the running upload, while `uploading`
+
+
+@dataclass
+class Server:
+    id: str
+    project_id: str
+    user_id: str
+    name: str
+    status: str
+    availability_zone: str
+    created_at: float
+    updated_at: float
+    volume_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Image:
+    id: str
+    name: str
+    owner: str
+    status: str
+    created_at: float
+    updated_at: float
+    seq: int
+    visibility: str = "private"
+    protected: bool = False
+    size: int | None = None
+    checksum: str | None = None
+    disk_format: str | None = "raw"
+    container_format: str | None = "bare"
+    min_disk: int = 0
+    min_ram: int = 0
+    tags: list[str] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
+    origin_zone: str | None = None
+    # Per other zone of the region: {"status": pending|registered|failed|cancelled, "due_at"}.
+    # K5 does not expose this; only /_sim/state shows it.
+    zone_sync: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Upload:
+    """One accepted `os-volume_upload_image` call and its progress."""
+
+    id: str
+    project_id: str
+    volume_id: str
+    image_id: str
+    image_name: str
+    size: int
+    zone: str
+    previous_status: str
+    accepted_at: float
+    ends_at: float
+    state: str = "running"  # running | succeeded | failed | vanished
+    finished_at: float | None = None

@@ -1,0 +1,40 @@
+"""The log of API requests the simulator answered (control calls under /_sim/ excluded).
+
+Tests and benchmarks read it to see what a client really sent: counts per endpoint template
+(`GET /blockstorage/v2/{project_id}/volumes/detail`) tell how often it polled. The entry
+list is capped (oldest dropped first) so a long benchmark cannot exhaust memory; the counts
+are never capped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from typing import Any
+
+MAX_ENTRIES = 100_000
+
+
+class RequestLog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[dict[str, Any]] = deque(maxlen=MAX_ENTRIES)
+        self._counts: Counter[str] = Counter()
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries.append(entry)
+            self._counts[f"{entry['method']} {entry['template']}"] += 1
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._counts.clear()

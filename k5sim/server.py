@@ -1,0 +1,265 @@
+"""HTTP front: routing, token checks, injected HTTP faults, request ids, the request log.
+
+Every answer (errors, control calls, unknown paths) carries `x-openstack-request-id`, and
+nothing a client sends can produce a traceback: unexpected exceptions become a 500 in the
+service's own error shape and are logged on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from . import blockstorage, compute, control, identity, image, versions
+from .clock import zulu_time
+from .errors import CONTROL, UNAUTHENTICATED, ApiError, error_body, family_of
+from .requestlog import RequestLog
+from .state import World
+from .web import Call, Reply, Route
+
+MAX_BODY = 16 * 1024 * 1024
+
+
+class App:
+    """The simulator: a world, its routes and its request log."""
+
+    def __init__(self, scenario: dict[str, Any], speed: float, *, quiet: bool = True) -> None:
+        self.initial_scenario = scenario
+        self.initial_speed = speed
+        self.world = World(scenario, speed)
+        self.log = RequestLog()
+        self.quiet = quiet
+        self.routes: list[Route] = [*versions.ROUTES, *identity.ROUTES, *blockstorage.ROUTES,
+                                    *image.ROUTES, *compute.ROUTES, *control.ROUTES]
+
+    # -- one request ----------------------------------------------------------------------
+
+    def serve(self, handler: BaseHTTPRequestHandler) -> None:
+        started = time.monotonic()
+        split = urlsplit(handler.path)
+        path = unquote(split.path) or "/"
+        call = Call(method=handler.command, path=path,
+                    query=parse_qs(split.query, keep_blank_values=True),
+                    headers=handler.headers, body=b"", base_url=self._base_url(handler),
+                    request_id=f"req-{uuid.uuid4()}", world=self.world, app=self)
+        match = self._match(call.method, path)
+        reply = None
+        try:
+            call.body = _read_body(handler)
+        except ValueError as error:
+            handler.close_connection = True
+            reply = self._error(match.family, ApiError(400, str(error)))
+        if match.family != CONTROL and reply is None:
+            reply = self._injected_fault(handler, call, match, started)
+            if reply == "reset":
+                return
+        if reply is None:
+            reply = self._dispatch(call, match)
+        status = self._send(handler, call, reply)
+        if match.family != CONTROL:
+            self._record(call, match.template, status, started)
+
+    def _match(self, method: str, path: str) -> Match:
+        normalized = path.rstrip("/") or "/"
+        lookup = "GET" if method == "HEAD" else method
+        other_method = None
+        for route in self.routes:
+            found = route.regex.fullmatch(normalized)
+            if found:
+                if route.method == lookup:
+                    return Match(route, found.groupdict(), route.template, route.family)
+                other_method = other_method or route
+        if other_method:
+            return Match(None, {}, other_method.template, other_method.family,
+                         method_not_allowed=True)
+        return Match(None, {}, path, family_of(path))
+
+    def _injected_fault(self, handler: BaseHTTPRequestHandler, call: Call, match: Match,
+                        started: float) -> Reply | str | None:
+        with self.world.lock:
+            fault = self.world.faults.take_http(call.method, call.path)
+        if fault is None:
+            return None
+        if fault.spec.get("latency"):
+            time.sleep(fault.spec["latency"])
+        if fault.spec.get("reset"):
+            self._record(call, match.template, None, started)
+            _reset_connection(handler)
+            return "reset"
+        if fault.spec.get("status"):
+            return self._error(match.family, ApiError(fault.spec["status"], "Injected fault "
+                                                f"{fault.id}: simulated {fault.spec['status']}"))
+        return None
+
+    def _dispatch(self, call: Call, match: Match) -> Reply:
+        family, route = match.family, match.route
+        try:
+            if match.method_not_allowed:
+                raise ApiError(405, f"The method {call.method} is not allowed for this resource.")
+            if route is None:
+                raise ApiError(404, f"The resource could not be found: {call.path}")
+            call.params = match.params
+            call.project_id = call.params.get("project_id")
+            with self.world.lock:
+                self.world.catch_up()
+                if route.auth:
+                    self._authenticate(call)
+                return route.handler(call)
+        except ApiError as error:
+            return self._error(error.family or family, error)
+        except Exception:  # a simulator bug must not become a traceback
+            print(f"k5sim: error handling {call.method} {call.path} ({call.request_id})",
+                  file=sys.stderr)
+            traceback.print_exc()
+            return self._error(family, ApiError(500, "The server has either erred or is "
+                                                "incapable of performing the requested "
+                                                "operation."))
+
+    def _authenticate(self, call: Call) -> None:
+        token = self.world.valid_token(call.headers.get("X-Auth-Token", "").strip())
+        if token is None:
+            raise ApiError(401, UNAUTHENTICATED, headers={
+                "WWW-Authenticate": f'Keystone uri="{call.url("/identity/v3")}"'})
+        call.token = token
+        url_project = call.params.get("project_id")
+        if url_project and url_project != token.project_id:
+            # What cinder/nova `api/openstack/wsgi.py` answer for another project's URL.
+            raise ApiError(400, f"Malformed request URL: URL's project_id '{url_project}' "
+                                f"doesn't match Context's project_id '{token.project_id}'")
+        call.project_id = call.project_id or token.project_id
+
+    def _error(self, family: str, error: ApiError) -> Reply:
+        return Reply(error.status, error_body(family, error.status, error.message, error.extra),
+                     dict(error.headers))
+
+    # -- the wire -------------------------------------------------------------------------
+
+    def _base_url(self, handler: BaseHTTPRequestHandler) -> str:
+        host = handler.headers.get("Host")
+        if not host:
+            address, port = handler.server.server_address[:2]
+            host = f"{address}:{port}"
+        return f"http://{host}"
+
+    def _send(self, handler: BaseHTTPRequestHandler, call: Call, reply: Reply) -> int:
+        body = reply.body
+        if body is None:
+            data = b""
+        elif isinstance(body, bytes):
+            data = body
+        else:
+            data = json.dumps(body).encode()
+        try:
+            handler.send_response(reply.status)
+            if data:
+                handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.send_header("x-openstack-request-id", call.request_id)
+            for name, value in reply.headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            if call.method != "HEAD" and data:
+                handler.wfile.write(data)
+        except OSError:
+            handler.close_connection = True
+        return reply.status
+
+    def _record(self, call: Call, template: str, status: int | None, started: float) -> None:
+        elapsed = time.monotonic() - started
+        self.log.record({"method": call.method, "path": call.path, "template": template,
+                         "status": status, "reset": status is None,
+                         "project_id": call.project_id, "request_id": call.request_id,
+                         "time": zulu_time(time.time()), "duration_ms": round(elapsed * 1000, 1)})
+        if not self.quiet:
+            print(f"{call.method} {call.path} {status if status else 'RESET'} "
+                  f"{elapsed * 1000:.0f}ms {call.request_id}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Match:
+    route: Route | None
+    params: dict[str, str]
+    template: str  # the request-log key; the raw path when nothing matched
+    family: str
+    method_not_allowed: bool = False
+
+
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        chunks, total = [], 0
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                handler.rfile.readline()
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY:
+                raise ValueError("Request body too large")
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+    try:
+        length = int(handler.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise ValueError("Invalid Content-Length") from None
+    if length < 0 or length > MAX_BODY:
+        raise ValueError("Request body too large")
+    return handler.rfile.read(length) if length else b""
+
+
+def _reset_connection(handler: BaseHTTPRequestHandler) -> None:
+    """Drop the connection with a TCP RST, without answering (a load balancer reset)."""
+    handler.close_connection = True
+    sock = handler.connection
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    except OSError:
+        pass
+
+
+class SimServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 1024  # a benchmark opens hundreds of connections at once
+    allow_reuse_address = True
+
+
+def make_server(app: App, host: str, port: int) -> SimServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "k5sim"
+        timeout = 300  # idle keep-alive connections are dropped after this
+
+        def do_GET(self) -> None:
+            app.serve(self)
+
+        do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+        def send_error(self, code: int, message: str | None = None,
+                       explain: str | None = None) -> None:
+            # Malformed request lines and unknown verbs: still JSON with a request id.
+            body = json.dumps(error_body(family_of(getattr(self, "path", "/") or "/"), code,
+                                         message or "Bad request")).encode()
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("x-openstack-request-id", f"req-{uuid.uuid4()}")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            self.close_connection = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # App._record writes one line per request instead
+
+    return SimServer((host, port), Handler)
