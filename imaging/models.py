@@ -10,6 +10,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from imaging import credentials
+from imaging.k5 import K5Client, K5Config
 
 
 class BlockStorageVersion(models.TextChoices):
@@ -54,6 +55,23 @@ class K5Project(models.Model):
 
     def get_password(self) -> str:
         return credentials.decrypt(self.password_encrypted)
+
+    def k5_config(self) -> K5Config:
+        return K5Config(
+            auth_url=self.identity_url,
+            region=self.region,
+            contract=self.contract,
+            username=self.username,
+            password=self.get_password(),
+            project_id=self.k5_project_id,
+            block_storage_version=self.block_storage_version,
+            connect_timeout=settings.K5_CONNECT_TIMEOUT,
+            read_timeout=settings.K5_READ_TIMEOUT,
+        )
+
+    def k5_client(self, **options) -> K5Client:
+        """A facade client acting as this project's service user (see imaging.k5)."""
+        return K5Client(self.k5_config(), **options)
 
 
 class Role(models.TextChoices):

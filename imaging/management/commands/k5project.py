@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections import Counter
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from imaging.k5 import K5CredentialError, K5Error, blockstorage
 from imaging.models import BlockStorageVersion, K5Project, Membership, Role
 
 
@@ -76,9 +78,24 @@ class Command(BaseCommand):
             )
 
     def handle_check(self, *, name, **_):
-        from imaging.k5.check import check_project
-
-        self.stdout.write(check_project(self.get_project(name)))
+        project = self.get_project(name)
+        try:
+            with project.k5_client() as client:
+                volumes = blockstorage.volume_list(client)
+        except K5CredentialError as exc:
+            raise CommandError(
+                f"{name}: K5 rejected the credential ({exc.message}). Not retried: K5 locks the "
+                "user after 5 wrong passwords in 15 minutes. Fix it with: "
+                f"manage.py k5project set-password {name}"
+            ) from None
+        except K5Error as exc:
+            raise CommandError(f"{name}: {exc}") from None
+        statuses = Counter(volume.status for volume in volumes)
+        summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+        self.stdout.write(
+            f"{name}: OK - signed in as {project.username} to project {project.k5_project_id} "
+            f"in {project.region}; {len(volumes)} volume(s)" + (f" ({summary})" if summary else "")
+        )
 
     def handle_set_password(self, *, name, **_):
         project = self.get_project(name)
