@@ -154,6 +154,11 @@ def message_from_body(body: object, text: str = "") -> str:
             return _short(body["message"])
         for value in body.values():
             if isinstance(value, dict) and isinstance(value.get("message"), str):
+                # Rate-limit faults put the useful part ("Only 4 ... every 3600 seconds.")
+                # in `details`, next to a generic message.
+                details = value.get("details")
+                if isinstance(details, str) and details and details != value["message"]:
+                    return _short(f"{value['message']} {details}")
                 return _short(value["message"])
     return _short(re.sub(r"<[^>]+>", " ", text or ""))
 
