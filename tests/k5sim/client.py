@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
-from tests.support.simulator import Simulator
+from tests.support.simulator import DEMO_PASSWORD, Simulator
 
 PROJECT_1 = "aaaa0000000000000000000000000001"
 PROJECT_2 = "aaaa0000000000000000000000000002"
 DOMAIN_ID = "dddd0000000000000000000000000001"
 DEMO_USER_ID = "eeee0000000000000000000000000001"
 LOCK_USER_ID = "eeee0000000000000000000000000002"
+LOCK_PASSWORD = "lock-password"
+
+
+DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "k5sim" / "demo.json"
+
+
+def demo_scenario() -> dict:
+    """The built-in scenario as a dict, to modify and pass to `reset(scenario=...)`."""
+    return json.loads(DEMO_SCENARIO.read_text())
 
 
 def vol(n: int) -> str:
@@ -48,7 +59,7 @@ def password_auth(user: dict, scope: dict | None = None) -> dict:
     return {"auth": auth}
 
 
-def demo_user(password: str = "demo-password") -> dict:
+def demo_user(password: str = DEMO_PASSWORD) -> dict:
     return {"name": "demo-user", "domain": {"name": "demo"}, "password": password}
 
 
@@ -92,10 +103,11 @@ class Api:
     def image(self, image_id: str) -> requests.Response:
         return self.get(f"{self.images_url()}/{image_id}")
 
-    def upload(self, volume_id: str, version: int = 2, **params) -> requests.Response:
+    def upload(self, volume_id: str, version: int = 2, headers: dict | None = None,
+               **params) -> requests.Response:
         params.setdefault("image_name", f"image-of-{volume_id[-4:]}")
         return self.request("POST", f"{self.volumes_url(version)}/{volume_id}/action",
-                            json={"os-volume_upload_image": params})
+                            json={"os-volume_upload_image": params}, headers=headers or {})
 
     def action(self, volume_id: str, body, version: int = 2, **kwargs) -> requests.Response:
         return self.request("POST", f"{self.volumes_url(version)}/{volume_id}/action",

@@ -8,6 +8,7 @@ import requests
 from tests.k5sim.client import (
     DEMO_USER_ID,
     DOMAIN_ID,
+    LOCK_PASSWORD,
     LOCK_USER_ID,
     PROJECT_1,
     PROJECT_2,
@@ -25,7 +26,7 @@ def parse_keystone(text: str) -> datetime:
     return datetime.strptime(text, KEYSTONE_TIME).replace(tzinfo=UTC)
 
 
-def lock_user(password: str = "lock-password") -> dict:
+def lock_user(password: str = LOCK_PASSWORD) -> dict:
     return {"id": LOCK_USER_ID, "password": password}
 
 
