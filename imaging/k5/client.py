@@ -80,6 +80,10 @@ class _TimeoutHttp(requests.Session):
     def __init__(self, timeout: tuple[float, float]):
         super().__init__()
         self.default_timeout = timeout
+        # What keystoneauth mounts on a session it builds itself: TCP keepalive, so a
+        # connection that died silently during a long read is noticed.
+        for scheme in ("https://", "http://"):
+            self.mount(scheme, ks_session.TCPKeepAliveAdapter())
 
     def request(self, method, url, *args, **kwargs):
         if kwargs.get("timeout") is None:
