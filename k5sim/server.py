@@ -238,6 +238,7 @@ def make_server(app: App, host: str, port: int) -> SimServer:
         protocol_version = "HTTP/1.1"
         server_version = "k5sim"
         timeout = 300  # idle keep-alive connections are dropped after this
+        disable_nagle_algorithm = True  # headers and body go out as separate writes
 
         def do_GET(self) -> None:
             app.serve(self)
