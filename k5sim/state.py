@@ -9,6 +9,7 @@ always exactly "as of now", and `advance()` is just "move the clock, then catch 
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 import threading
@@ -141,6 +142,7 @@ class World:
     # -- loading a scenario -------------------------------------------------------------
 
     def _load(self, scenario: dict[str, Any]) -> None:
+        scenario = copy.deepcopy(scenario)  # records own their lists and dicts; resets repeat
         now = self.now()
         for item in scenario["domains"]:
             self.domains[item["id"]] = Domain(**item)
