@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from . import blockstorage, compute, control, identity, image, versions
 from .clock import zulu_time
 from .errors import CONTROL, UNAUTHENTICATED, ApiError, error_body, family_of
+from .faults import Fault
 from .requestlog import RequestLog
 from .state import World
 from .web import Call, Reply, Route
@@ -58,10 +59,17 @@ class App:
         except ValueError as error:
             handler.close_connection = True
             reply = self._error(match.family, ApiError(400, str(error)))
-        if match.family != CONTROL and reply is None:
-            reply = self._injected_fault(handler, call, match, started)
-            if reply == "reset":
+        fault = self._take_fault(call) if match.family != CONTROL and reply is None else None
+        if fault:
+            time.sleep(fault.spec.get("latency") or 0)
+            if fault.spec.get("reset"):
+                self._record(call, match.template, None, started)
+                _reset_connection(handler)
                 return
+            if fault.spec.get("status"):
+                status = fault.spec["status"]
+                reply = self._error(match.family, ApiError(
+                    status, f"Injected fault {fault.id}: simulated {status}"))
         if reply is None:
             reply = self._dispatch(call, match)
         status = self._send(handler, call, reply)
@@ -83,22 +91,9 @@ class App:
                          method_not_allowed=True)
         return Match(None, {}, path, family_of(path))
 
-    def _injected_fault(self, handler: BaseHTTPRequestHandler, call: Call, match: Match,
-                        started: float) -> Reply | str | None:
+    def _take_fault(self, call: Call) -> Fault | None:
         with self.world.lock:
-            fault = self.world.faults.take_http(call.method, call.path)
-        if fault is None:
-            return None
-        if fault.spec.get("latency"):
-            time.sleep(fault.spec["latency"])
-        if fault.spec.get("reset"):
-            self._record(call, match.template, None, started)
-            _reset_connection(handler)
-            return "reset"
-        if fault.spec.get("status"):
-            return self._error(match.family, ApiError(fault.spec["status"], "Injected fault "
-                                                f"{fault.id}: simulated {fault.spec['status']}"))
-        return None
+            return self.world.faults.take_http(call.method, call.path)
 
     def _dispatch(self, call: Call, match: Match) -> Reply:
         family, route = match.family, match.route
