@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_REGION = "jp-east-1"
 DEMO_CONTRACT = "demo"
 DEMO_USER = "demo-user"
-DEMO_PASSWORD = "demo-password"  # noqa: S105 - the simulator's published demo credential
+DEMO_PASSWORD = "demo-password"
 DEMO_PROJECTS = ("demo-project-1", "demo-project-2")
 
 
