@@ -1,6 +1,27 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+TICKER_SCHEDULE = "imaging engine ticker"
+
+
+def ensure_engine_schedule(sender, **kwargs) -> None:
+    """The engine ticker is scheduled by the app itself: every `migrate` makes sure it exists.
+
+    django-q2's scheduler fires at most once a minute; the task then ticks every
+    ENGINE_TICK_SECONDS within its minute (see imaging.engine.tick).
+    """
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=TICKER_SCHEDULE,
+        defaults={"func": "imaging.tasks.run_ticker", "schedule_type": Schedule.MINUTES,
+                  "minutes": 1, "repeats": -1},
+    )
 
 
 class ImagingConfig(AppConfig):
     name = "imaging"
     verbose_name = "K5 imaging"
+
+    def ready(self) -> None:
+        post_migrate.connect(ensure_engine_schedule, sender=self)

@@ -192,3 +192,26 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Job engine -----------------------------------------------------------------------------
+# Seconds between engine ticks (each tick: start due uploads, poll every project with active
+# jobs in 2 K5 calls, move jobs on). Completion is seen within about one interval.
+ENGINE_TICK_SECONDS = env_float("ENGINE_TICK_SECONDS", 10.0, minimum=0.1)
+# After the image is active, how long to watch for sync_status_reason before calling every
+# availability zone synced (K5 registers the image to the other zones after it is active).
+ENGINE_SYNC_SETTLE_SECONDS = env_float("ENGINE_SYNC_SETTLE_SECONDS", 900.0, minimum=0)
+# Expected upload time before the project has history: base + size x per-GB.
+ENGINE_EXPECTED_BASE_SECONDS = env_float("ENGINE_EXPECTED_BASE_SECONDS", 120.0, minimum=0)
+ENGINE_EXPECTED_SECONDS_PER_GB = env_float("ENGINE_EXPECTED_SECONDS_PER_GB", 20.0, minimum=0)
+# A job running longer than this multiple of its expected duration is failed as stuck.
+ENGINE_STUCK_FACTOR = env_float("ENGINE_STUCK_FACTOR", 4.0, minimum=1.0)
+# A job left in "submitting" this long (worker died, answer lost) is reconciled against K5.
+ENGINE_SUBMIT_GRACE_SECONDS = env_float("ENGINE_SUBMIT_GRACE_SECONDS",
+                                        2 * K5_READ_TIMEOUT + 30, minimum=1)
+# How long a wait after K5 is unreachable before the upload is tried again.
+ENGINE_UNAVAILABLE_BACKOFF_SECONDS = env_float("ENGINE_UNAVAILABLE_BACKOFF_SECONDS", 60.0,
+                                               minimum=0)
+# How long one scheduled ticker task keeps ticking (django-q2's scheduler runs once a minute).
+ENGINE_TICKER_SECONDS = env_float("ENGINE_TICKER_SECONDS", 55.0, minimum=1)
+ENGINE_NOTIFY_TIMEOUT = env_float("ENGINE_NOTIFY_TIMEOUT", 10.0, minimum=0.1)
+PORTAL_BASE_URL = env_url("PORTAL_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https"))

@@ -40,6 +40,26 @@ class K5Project(models.Model):
     upload_window_seconds = models.PositiveIntegerField(
         default=3600, validators=[MinValueValidator(1)]
     )
+    # The region's availability zones, as compute lists them (cached), unless overridden.
+    availability_zones = models.JSONField(default=list, blank=True, editable=False)
+    availability_zones_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    availability_zones_override = models.JSONField(
+        default=list, blank=True,
+        help_text='Zones to use instead of those compute lists, e.g. ["jp-east-1a", "jp-east-1b"].',
+    )
+    # sync_status_reason names the image server that failed (http://ip:9292); this map says
+    # which zone that server serves, so the failed zone can be pinpointed.
+    sync_server_zones = models.JSONField(
+        default=dict, blank=True,
+        help_text='Image server URL to zone, e.g. {"http://10.0.0.5:9292": "jp-east-1b"}.',
+    )
+    # Set when K5 rejects the password: no further attempt until an admin changes it (K5 locks
+    # the user after 5 wrong passwords in 15 minutes, and the user may be shared).
+    credentials_invalid_at = models.DateTimeField(null=True, blank=True, editable=False)
+    credentials_error = models.TextField(blank=True, editable=False)
+    webhook_url = models.URLField(blank=True,
+                                  help_text="Receives a signed JSON POST when a job ends.")
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,7 +71,25 @@ class K5Project(models.Model):
         return f"{self.name} ({self.region})"
 
     def set_password(self, password: str) -> None:
+        """Store a new K5 password; a corrected credential may be tried again."""
         self.password_encrypted = credentials.encrypt(password)
+        self.credentials_invalid_at = None
+        self.credentials_error = ""
+
+    @property
+    def credentials_valid(self) -> bool:
+        return self.credentials_invalid_at is None
+
+    def zones(self) -> list[str]:
+        return list(self.availability_zones_override or self.availability_zones)
+
+    def set_webhook_secret(self, secret: str) -> None:
+        self.webhook_secret_encrypted = credentials.encrypt(secret) if secret else ""
+
+    def get_webhook_secret(self) -> str:
+        if not self.webhook_secret_encrypted:
+            return ""
+        return credentials.decrypt(self.webhook_secret_encrypted)
 
     def get_password(self) -> str:
         return credentials.decrypt(self.password_encrypted)

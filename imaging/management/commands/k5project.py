@@ -100,7 +100,7 @@ class Command(BaseCommand):
     def handle_set_password(self, *, name, **_):
         project = self.get_project(name)
         project.set_password(self.read_password())
-        project.save(update_fields=["password_encrypted", "updated_at"])
+        project.save()
         self.stdout.write(f"password of {project.name} updated")
 
     def handle_remove(self, *, name, **_):

@@ -46,7 +46,7 @@ class Command(BaseCommand):
                               "username": DEMO_K5_USER},
                 )
                 project.set_password(DEMO_K5_PASSWORD)
-                project.save(update_fields=["password_encrypted"])
+                project.save()
                 Membership.objects.update_or_create(user=users["demo"], project=project,
                                                     defaults={"role": role})
         for name, project_id in project_ids.items():

@@ -1,0 +1,75 @@
+"""What people can do to a job: cancel it before it reaches K5, or retry a failed one (the
+vendor's remedy for a sync failure: delete the image and create it again)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from imaging.engine.connections import CredentialsInvalid, client_for
+from imaging.engine.k5calls import recording_calls
+from imaging.engine.submission import submit_job
+from imaging.engine.validation import Refusal, Submission
+from imaging.k5 import K5Error, K5NotFound, image
+from imaging.models import EventKind, ImageJob, InvalidTransition, JobState
+
+RETRYABLE = (JobState.FAILED, JobState.SYNC_FAILED)
+
+
+def cancel_job(job: ImageJob, user) -> ImageJob:
+    if job.state != JobState.QUEUED:
+        raise Refusal("not_allowed", _why_not_cancellable(job))
+    try:
+        job.transition(JobState.CANCELLED, message=f"Cancelled by {user.get_username()}.",
+                       actor=user)
+    except InvalidTransition:
+        job.refresh_from_db()
+        raise Refusal("not_allowed", _why_not_cancellable(job)) from None
+    return job
+
+
+def _why_not_cancellable(job: ImageJob) -> str:
+    if job.terminal:
+        return f"The job has already ended ({job.get_state_display().lower()})."
+    return ("The upload has already been sent to K5 and cannot be called back; wait for the "
+            "job to end.")
+
+
+def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None = None
+              ) -> ImageJob:
+    """Delete the old job's image if it is still there (recorded), then queue a new job with
+    the same parameters, linked to the old one."""
+    if job.state not in RETRYABLE:
+        raise Refusal("not_allowed", "Only a failed job or one whose sync failed can be "
+                      f"retried; this one is {job.get_state_display().lower()}.")
+    if job.retries.exists():
+        raise Refusal("not_allowed", f"This job was already retried as job "
+                      f"{job.retries.latest('created_at').pk}.")
+    if job.image_id:
+        _delete_old_image(job, user)
+    submission = Submission(
+        project=job.project, volume_id=job.volume_id, image_name=job.image_name,
+        preparation_confirmed=bool(job.preparation_confirmed), force=job.force,
+        os_stopped_confirmed=job.os_stopped_override, os_family=job.os_family,
+        disk_format=job.disk_format, container_format=job.container_format)
+    with transaction.atomic():
+        new_job, _ = submit_job(submission, user=user, channel=channel,
+                                client_address=client_address, retry_of=job)
+    return new_job
+
+
+def _delete_old_image(job: ImageJob, user) -> None:
+    try:
+        client = client_for(job.project)
+        with recording_calls(job):
+            image.image_delete(client, job.image_id)
+    except K5NotFound:
+        job.record(EventKind.ACTION, f"Image {job.image_id} was already gone in K5.",
+                   actor=user)
+        return
+    except CredentialsInvalid as exc:
+        raise Refusal("k5_unavailable", str(exc)) from None
+    except K5Error as exc:
+        raise Refusal("k5_unavailable", f"The old image {job.image_id} could not be deleted, so "
+                      f"nothing was retried: {exc.message}") from None
+    job.record(EventKind.ACTION, f"Deleted image {job.image_id} before retrying.", actor=user,
+               detail={"image_id": job.image_id})

@@ -1,0 +1,173 @@
+"""Sending the one call that is not idempotent, and reconciling it after a crash.
+
+The slot is counted (UploadAttempt) before the call; `submit_started_at` is committed just
+before the call is sent. A worker killed after that leaves the job in `submitting`; the tick
+then asks K5 what happened (see `reconcile_submitting`) and re-sends only when K5 shows the
+upload never happened. The call itself is never retried automatically.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from imaging.engine.connections import CredentialsInvalid, client_for, mark_credentials_invalid
+from imaging.engine.k5calls import recording_calls
+from imaging.k5 import (
+    K5CredentialError,
+    K5Error,
+    K5RateLimited,
+    K5Unavailable,
+    K5UploadOutcomeUnknown,
+    blockstorage,
+)
+from imaging.k5.types import Image, Volume
+from imaging.models import EventKind, ImageJob, InvalidTransition, JobState, UploadAttempt
+
+logger = logging.getLogger(__name__)
+Outcome = UploadAttempt.Outcome
+
+# K5's clock and ours differ; an image "created since the attempt" is looked for this far back.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def send_upload(job_id: int) -> str:
+    """Send the upload call of a job that holds a slot. Returns what happened, for logs."""
+    now = timezone.now()
+    claimed = ImageJob.objects.filter(pk=job_id, state=JobState.SUBMITTING,
+                                      submit_started_at__isnull=True).update(submit_started_at=now)
+    if not claimed:
+        return "not claimed: another worker sent it, or the job moved on"
+    job = ImageJob.objects.select_related("project").get(pk=job_id)
+    attempt = job.upload_attempts.filter(outcome=Outcome.SENDING).order_by("-sent_at").first()
+    try:
+        client = client_for(job.project)
+    except CredentialsInvalid as exc:
+        return _back_to_queue(job, attempt, Outcome.NOT_SENT, str(exc), waiting_reason=str(exc))
+
+    with recording_calls(job) as calls:
+        try:
+            accepted = blockstorage.volume_upload_to_image(
+                client, job.volume_id, job.image_name, force=job.force,
+                disk_format=job.disk_format, container_format=job.container_format)
+        except K5Error as exc:
+            error = exc
+        else:
+            error = None
+    if error is not None:
+        return _upload_refused(job, attempt, error)
+    _set_outcome(attempt, Outcome.ACCEPTED)
+    try:
+        job.transition(
+            JobState.UPLOADING,
+            message=f"K5 accepted the upload; image {accepted.image_id} is being created.",
+            detail={"image_id": accepted.image_id, "request_id": accepted.request_id,
+                    "calls": calls},
+            image_id=accepted.image_id, submitted_at=timezone.now(),
+            k5_request_ids=[*job.k5_request_ids, accepted.request_id],
+        )
+    except InvalidTransition:
+        logger.warning("job %s moved while its upload was sent", job.pk)
+    return "accepted"
+
+
+def _upload_refused(job: ImageJob, attempt: UploadAttempt | None, exc: K5Error) -> str:
+    if isinstance(exc, K5RateLimited):
+        wait = max(int(exc.retry_after or 60), 1)
+        return _back_to_queue(
+            job, attempt, Outcome.RATE_LIMITED,
+            f"K5 answered that the project's upload limit is reached; waiting {wait} s as it "
+            "asked.", not_before=timezone.now() + timedelta(seconds=wait),
+            waiting_reason=f"K5's upload limit is reached; next try after {wait} s.")
+    if isinstance(exc, K5CredentialError):
+        mark_credentials_invalid(job.project, exc)
+        return _back_to_queue(job, attempt, Outcome.NOT_SENT, "The K5 credential was rejected; "
+                              "the job waits until an admin updates it.",
+                              waiting_reason=job.project.credentials_error)
+    if isinstance(exc, K5UploadOutcomeUnknown):
+        _set_outcome(attempt, Outcome.UNKNOWN)
+        job.record(EventKind.NOTE, f"K5 did not answer the upload call clearly ({exc.message});"
+                   " K5 will be checked before anything is sent again.",
+                   detail={"error": str(exc)})
+        return "outcome unknown: left for reconciliation"
+    if isinstance(exc, K5Unavailable):
+        backoff = settings.ENGINE_UNAVAILABLE_BACKOFF_SECONDS
+        return _back_to_queue(
+            job, attempt, Outcome.NOT_SENT, f"K5 could not be reached ({exc.message}); the "
+            "upload was not sent and will be tried again.",
+            not_before=timezone.now() + timedelta(seconds=backoff),
+            waiting_reason=f"K5 was unreachable; trying again in {int(backoff)} s.")
+    _set_outcome(attempt, Outcome.REJECTED)
+    _fail(job, f"K5 refused to create the image: {exc.message}", exc)
+    return "rejected"
+
+
+def reconcile_submitting(job: ImageJob, volumes: dict[str, Volume], images: list[Image],
+                         now) -> str | None:
+    """A job stuck in `submitting`: find out from K5 whether its upload happened."""
+    grace = timedelta(seconds=settings.ENGINE_SUBMIT_GRACE_SECONDS)
+    attempt = job.upload_attempts.order_by("-sent_at").first()
+    if job.submit_started_at is None:
+        # Slot taken but the send task never ran (lost with a Redis worker, or still queued).
+        if attempt and now - attempt.sent_at > grace:
+            from imaging import tasks
+
+            job.record(EventKind.NOTE, "The upload task was lost before it ran; sending again.")
+            tasks.enqueue(tasks.send_upload, job.pk)
+            return "resent task"
+        return None
+    in_flight = attempt and attempt.outcome == Outcome.SENDING
+    if in_flight and now - job.submit_started_at < grace:
+        return None
+    since = job.submit_started_at - CLOCK_SKEW
+    ours = sorted((image for image in images
+                   if image.name == job.image_name and image.created_at
+                   and image.created_at >= since), key=lambda image: image.created_at)
+    if ours:
+        image = ours[0]
+        _set_outcome(attempt, Outcome.ACCEPTED)
+        job.transition(
+            JobState.UPLOADING,
+            message=f"The upload call's answer was lost, but K5 shows image {image.id} "
+                    f"({image.status}) created from it; following that image.",
+            detail={"image_id": image.id, "image_status": image.status,
+                    "image_created_at": image.created_at},
+            image_id=image.id, submitted_at=job.submit_started_at)
+        return "adopted"
+    volume = volumes.get(job.volume_id)
+    if volume is not None and volume.status == "uploading":
+        return None  # K5 is busy with it; the image shows up in a later list
+    _back_to_queue(job, attempt, Outcome.NOT_SENT,
+                   "K5 shows no image and the volume is not uploading: the interrupted upload "
+                   "never happened; it will be sent again.",
+                   detail={"volume_status": volume.status if volume else None})
+    return "requeued"
+
+
+def _back_to_queue(job, attempt, outcome, message, *, not_before=None, waiting_reason="",
+                   detail=None) -> str:
+    _set_outcome(attempt, outcome)
+    try:
+        job.transition(JobState.QUEUED, message=message, detail=detail,
+                       submit_started_at=None, not_before=not_before,
+                       waiting_reason=waiting_reason)
+    except InvalidTransition:
+        logger.warning("job %s moved before it could be queued again", job.pk)
+    return f"requeued: {outcome}"
+
+
+def _set_outcome(attempt: UploadAttempt | None, outcome: str) -> None:
+    if attempt is not None:
+        UploadAttempt.objects.filter(pk=attempt.pk).update(outcome=outcome)
+
+
+def _fail(job: ImageJob, message: str, exc: K5Error) -> None:
+    try:
+        job.transition(JobState.FAILED, message=message,
+                       detail={"status": exc.status, "request_id": exc.request_id},
+                       error_message=message, error_detail=str(exc))
+    except InvalidTransition:
+        logger.warning("job %s moved before it could be failed", job.pk)

@@ -1,0 +1,153 @@
+"""Every rule a submission must pass before anything is queued — one function for web and API.
+
+Each refusal names the rule, in words a project member understands, and says which field it
+concerns so forms and the API can put it next to that field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from imaging.engine.connections import CredentialsInvalid, client_for
+from imaging.k5 import K5Error, K5NotFound, blockstorage, compute, image
+from imaging.k5.types import LINUX, UNKNOWN, WINDOWS, Volume
+from imaging.models import ImageJob, K5Project
+
+# What the member confirms before imaging, per OS family (the vendor's required preparation).
+PREPARATION = {
+    LINUX: "linux-network-settings-removed",
+    WINDOWS: "windows-sysprep-run",
+}
+PREPARATION_TEXT = {
+    LINUX: "the network settings tied to the old NIC were removed (CentOS, Ubuntu, RHEL)",
+    WINDOWS: "Sysprep was run on the Windows server",
+}
+MAX_IMAGE_NAME = 255
+
+
+class Refusal(Exception):
+    """A submission rule was not met.
+
+    `code` is stable for tools: conflicts (`volume_busy`, `image_name_taken`) map to HTTP 409,
+    `not_found` to 404, the rest to 400.
+    """
+
+    def __init__(self, code: str, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+CONFLICT_CODES = frozenset({"volume_busy", "image_name_taken"})
+
+
+@dataclass
+class Submission:
+    project: K5Project
+    volume_id: str
+    image_name: str
+    preparation_confirmed: bool
+    force: bool = False
+    os_stopped_confirmed: bool = False
+    # Only for a volume whose OS K5 does not tell: which family the requester says it is.
+    os_family: str | None = None
+    disk_format: str = "raw"
+    container_format: str = "bare"
+
+
+@dataclass
+class CheckedSubmission:
+    submission: Submission
+    volume: Volume
+    os_family: str
+    preparation: str
+    server: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def volume_snapshot(self) -> dict:
+        volume = self.volume
+        return {
+            "id": volume.id, "name": volume.name, "size": volume.size, "status": volume.status,
+            "availability_zone": volume.availability_zone, "bootable": volume.bootable,
+            "volume_type": volume.volume_type, "os_family": self.os_family,
+            "os_distro": volume.image_metadata.get("os_distro", ""),
+            "image_metadata": volume.image_metadata, "attached_server": self.server,
+        }
+
+
+def check_submission(submission: Submission) -> CheckedSubmission:
+    """Apply every rule, cheapest first; raise Refusal naming the first one broken."""
+    s = submission
+    name = s.image_name or ""
+    if not name.strip():
+        raise Refusal("invalid", "The image name is required.", field="image_name")
+    if len(name) > MAX_IMAGE_NAME:
+        raise Refusal("invalid", f"The image name must be at most {MAX_IMAGE_NAME} characters "
+                      f"(it has {len(name)}).", field="image_name")
+    if (s.disk_format or "raw") != "raw":
+        raise Refusal("invalid", "K5 creates images only in the raw disk format.",
+                      field="disk_format")
+    if (s.container_format or "bare") != "bare":
+        raise Refusal("invalid", "K5 creates images only in the bare container format.",
+                      field="container_format")
+    if ImageJob.objects.active().filter(project=s.project, volume_id=s.volume_id).exists():
+        raise Refusal("volume_busy", "Another image job for this volume is still running; wait "
+                      "for it to end or cancel it.", field="volume_id")
+    if ImageJob.objects.active().filter(project=s.project, image_name=name).exists():
+        raise Refusal("image_name_taken", f"An image job named {name!r} is already running in "
+                      "this project; choose another name.", field="image_name")
+
+    try:
+        client = client_for(s.project)
+        try:
+            volume = blockstorage.volume_get(client, s.volume_id)
+        except K5NotFound:
+            raise Refusal("not_found", "No such volume in this project.",
+                          field="volume_id") from None
+        server = _check_volume_state(s, volume, client)
+        if image.image_list(client, name=name, owner=s.project.k5_project_id):
+            raise Refusal("image_name_taken", f"An image named {name!r} already exists in this "
+                          "project (K5 allows duplicates, which makes images hard to tell "
+                          "apart); choose another name.", field="image_name")
+    except CredentialsInvalid as exc:
+        raise Refusal("k5_unavailable", str(exc)) from None
+    except K5Error as exc:
+        raise Refusal("k5_unavailable", f"K5 could not be asked about the volume: {exc.message}"
+                      " Try again shortly.") from None
+
+    family = volume.os_family
+    if family == UNKNOWN:
+        if s.os_family not in PREPARATION:
+            raise Refusal("os_unknown", "K5 does not say which OS is on this volume: say "
+                          "whether it is Linux or Windows, so the right preparation is "
+                          "confirmed.", field="os_family")
+        family = s.os_family
+    if not s.preparation_confirmed:
+        raise Refusal("preparation_required", "Confirm the preparation before imaging: "
+                      f"{PREPARATION_TEXT[family]}.", field="preparation_confirmed")
+    return CheckedSubmission(submission=s, volume=volume, os_family=family,
+                             preparation=PREPARATION[family], server=server)
+
+
+def _check_volume_state(s: Submission, volume: Volume, client) -> dict | None:
+    if volume.status == "uploading":
+        raise Refusal("volume_busy", "This volume is already being uploaded to an image; wait "
+                      "until it is available again.", field="volume_id")
+    if volume.status == "available":
+        return None
+    if volume.status != "in-use":
+        raise Refusal("volume_not_ready", f"The volume is {volume.status}: only an available "
+                      "volume, or an in-use one with force, can be imaged.", field="volume_id")
+    server = None
+    if volume.attached_server_id:
+        found = compute.server_get(client, volume.attached_server_id)
+        server = {"id": found.id, "name": found.name, "status": found.status}
+    if not s.force:
+        raise Refusal("force_required", "The volume is attached to a server (in-use): stop "
+                      "the OS and create the image with force.", field="force")
+    if server and server["status"] != "SHUTOFF" and not s.os_stopped_confirmed:
+        raise Refusal("server_running", f"The server {server['name']} is {server['status']}, "
+                      "not SHUTOFF: stop its OS first, or confirm that the OS is stopped.",
+                      field="os_stopped_confirmed")
+    return server

@@ -1,0 +1,40 @@
+"""The portal's records: K5 projects and memberships, image jobs, their audit history and
+per-zone sync results. One module per concept; import from here."""
+
+from imaging.models.events import EventKind, JobEvent
+from imaging.models.jobs import (
+    ACTIVE_STATES,
+    TERMINAL_STATES,
+    Channel,
+    ImageJob,
+    InvalidTransition,
+    JobState,
+    OsFamily,
+    SyncRole,
+    SyncStatus,
+    UploadAttempt,
+    ZoneSyncResult,
+)
+from imaging.models.lease import EngineLease
+from imaging.models.projects import BlockStorageVersion, K5Project, Membership, Role
+
+__all__ = [
+    "ACTIVE_STATES",
+    "TERMINAL_STATES",
+    "BlockStorageVersion",
+    "Channel",
+    "EngineLease",
+    "EventKind",
+    "ImageJob",
+    "InvalidTransition",
+    "JobEvent",
+    "JobState",
+    "K5Project",
+    "Membership",
+    "OsFamily",
+    "Role",
+    "SyncRole",
+    "SyncStatus",
+    "UploadAttempt",
+    "ZoneSyncResult",
+]

@@ -1,0 +1,77 @@
+"""The audit history: append-only, one row per transition, K5 call that mattered, human action
+and notification. Never updated or deleted through the application."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class EventKind(models.TextChoices):
+    TRANSITION = "transition", "State change"
+    K5_CALL = "k5_call", "K5 call"
+    ACTION = "action", "Human action"
+    NOTIFICATION = "notification", "Notification"
+    NOTE = "note", "Engine note"
+
+
+WORKER = "worker"
+
+
+class AppendOnly(Exception):
+    """Raised on any attempt to change or remove an audit event."""
+
+
+class JobEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnly("audit events are never updated")
+
+    def delete(self):
+        raise AppendOnly("audit events are never deleted")
+
+
+class JobEvent(models.Model):
+    job = models.ForeignKey("imaging.ImageJob", on_delete=models.PROTECT, related_name="events",
+                            null=True, blank=True)
+    project = models.ForeignKey("imaging.K5Project", on_delete=models.PROTECT,
+                                related_name="events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    # The actor is frozen as a name: the history must still read right after a user is renamed
+    # or removed. `actor` is None for the engine (actor_name "worker").
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                              blank=True, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    message = models.TextField()
+    detail = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    objects = JobEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["project", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name}: {self.message}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnly("audit events are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("audit events are never deleted")
+
+    @classmethod
+    def record(cls, *, project_id: int, job_id: int | None, kind: str, message: str,
+               actor=None, from_state: str = "", to_state: str = "",
+               detail: dict | None = None) -> JobEvent:
+        return cls.objects.create(
+            project_id=project_id, job_id=job_id, kind=kind, message=message,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor_name=actor.get_username() if actor is not None else WORKER,
+            from_state=from_state, to_state=to_state, detail=detail or {},
+        )

@@ -1,0 +1,238 @@
+"""Image jobs: one request to turn a volume into an image usable in every availability zone.
+
+Every state change goes through `ImageJob.transition()`, which refuses moves the state machine
+does not allow, claims the row with a conditional UPDATE (so two workers cannot both move the
+same job), and writes the audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+
+from imaging.models.events import EventKind, JobEvent
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"              # waiting for a pacing slot or for K5
+    SUBMITTING = "submitting", "Submitting"  # the upload call is being sent / reconciled
+    UPLOADING = "uploading", "Uploading"     # K5 accepted; copying the volume into the image
+    VERIFYING = "verifying", "Verifying"     # image active; watching availability-zone sync
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SYNC_FAILED = "sync_failed", "Sync failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Tools and reports depend on these names.
+TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.SYNC_FAILED,
+                             JobState.CANCELLED})
+ACTIVE_STATES = frozenset(set(JobState) - TERMINAL_STATES)
+
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    JobState.QUEUED: frozenset({JobState.SUBMITTING, JobState.CANCELLED, JobState.FAILED}),
+    # Back to queued: K5 answered rate-limited, or reconciliation showed the call never
+    # happened. No cancel from here: the upload may already have reached K5.
+    JobState.SUBMITTING: frozenset({JobState.UPLOADING, JobState.QUEUED, JobState.FAILED}),
+    JobState.UPLOADING: frozenset({JobState.VERIFYING, JobState.FAILED}),
+    JobState.VERIFYING: frozenset({JobState.SUCCEEDED, JobState.SYNC_FAILED, JobState.FAILED}),
+}
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web"
+    API = "api", "API"
+
+
+class OsFamily(models.TextChoices):
+    LINUX = "linux", "Linux"
+    WINDOWS = "windows", "Windows"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class InvalidTransition(Exception):
+    """The job is not in a state from which that move is allowed (or another worker moved it)."""
+
+
+class ImageJobQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(state__in=ACTIVE_STATES)
+
+
+class ImageJob(models.Model):
+    project = models.ForeignKey("imaging.K5Project", on_delete=models.PROTECT,
+                                related_name="jobs")
+    volume_id = models.CharField(max_length=64, db_index=True)
+    # What we knew of the volume when the job was requested: name, size, zone, status,
+    # attached server and its power state, OS.
+    volume = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    volume_size_gb = models.PositiveIntegerField(default=0)
+    volume_zone = models.CharField(max_length=64, blank=True)
+    os_family = models.CharField(max_length=8, choices=OsFamily.choices,
+                                 default=OsFamily.UNKNOWN)
+    image_name = models.CharField(max_length=255)
+    disk_format = models.CharField(max_length=8, default="raw")
+    container_format = models.CharField(max_length=8, default="bare")
+    force = models.BooleanField(default=False)
+    # The requester said the OS of a running server is stopped (K5 only warns; we record).
+    os_stopped_override = models.BooleanField(default=False)
+    # "linux-network-settings-removed" or "windows-sysprep-run": what the requester confirmed.
+    preparation_confirmed = models.CharField(max_length=64)
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                     null=True, related_name="image_jobs")
+    requested_by_name = models.CharField(max_length=150)
+    channel = models.CharField(max_length=4, choices=Channel.choices, default=Channel.WEB)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED,
+                             db_index=True)
+    # Why a non-terminal job is not moving ("waiting for a slot", "credentials invalid", ...).
+    waiting_reason = models.CharField(max_length=500, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    image_id = models.CharField(max_length=64, blank=True, db_index=True)
+    k5_request_ids = models.JSONField(default=list, blank=True)
+    error_message = models.TextField(blank=True)
+    error_detail = models.TextField(blank=True)
+    retry_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="retries")
+    submit_attempts = models.PositiveIntegerField(default=0)
+    expected_seconds = models.PositiveIntegerField(default=0)
+    # Windows: the after-image tasks the requester ticked off (restore snapshot, restart).
+    after_tasks = models.JSONField(default=dict, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    submit_started_at = models.DateTimeField(null=True, blank=True)  # upload call being sent
+    submitted_at = models.DateTimeField(null=True, blank=True)       # K5 accepted it
+    upload_finished_at = models.DateTimeField(null=True, blank=True) # image active
+    sync_watch_until = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ImageJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requested_by", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="one_job_per_idempotency_key",
+            ),
+            # The database itself refuses a second active job on one volume, whatever races
+            # the web and API tiers lose.
+            models.UniqueConstraint(
+                fields=["project", "volume_id"],
+                condition=models.Q(state__in=["queued", "submitting", "uploading", "verifying"]),
+                name="one_active_job_per_volume",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "state", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"job {self.pk}: {self.image_name} from {self.volume_id} ({self.state})"
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def transition(self, to_state: str, *, message: str, actor=None,
+                   detail: dict | None = None, **fields) -> None:
+        """Move to `to_state`, saving `fields` with it, and record the event — or raise
+        InvalidTransition when the move is not allowed from the job's current state."""
+        from_state = self.state
+        if to_state not in ALLOWED_TRANSITIONS.get(from_state, ()):
+            raise InvalidTransition(
+                f"a {JobState(from_state).label.lower()} job cannot become {to_state}")
+        now = timezone.now()
+        if to_state in TERMINAL_STATES:
+            fields.setdefault("finished_at", now)
+            fields.setdefault("waiting_reason", "")
+        with transaction.atomic():
+            moved = ImageJob.objects.filter(pk=self.pk, state=from_state).update(
+                state=to_state, updated_at=now, **fields)
+            if not moved:
+                raise InvalidTransition(f"job {self.pk} is no longer {from_state}")
+            JobEvent.record(project_id=self.project_id, job_id=self.pk,
+                            kind=EventKind.TRANSITION, message=message, actor=actor,
+                            from_state=from_state, to_state=to_state, detail=detail)
+            if to_state in TERMINAL_STATES:
+                from imaging import tasks
+
+                tasks.enqueue(tasks.notify_job_finished, self.pk)
+        self.state = to_state
+        self.updated_at = now
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def record(self, kind: str, message: str, *, actor=None, detail: dict | None = None):
+        return JobEvent.record(project_id=self.project_id, job_id=self.pk, kind=kind,
+                               message=message, actor=actor, detail=detail)
+
+
+class SyncRole(models.TextChoices):
+    SOURCE = "source", "Source zone"
+    REPLICA = "replica", "Replica"
+
+
+class SyncStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SYNCED = "synced", "Synced"
+    FAILED = "failed", "Failed"
+
+
+class ZoneSyncResult(models.Model):
+    """Whether the job's image is usable in one availability zone. Kept after a retry."""
+
+    job = models.ForeignKey(ImageJob, on_delete=models.CASCADE, related_name="zones")
+    availability_zone = models.CharField(max_length=64)
+    role = models.CharField(max_length=8, choices=SyncRole.choices)
+    status = models.CharField(max_length=8, choices=SyncStatus.choices,
+                              default=SyncStatus.PENDING)
+    reason = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "-role", "availability_zone"]
+        constraints = [models.UniqueConstraint(fields=["job", "availability_zone"],
+                                               name="one_result_per_job_zone")]
+
+    def __str__(self) -> str:
+        return f"{self.availability_zone} ({self.role}): {self.status}"
+
+
+class UploadAttempt(models.Model):
+    """One os-volume_upload_image call, counted against the project's pacing window.
+
+    Written (and committed) before the call is sent, so that a worker dying mid-call still
+    counts it, and every host sees the same budget.
+    """
+
+    class Outcome(models.TextChoices):
+        SENDING = "sending", "Being sent"
+        ACCEPTED = "accepted", "Accepted"
+        RATE_LIMITED = "rate_limited", "Rate-limited by K5"
+        REJECTED = "rejected", "Rejected by K5"
+        NOT_SENT = "not_sent", "Not sent"
+        UNKNOWN = "unknown", "Outcome unknown"
+
+    # Outcomes that surely did not use one of K5's uploads. A call K5 rejected (400) still
+    # counts: a rate limiter counts requests, not successes, and guessing low costs a 413.
+    FREE_OUTCOMES = (Outcome.RATE_LIMITED, Outcome.NOT_SENT)
+
+    project = models.ForeignKey("imaging.K5Project", on_delete=models.CASCADE,
+                                related_name="upload_attempts")
+    job = models.ForeignKey(ImageJob, on_delete=models.CASCADE, related_name="upload_attempts")
+    sent_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SENDING)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        indexes = [models.Index(fields=["project", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"upload for job {self.job_id} at {self.sent_at}: {self.outcome}"
