@@ -96,6 +96,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not memory: end-to-end tests run real qcluster processes against the test database.
+    DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_SQLITE_PATH",
+                                                    str(VAR_DIR / "test-db.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Job queue (django-q2) ------------------------------------------------------------------
