@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -96,9 +97,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not memory: end-to-end tests run real qcluster processes against the test database.
-    DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_SQLITE_PATH",
-                                                    str(VAR_DIR / "test-db.sqlite3"))}
+    # A file, not memory: end-to-end tests run real qcluster processes against the test
+    # database (they are handed its path). One per test run, so parallel runs don't collide.
+    DATABASES["default"]["TEST"] = {"NAME": env_str(
+        "TEST_SQLITE_PATH", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Job queue (django-q2) ------------------------------------------------------------------

@@ -119,8 +119,9 @@ def reconcile_submitting(job: ImageJob, volumes: dict[str, Volume], images: list
             tasks.enqueue(tasks.send_upload, job.pk)
             return "resent task"
         return None
-    in_flight = attempt and attempt.outcome == Outcome.SENDING
-    if in_flight and now - job.submit_started_at < grace:
+    if now - job.submit_started_at < grace:
+        # The call may still be in flight, or K5 may still be acting on an unclear answer
+        # (a gateway's 502 can come back before Cinder has created the image).
         return None
     since = job.submit_started_at - CLOCK_SKEW
     ours = sorted((image for image in images
