@@ -30,7 +30,8 @@ def refusal(project, **options) -> Refusal:
     [
         ({"image_name": ""}, "invalid", "image_name", "The image name is required."),
         ({"image_name": "   "}, "invalid", "image_name", "The image name is required."),
-        ({"image_name": "x" * 256}, "invalid", "image_name", "at most 255 characters (it has 256)"),
+        ({"image_name": "x" * 256}, "invalid", "image_name",
+         "at most 255 characters (it has 256)"),
         ({"disk_format": "qcow2"}, "invalid", "disk_format", "only in the raw disk format"),
         ({"container_format": "ovf"}, "invalid", "container_format", "only in the bare container"),
         ({"volume_id": "no-such-volume"}, "not_found", "volume_id", "No such volume in this project"),
@@ -46,7 +47,8 @@ def refusal(project, **options) -> Refusal:
          "the network settings tied to the old NIC were removed"),
         ({"volume_id": WIN_AD, "preparation_confirmed": False}, "preparation_required",
          "preparation_confirmed", "Sysprep was run"),
-        ({"volume_id": DATA_SMALL}, "os_unknown", "os_family", "say whether it is Linux or Windows"),
+        ({"volume_id": DATA_SMALL}, "os_unknown", "os_family",
+         "say whether it is Linux or Windows"),
     ],
 )
 def test_each_rule_refuses_with_its_own_message_and_field(k5sim, project, options, code, field,
