@@ -34,7 +34,7 @@ def refusal(project, **options) -> Refusal:
          "at most 255 characters (it has 256)"),
         ({"disk_format": "qcow2"}, "invalid", "disk_format", "only in the raw disk format"),
         ({"container_format": "ovf"}, "invalid", "container_format", "only in the bare container"),
-        ({"volume_id": "no-such-volume"}, "not_found", "volume_id", "No such volume in this project"),
+        ({"volume_id": "no-such-volume"}, "not_found", "volume_id", "No such volume in this"),
         ({"volume_id": P2_CENTOS}, "not_found", "volume_id", "No such volume in this project"),
         ({"volume_id": CENTOS_BROKEN}, "volume_not_ready", "volume_id", "The volume is error"),
         ({"volume_id": RHEL_ARCHIVE}, "volume_busy", "volume_id", "already being uploaded"),
