@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from imaging.access import can_act_on
 from imaging.engine.connections import CredentialsInvalid, client_for
 from imaging.engine.k5calls import recording_calls
 from imaging.engine.submission import submit_job
@@ -16,6 +17,7 @@ RETRYABLE = (JobState.FAILED, JobState.SYNC_FAILED)
 
 
 def cancel_job(job: ImageJob, user) -> ImageJob:
+    _require_act(job, user)
     if job.state != JobState.QUEUED:
         raise Refusal("not_allowed", _why_not_cancellable(job))
     try:
@@ -25,6 +27,12 @@ def cancel_job(job: ImageJob, user) -> ImageJob:
         job.refresh_from_db()
         raise Refusal("not_allowed", _why_not_cancellable(job)) from None
     return job
+
+
+def _require_act(job: ImageJob, user) -> None:
+    if not can_act_on(user, job):
+        raise Refusal("forbidden", "Only the member who requested this job, or a project "
+                      "admin, may do that.")
 
 
 def _why_not_cancellable(job: ImageJob) -> str:
@@ -38,6 +46,7 @@ def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None =
               ) -> ImageJob:
     """Delete the old job's image if it is still there (recorded), then queue a new job with
     the same parameters, linked to the old one."""
+    _require_act(job, user)
     if job.state not in RETRYABLE:
         raise Refusal("not_allowed", "Only a failed job or one whose sync failed can be "
                       f"retried; this one is {job.get_state_display().lower()}.")

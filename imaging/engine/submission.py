@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from imaging.access import can_submit
 from imaging.engine.validation import CheckedSubmission, Refusal, Submission, check_submission
 from imaging.k5 import K5Error, compute
 from imaging.models import (
@@ -30,6 +31,9 @@ def submit_job(submission: Submission, *, user, channel: str, client_address: st
                ) -> tuple[ImageJob, bool]:
     """Validate and queue a job. Returns (job, created); a replay of an idempotency key with
     the same request returns the original job and creates nothing."""
+    if not can_submit(user, submission.project):
+        raise Refusal("forbidden", "Viewers cannot create images; ask a project admin for the "
+                      "member role.")
     fingerprint = request_fingerprint(submission)
     earlier = _earlier(user, idempotency_key)
     if earlier:

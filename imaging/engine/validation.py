@@ -28,8 +28,9 @@ MAX_IMAGE_NAME = 255
 class Refusal(Exception):
     """A submission rule was not met.
 
-    `code` is stable for tools: conflicts (`volume_busy`, `image_name_taken`) map to HTTP 409,
-    `not_found` to 404, the rest to 400.
+    `code` is stable for tools: conflicts (`volume_busy`, `image_name_taken`,
+    `idempotency_conflict`, `not_allowed`) map to HTTP 409, `not_found` to 404, `forbidden` to
+    403, the rest to 400.
     """
 
     def __init__(self, code: str, message: str, *, field: str | None = None):
@@ -39,7 +40,8 @@ class Refusal(Exception):
         self.field = field
 
 
-CONFLICT_CODES = frozenset({"volume_busy", "image_name_taken"})
+CONFLICT_CODES = frozenset({"volume_busy", "image_name_taken", "idempotency_conflict",
+                            "not_allowed"})
 
 
 @dataclass

@@ -55,7 +55,7 @@ def project(db, k5sim) -> K5Project:
     return project
 
 
-def _user(name: str, project: K5Project | None, role: str | None) -> User:
+def make_user(name: str, project: K5Project | None, role: str | None) -> User:
     user = User.objects.create_user(name, email=f"{name}@example.com", password=f"{name}-pw-1")
     if project is not None and role:
         Membership.objects.create(user=user, project=project, role=role)
@@ -64,17 +64,17 @@ def _user(name: str, project: K5Project | None, role: str | None) -> User:
 
 @pytest.fixture
 def alice(project):
-    return _user("alice", project, Role.ADMIN)
+    return make_user("alice", project, Role.ADMIN)
 
 
 @pytest.fixture
 def bob(project):
-    return _user("bob", project, Role.MEMBER)
+    return make_user("bob", project, Role.MEMBER)
 
 
 @pytest.fixture
 def charlie(project):
-    return _user("charlie", None, None)
+    return make_user("charlie", None, None)
 
 
 def submission(project: K5Project, volume_id: str = CENTOS_WEB, image_name: str = "web-golden",

@@ -1,12 +1,14 @@
 """Transitions refuse invalid moves and always leave an audit event; events are append-only."""
 
 import pytest
+from django.contrib.auth.models import User
 
+from imaging.access import visible_jobs
 from imaging.engine.remedy import cancel_job, retry_job
 from imaging.engine.validation import Refusal
 from imaging.models import ImageJob, InvalidTransition, JobEvent, JobState
 from imaging.models.events import AppendOnly
-from tests.engine.conftest import run_to_uploading, submit
+from tests.engine.conftest import make_user, run_to_uploading, submit
 
 
 @pytest.mark.django_db
@@ -74,3 +76,28 @@ def test_retry_is_only_for_failed_jobs_and_only_once(k5sim, project, bob):
     assert retry.retry_of == job and retry.channel == "api"
     with pytest.raises(Refusal, match=f"already retried as job {retry.pk}"):
         retry_job(job, bob, channel="web")
+
+
+@pytest.fixture
+def victor(project):
+    return make_user("victor", project, "viewer")
+
+
+@pytest.mark.django_db
+def test_who_may_submit_cancel_and_retry(k5sim, project, alice, bob, victor, charlie):
+    with pytest.raises(Refusal, match="Viewers cannot create images") as caught:
+        submit(project, victor)
+    assert caught.value.code == "forbidden"
+    with pytest.raises(Refusal, match="Viewers cannot create images"):
+        submit(project, charlie)
+    carol = make_user("carol", project, "member")
+    job = submit(project, bob)
+    for someone in (victor, charlie, carol):
+        with pytest.raises(Refusal, match="Only the member who requested this job"):
+            cancel_job(job, someone)
+    assert list(visible_jobs(victor)) == [job] and not visible_jobs(charlie).exists()
+    cancel_job(job, alice)  # the project admin may act on bob's job
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELLED
+    staff = User.objects.createmake_user("ops", is_staff=True)
+    assert list(visible_jobs(staff)) == [job]
