@@ -99,5 +99,5 @@ def test_who_may_submit_cancel_and_retry(k5sim, project, alice, bob, victor, cha
     cancel_job(job, alice)  # the project admin may act on bob's job
     job.refresh_from_db()
     assert job.state == JobState.CANCELLED
-    staff = User.objects.createmake_user("ops", is_staff=True)
+    staff = User.objects.create_user("ops", is_staff=True)
     assert list(visible_jobs(staff)) == [job]
