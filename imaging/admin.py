@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from imaging.models import K5Project, Membership
+from imaging.models import ImageJob, JobEvent, K5Project, Membership, ZoneSyncResult
 
 
 class K5ProjectForm(forms.ModelForm):
@@ -11,7 +11,12 @@ class K5ProjectForm(forms.ModelForm):
     password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
-        help_text="Leave empty to keep the current password.",
+        help_text="Leave empty to keep the current password. Saving a new one clears the "
+                  "'credentials invalid' mark, so the engine tries again.",
+    )
+    webhook_secret = forms.CharField(
+        widget=forms.PasswordInput(render_value=False), required=False,
+        help_text="HMAC key for the webhook signature. Leave empty to keep the current one.",
     )
 
     class Meta:
@@ -19,6 +24,7 @@ class K5ProjectForm(forms.ModelForm):
         fields = [
             "name", "region", "identity_url", "contract", "k5_project_id", "username",
             "block_storage_version", "upload_limit", "upload_window_seconds",
+            "availability_zones_override", "sync_server_zones", "webhook_url",
         ]
 
     def clean(self):
@@ -31,6 +37,8 @@ class K5ProjectForm(forms.ModelForm):
         project = super().save(commit=False)
         if self.cleaned_data.get("password"):
             project.set_password(self.cleaned_data["password"])
+        if self.cleaned_data.get("webhook_secret"):
+            project.set_webhook_secret(self.cleaned_data["webhook_secret"])
         if commit:
             project.save()
         return project
@@ -44,7 +52,10 @@ class MembershipInline(admin.TabularInline):
 @admin.register(K5Project)
 class K5ProjectAdmin(admin.ModelAdmin):
     form = K5ProjectForm
-    list_display = ["name", "region", "contract", "k5_project_id", "username", "upload_limit"]
+    list_display = ["name", "region", "contract", "k5_project_id", "username", "upload_limit",
+                    "credentials_invalid_at"]
+    readonly_fields = ["credentials_invalid_at", "credentials_error", "availability_zones",
+                       "availability_zones_refreshed_at"]
     search_fields = ["name", "k5_project_id", "username"]
     inlines = [MembershipInline]
 
@@ -53,3 +64,44 @@ class K5ProjectAdmin(admin.ModelAdmin):
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["project", "user", "role"]
     list_filter = ["role", "project"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Operators look; the history is changed only by the engine and the people it records."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ZoneSyncResultInline(admin.TabularInline):
+    model = ZoneSyncResult
+    extra = 0
+    can_delete = False
+    readonly_fields = ["availability_zone", "role", "status", "reason", "checked_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ImageJob)
+class ImageJobAdmin(ReadOnlyAdmin):
+    list_display = ["id", "project", "image_name", "volume_id", "state", "requested_by_name",
+                    "created_at", "finished_at"]
+    list_filter = ["state", "project", "channel"]
+    search_fields = ["image_name", "volume_id", "image_id", "requested_by_name"]
+    date_hierarchy = "created_at"
+    inlines = [ZoneSyncResultInline]
+
+
+@admin.register(JobEvent)
+class JobEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "project", "job", "kind", "actor_name", "message"]
+    list_filter = ["kind", "project"]
+    search_fields = ["message", "actor_name"]
+    date_hierarchy = "created_at"

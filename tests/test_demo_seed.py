@@ -56,3 +56,20 @@ def test_check_with_a_wrong_password_tries_once_and_says_how_to_fix_it(k5sim, mo
         call_command("k5project", "check", "demo-project-1")
     assert "manage.py k5project set-password demo-project-1" in str(error.value)
     assert k5sim.request_counts().get("POST /identity/v3/auth/tokens") == 1
+
+
+@pytest.mark.django_db
+def test_remove_keeps_a_project_that_has_audit_history(k5sim):
+    from django.contrib.auth.models import User
+
+    from imaging.engine.submission import submit_job
+    from imaging.engine.validation import Submission
+
+    call_command("seed_demo", "--auth-url", k5sim.auth_url)
+    project = K5Project.objects.get(name="demo-project-1")
+    submit_job(Submission(project=project, volume_id="10000000-0000-4000-8000-000000000001",
+                          image_name="kept", preparation_confirmed=True),
+               user=User.objects.get(username="demo"), channel="web")
+    with pytest.raises(CommandError, match="1 image job\\(s\\) in its audit history"):
+        call_command("k5project", "remove", "demo-project-1")
+    assert K5Project.objects.filter(name="demo-project-1").exists()

@@ -105,6 +105,10 @@ class Command(BaseCommand):
 
     def handle_remove(self, *, name, **_):
         project = self.get_project(name)
+        if project.jobs.exists():
+            raise CommandError(
+                f"{name} has {project.jobs.count()} image job(s) in its audit history, which is "
+                "kept: it cannot be removed. Revoke its members instead.")
         project.delete()
         self.stdout.write(f"removed {name} from the portal; nothing in K5 was changed")
 
