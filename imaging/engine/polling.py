@@ -68,6 +68,9 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
         result.error = str(exc)
         return result
     now = now or timezone.now()
+    # K5 answered: any "credentials invalid" or "unreachable" note on running jobs is history.
+    ImageJob.objects.filter(project=project, state__in=(JobState.UPLOADING, JobState.VERIFYING)
+                            ).exclude(waiting_reason="").update(waiting_reason="")
     images_by_id = {found.id: found for found in images}
     for job in jobs:
         try:
