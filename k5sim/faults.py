@@ -81,7 +81,7 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
     if kind not in KINDS:
         raise FaultError(f"'kind' must be one of {', '.join(KINDS)}")
     allowed = {"kind", "times", *{
-        "http": {"method", "path", "status", "reset", "latency"},
+        "http": {"method", "path", "status", "reset", "latency", "delay_answer"},
         "upload_failure": {"volume_id"},
         "sync_failure": {"zone", "image_id"},
         "volume_vanish": {"volume_id", "after_seconds"},
@@ -126,11 +126,18 @@ def _check_http(spec: dict[str, Any], fault: Fault) -> None:
     if status is not None and (isinstance(status, bool) or not isinstance(status, int)
                                or not 400 <= status <= 599):
         raise FaultError("'status' must be an HTTP error status (400-599)")
-    latency = spec.get("latency")
-    if latency is not None and (isinstance(latency, bool)
-                                or not isinstance(latency, int | float) or latency < 0):
-        raise FaultError("'latency' must be a number of seconds >= 0")
+    for key in ("latency", "delay_answer"):
+        seconds = spec.get(key)
+        if seconds is not None and (isinstance(seconds, bool)
+                                    or not isinstance(seconds, int | float) or seconds < 0):
+            raise FaultError(f"'{key}' must be a number of seconds >= 0")
     if not isinstance(spec.get("reset", False), bool):
         raise FaultError("'reset' must be true or false")
-    if status is None and not spec.get("reset") and latency is None:
-        raise FaultError("an http fault needs 'status', 'reset' or 'latency'")
+    delay_answer = spec.get("delay_answer")
+    if delay_answer is not None and (status is not None or spec.get("reset")):
+        # The request is handled for real and only its answer is held back; an injected
+        # status or reset means it is not handled at all.
+        raise FaultError("'delay_answer' cannot be combined with 'status' or 'reset'")
+    if status is None and not spec.get("reset") and spec.get("latency") is None \
+            and delay_answer is None:
+        raise FaultError("an http fault needs 'status', 'reset', 'latency' or 'delay_answer'")

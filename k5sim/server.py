@@ -46,12 +46,14 @@ class App:
 
     def serve(self, handler: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()
+        received_at = self.world.now()
         split = urlsplit(handler.path)
         path = unquote(split.path) or "/"
         call = Call(method=handler.command, path=path,
                     query=parse_qs(split.query, keep_blank_values=True),
                     headers=handler.headers, body=b"", base_url=self._base_url(handler),
-                    request_id=f"req-{uuid.uuid4()}", world=self.world, app=self)
+                    request_id=f"req-{uuid.uuid4()}", world=self.world, app=self,
+                    received_at=received_at)
         match = self._match(call.method, path)
         reply = None
         try:
@@ -72,6 +74,14 @@ class App:
                     status, f"Injected fault {fault.id}: simulated {status}"))
         if reply is None:
             reply = self._dispatch(call, match)
+        if fault and fault.spec.get("delay_answer") is not None:
+            # K5 acted; only its answer is late (a slow gateway, a stalled connection): the log
+            # shows the request as handled now, and a client that gives up meanwhile finds the
+            # effect in K5 anyway.
+            self._record(call, match.template, reply.status, started)
+            time.sleep(fault.spec["delay_answer"])
+            self._send(handler, call, reply)
+            return
         status = self._send(handler, call, reply)
         if match.family != CONTROL:
             self._record(call, match.template, status, started)
@@ -173,7 +183,8 @@ class App:
         self.log.record({"method": call.method, "path": call.path, "template": template,
                          "status": status, "reset": status is None,
                          "project_id": call.project_id, "request_id": call.request_id,
-                         "time": zulu_time(time.time()), "duration_ms": round(elapsed * 1000, 1)})
+                         "time": zulu_time(time.time()), "received_at": call.received_at,
+                         "duration_ms": round(elapsed * 1000, 1)})
         if not self.quiet:
             print(f"{call.method} {call.path} {status if status else 'RESET'} "
                   f"{elapsed * 1000:.0f}ms {call.request_id}", file=sys.stderr, flush=True)

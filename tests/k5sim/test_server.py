@@ -1,11 +1,19 @@
 """What every answer has in common: request ids, error shapes, the request log, HTTP faults."""
 
+import threading
 import time
 
 import pytest
 import requests
 
-from tests.k5sim.client import CENTOS_WEB, PROJECT_1, authenticate, demo_user, password_auth
+from tests.k5sim.client import (
+    CENTOS_WEB,
+    PROJECT_1,
+    UBUNTU_APP,
+    authenticate,
+    demo_user,
+    password_auth,
+)
 
 
 def test_every_kind_of_answer_carries_a_request_id(k5sim, api):
@@ -179,6 +187,41 @@ def test_a_latency_fault_delays_the_answer(k5sim, api):
     assert delayed >= 0.6 > normal
 
 
+def test_a_delay_answer_fault_acts_at_once_and_holds_only_the_answer_back(k5sim, api):
+    k5sim.add_fault(kind="http", method="POST", path="/action$", delay_answer=1.0)
+    answers = []
+    sender = threading.Thread(target=lambda: answers.append(api.upload(CENTOS_WEB)))
+    started = time.monotonic()
+    sender.start()
+
+    volume_status = None
+    while time.monotonic() - started < 0.8 and volume_status != "uploading":
+        volume = next(v for v in k5sim.state()["volumes"] if v["id"] == CENTOS_WEB)
+        volume_status = volume["status"]
+    logged = [e for e in k5sim.requests_log() if e["path"].endswith("/action")]
+    seen_after = time.monotonic() - started
+    sender.join(timeout=10)
+    answered_after = time.monotonic() - started
+
+    assert volume_status == "uploading" and seen_after < 0.9, "K5 acted before answering"
+    assert [e["status"] for e in logged] == [202], "logged as handled, before the answer left"
+    assert answers[0].status_code == 202 and answered_after >= 1.0
+    assert api.upload(UBUNTU_APP).status_code == 202  # one use only
+
+
+def test_the_log_has_the_precise_arrival_time_of_each_request(k5sim, api):
+    k5sim.clear_requests()
+    before = time.time()
+    api.get(f"{api.volumes_url()}/detail")
+    api.get(api.images_url())
+    after = time.time()
+
+    arrivals = [e["received_at"] for e in k5sim.requests_log()]
+
+    assert before <= arrivals[0] <= arrivals[1] <= after
+    assert arrivals[0] != int(arrivals[0]) or arrivals[1] != int(arrivals[1])
+
+
 def test_unlimited_faults_last_until_cleared(k5sim, api):
     k5sim.add_fault(kind="http", path="/volumes/detail$", status=503, times=None)
     assert [api.get(f"{api.volumes_url()}/detail").status_code for _ in range(4)] == [503] * 4
@@ -193,6 +236,9 @@ def test_unlimited_faults_last_until_cleared(k5sim, api):
     {"kind": "http", "path": "("},
     {"kind": "http", "path": "x"},
     {"kind": "http", "status": 200},
+    {"kind": "http", "path": "x", "delay_answer": -1},
+    {"kind": "http", "path": "x", "delay_answer": 1, "status": 503},
+    {"kind": "http", "path": "x", "delay_answer": 1, "reset": True},
     {"kind": "sync_failure", "zone": "jp-west-9z"},
     {"kind": "volume_vanish"},
     {"kind": "upload_failure", "times": 0},
