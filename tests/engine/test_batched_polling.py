@@ -55,7 +55,7 @@ def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_pe
     # Watching sync_status_reason over the window is test_lifecycle's subject.
     settings.ENGINE_SYNC_SETTLE_SECONDS = 0
     bob = User.objects.create_user("bob", password="bob-pw-1")
-    fleet = bind_projects(fleet_sim, PROJECTS, upload_limit=100, sizes=SIZES)
+    fleet = bind_projects(fleet_sim, [SIZES] * PROJECTS, upload_limit=100)
     for member in fleet:
         Membership.objects.create(user=bob, project=member.project, role=Role.MEMBER)
     job_ids = submit_jobs(fleet, bob)
@@ -80,7 +80,7 @@ def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_pe
             assert sum(counts.values()) <= 2, f"{k5_id}: more than 2 listing calls: {counts}"
         assert not set().union(*calls.values()) & PER_JOB_TEMPLATES
         states = Counter(ImageJob.objects.values_list("state", flat=True))
-        states_seen.append(states); print(len(calls), sum(sum(c.values()) for c in calls.values()), dict(states), report)
+        states_seen.append(states)
         if states == {JobState.SUCCEEDED: 1000}:
             break
         fleet_sim.advance(TICK_K5_SECONDS)
