@@ -9,12 +9,25 @@ Timing is the benchmark's business (benchmarks/engine_polling.py); this test cou
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from imaging.engine.polling import poll_project
 from imaging.engine.tick import tick
-from imaging.models import ImageJob, JobState, Membership, Role, UploadAttempt
+from imaging.models import (
+    ImageJob,
+    JobState,
+    Membership,
+    Role,
+    SyncRole,
+    UploadAttempt,
+    ZoneSyncResult,
+)
 from tests.support.fleet import (
     LISTING_TEMPLATES,
     bind_projects,
@@ -47,9 +60,16 @@ def fleet_sim(tmp_path_factory):
     sim.stop()
 
 
+@pytest.fixture
+def fleet(fleet_sim):
+    fleet_sim.reset()
+    return fleet_sim
+
+
 @pytest.mark.django_db
 def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_per_tick(
-        fleet_sim, settings):
+        fleet, settings):
+    fleet_sim = fleet
     # The settle window is portal wall time, which this test does not move (it moves K5's
     # clock): without it, a job leaves `verifying` on the tick after its image is active.
     # Watching sync_status_reason over the window is test_lifecycle's subject.
@@ -90,3 +110,35 @@ def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_pe
     # succeeded jobs side by side, and the counts above held for those ticks too.
     assert any(len(states) == 3 for states in states_seen), states_seen
     assert all(u["state"] == "succeeded" for u in fleet_sim.state()["uploads"])
+
+
+@pytest.mark.django_db
+def test_polling_a_project_costs_as_many_queries_for_40_jobs_as_for_2(fleet):
+    bob = User.objects.create_user("bob", password="bob-pw-1")
+    small, big = bind_projects(fleet, [[1] * 2, [1] * 40], upload_limit=100)
+    for member in (small, big):
+        Membership.objects.create(user=bob, project=member.project, role=Role.MEMBER)
+    submit_jobs([small, big], bob)
+    assert send_uploads([small, big]) == {"accepted": 42}
+
+    def queries(member, now):
+        with CaptureQueriesContext(connection) as captured:
+            result = poll_project(member.project, now=now)
+        assert not result.error
+        return len(captured)
+
+    now = timezone.now()
+    assert queries(small, now) == queries(big, now), "uploading: no query per job"
+
+    fleet.advance(60 + 12 + 5)  # K5 ends the 1 GB uploads
+    poll_project(small.project)
+    poll_project(big.project)
+    assert set(ImageJob.objects.values_list("state", flat=True)) == {JobState.VERIFYING}
+
+    later = timezone.now() + timedelta(seconds=30)  # inside the settle window
+    assert queries(small, later) == queries(big, later), "verifying: no query per job"
+    assert set(ImageJob.objects.values_list("state", flat=True)) == {JobState.VERIFYING}
+    replicas = ZoneSyncResult.objects.filter(role=SyncRole.REPLICA)
+    assert replicas.count() == 42
+    assert set(replicas.values_list("checked_at", flat=True)) == {later}, \
+        "every replica zone still watched is recorded as checked"
