@@ -5,4 +5,5 @@ from imaging import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("profile/", views.profile, name="profile"),
 ]

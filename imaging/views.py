@@ -1,10 +1,15 @@
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 
-from imaging.models import Membership
+from imaging.api import errors
+from imaging.models import ApiToken, Membership
 
 
 @login_required
@@ -15,9 +20,47 @@ def home(request):
     return render(request, "imaging/home.html", {"memberships": memberships})
 
 
+def server_error(request):
+    """JSON under /api/ (tools parse it), Django's plain page elsewhere."""
+    if request.path.startswith("/api/"):
+        return errors.server_error(request)
+    return defaults.server_error(request)
+
+
 @never_cache
 def healthz(request):
     """For load balancers and the run script: answers 200 once the database is reachable."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, label=_("What is it for?"))
+    expires_days = forms.IntegerField(min_value=1, max_value=3650, required=False,
+                                      label=_("Expires after (days)"),
+                                      help_text=_("Leave empty for no expiry."))
+
+
+@login_required
+def profile(request):
+    """The user's API tokens: create one (its key is shown once, on this answer only), or
+    disable one."""
+    form = TokenForm()
+    new_key = None
+    if request.method == "POST":
+        if "disable" in request.POST:
+            ApiToken.objects.filter(user=request.user, pk=request.POST["disable"]).update(
+                enabled=False)
+            messages.success(request, _("The token was disabled."))
+            return redirect("profile")
+        form = TokenForm(request.POST)
+        if form.is_valid():
+            _token, new_key = ApiToken.issue(request.user, form.cleaned_data["name"],
+                                             days=form.cleaned_data["expires_days"])
+            form = TokenForm()
+    tokens = ApiToken.objects.filter(user=request.user)
+    response = render(request, "imaging/profile.html",
+                      {"form": form, "tokens": tokens, "new_key": new_key})
+    response["Cache-Control"] = "no-store"
+    return response

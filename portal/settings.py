@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "imaging",
 ]
@@ -128,12 +131,22 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
         "Q_RETRY must be larger than Q_TIMEOUT (django-q2 would run tasks twice)"
     )
 
+# Shared between web and worker hosts when Redis is there (throttling, K5 list cache).
+REDIS_CACHE_URL = env_url("REDIS_CACHE_URL", REDIS_URL, schemes=("redis", "rediss", "unix"))
+if REDIS_CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_CACHE_URL, "KEY_PREFIX": "k5portal"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- K5 -------------------------------------------------------------------------------------
 # Where the demo project points; on a laptop that is the bundled simulator (`python -m k5sim`).
 K5_DEMO_AUTH_URL = env_url("K5_DEMO_AUTH_URL", "http://127.0.0.1:8774/identity/v3",
                            schemes=("http", "https"))
 K5_CONNECT_TIMEOUT = env_float("K5_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 K5_READ_TIMEOUT = env_float("K5_READ_TIMEOUT", 30.0, minimum=0.1)
+# How long a project's volume list (with servers) is reused by pages and the API.
+K5_INVENTORY_CACHE_SECONDS = env_int("K5_INVENTORY_CACHE_SECONDS", 60, minimum=0)
 
 
 def _credential_keys() -> list[str]:
@@ -196,6 +209,34 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- REST API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "imaging.api.auth.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["imaging.api.auth.PerTokenThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": env_str("API_THROTTLE_RATE", "600/min")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "imaging.api.errors.handle",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
+                                 "rest_framework.renderers.BrowsableAPIRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "K5 image portal API",
+    "DESCRIPTION": "Create images from K5 volumes and follow them until they are usable in "
+                   "every availability zone. Errors: {\"error\": {\"code\", \"message\", "
+                   "\"fields\"}}.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Job engine -----------------------------------------------------------------------------

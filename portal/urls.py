@@ -9,5 +9,8 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(),
          name="password_change_done"),
     path("admin/", admin.site.urls),
+    path("", include("imaging.api.urls")),
     path("", include("imaging.urls")),
 ]
+
+handler500 = "imaging.views.server_error"

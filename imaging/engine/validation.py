@@ -133,23 +133,52 @@ def check_submission(submission: Submission) -> CheckedSubmission:
 
 
 def _check_volume_state(s: Submission, volume: Volume, client) -> dict | None:
-    if volume.status == "uploading":
-        raise Refusal("volume_busy", "This volume is already being uploaded to an image; wait "
-                      "until it is available again.", field="volume_id")
-    if volume.status == "available":
-        return None
-    if volume.status != "in-use":
-        raise Refusal("volume_not_ready", f"The volume is {volume.status}: only an available "
-                      "volume, or an in-use one with force, can be imaged.", field="volume_id")
     server = None
-    if volume.attached_server_id:
+    if volume.status == "in-use" and volume.attached_server_id:
         found = compute.server_get(client, volume.attached_server_id)
         server = {"id": found.id, "name": found.name, "status": found.status}
-    if not s.force:
+    verdict = eligibility(volume, server)
+    if volume.status == "in-use" and verdict.eligible and not s.force:
         raise Refusal("force_required", "The volume is attached to a server (in-use): stop "
                       "the OS and create the image with force.", field="force")
-    if server and server["status"] != "SHUTOFF" and not s.os_stopped_confirmed:
-        raise Refusal("server_running", f"The server {server['name']} is {server['status']}, "
-                      "not SHUTOFF: stop its OS first, or confirm that the OS is stopped.",
-                      field="os_stopped_confirmed")
+    if verdict.code == "server_running":
+        if not s.force:
+            raise Refusal("force_required", verdict.reason, field="force")
+        if s.os_stopped_confirmed:
+            return server
+    if not verdict.eligible:
+        raise Refusal(verdict.code, verdict.reason, field=verdict.field)
     return server
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    requires_force: bool = False
+    code: str = ""
+    reason: str = ""
+    field: str = "volume_id"
+
+
+def eligibility(volume: Volume, server: dict | None, *, job_running: bool = False
+                ) -> Eligibility:
+    """Whether the volume can be imaged now, and if not, why — from what K5 says of it (and
+    of its server) and whether one of our jobs holds it. No K5 call: lists use it per row."""
+    in_use = volume.status == "in-use"
+    if job_running:
+        return Eligibility(False, in_use, "volume_busy", "An image job for this volume is "
+                           "still running; wait for it to end or cancel it.")
+    if volume.status == "uploading":
+        return Eligibility(False, False, "volume_busy", "This volume is already being "
+                           "uploaded to an image; wait until it is available again.")
+    if volume.status == "available":
+        return Eligibility(True)
+    if not in_use:
+        return Eligibility(False, False, "volume_not_ready", f"The volume is {volume.status}: "
+                           "only an available volume, or an in-use one with force, can be "
+                           "imaged.")
+    if server and server["status"] != "SHUTOFF":
+        return Eligibility(False, True, "server_running", f"The server {server['name']} is "
+                           f"{server['status']}, not SHUTOFF: stop its OS first, or confirm "
+                           "that the OS is stopped.", field="os_stopped_confirmed")
+    return Eligibility(True, True)

@@ -17,6 +17,25 @@ def server_get(client: K5Client, server_id: str) -> Server:
         return Server.from_api(reply.body["server"], reply.request_id)
 
 
+def server_list(client: K5Client) -> list[Server]:
+    """Every server of the project (all pages): one call where a page of volumes needs the
+    power state of the servers they are attached to."""
+    path = "servers/detail"
+    servers = []
+    for item, request_id in client.get_pages(COMPUTE, path, collection="servers",
+                                             next_href=_next_href):
+        with parsing(path, request_id):
+            servers.append(Server.from_api(item, request_id))
+    return servers
+
+
+def _next_href(body: dict) -> str | None:
+    for link in body.get("servers_links") or ():
+        if link.get("rel") == "next":
+            return link.get("href")
+    return None
+
+
 def availability_zone_list(client: K5Client) -> list[AvailabilityZone]:
     """The region's availability zones, as Nova reports them."""
     path = "os-availability-zone"

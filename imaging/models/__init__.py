@@ -17,10 +17,12 @@ from imaging.models.jobs import (
 )
 from imaging.models.lease import EngineLease
 from imaging.models.projects import BlockStorageVersion, K5Project, Membership, Role
+from imaging.models.tokens import ApiToken
 
 __all__ = [
     "ACTIVE_STATES",
     "TERMINAL_STATES",
+    "ApiToken",
     "BlockStorageVersion",
     "Channel",
     "EngineLease",

@@ -1,0 +1,72 @@
+"""Every error from /api/ is JSON of one shape, never an HTML page or a traceback:
+
+    {"error": {"code": "image_name_taken", "message": "…", "fields": {"image_name": ["…"]}}}
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from imaging.engine.connections import CredentialsInvalid
+from imaging.engine.validation import CONFLICT_CODES, Refusal
+from imaging.k5 import K5Error
+
+logger = logging.getLogger(__name__)
+
+REFUSAL_STATUS = {"not_found": 404, "forbidden": 403, "k5_unavailable": 503}
+
+
+def body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def refusal_status(refusal: Refusal) -> int:
+    if refusal.code in CONFLICT_CODES:
+        return status.HTTP_409_CONFLICT
+    return REFUSAL_STATUS.get(refusal.code, status.HTTP_400_BAD_REQUEST)
+
+
+def handle(exc, context):
+    if isinstance(exc, Refusal):
+        fields = {exc.field: [exc.message]} if exc.field else {}
+        return Response(body(exc.code, exc.message, fields), status=refusal_status(exc))
+    if isinstance(exc, CredentialsInvalid | K5Error):
+        message = str(exc) if isinstance(exc, CredentialsInvalid) else (
+            f"K5 could not be asked: {exc.message}")
+        return Response(body("k5_unavailable", message), status=503)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: Django's 500 handler answers (JSON under /api/, see below)
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        first = next(iter(fields.values()), ["Invalid input."])
+        message = str(first[0] if isinstance(first, list) and first else first)
+        response.data = body("invalid", message, _plain(fields))
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        response.data = body(str(code), str(detail))
+    return response
+
+
+def _plain(fields):
+    if isinstance(fields, dict):
+        return {key: _plain(value) for key, value in fields.items()}
+    if isinstance(fields, list):
+        return [_plain(value) for value in fields]
+    return str(fields)
+
+
+def not_found(request, *args, **kwargs):
+    return JsonResponse(body("not_found", f"No API endpoint at {request.path}."), status=404)
+
+
+def server_error(request, *args, **kwargs):
+    return JsonResponse(body("server_error", "Something went wrong on our side; it has been "
+                             "logged. Try again, or report the time of the request."),
+                        status=500)

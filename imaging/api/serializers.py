@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from imaging.models import ImageJob, JobEvent, JobState, K5Project, OsFamily, ZoneSyncResult
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+    uploads_in_window = serializers.SerializerMethodField()
+    next_slot_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = K5Project
+        fields = ["id", "name", "region", "role", "upload_limit", "upload_window_seconds",
+                  "uploads_in_window", "next_slot_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["viewer", "member", "admin"]))
+    def get_role(self, project) -> str:
+        return self.context["roles"].get(project.pk, "viewer")
+
+    def get_uploads_in_window(self, project) -> int:
+        return self.context["budgets"][project.pk].used
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_next_slot_at(self, project):
+        return self.context["budgets"][project.pk].next_slot_at
+
+
+class ServerSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+
+
+class VolumeSerializer(serializers.Serializer):
+    """A volume as K5 lists it, with whether it can be imaged now."""
+
+    id = serializers.CharField(source="volume.id")
+    name = serializers.CharField(source="volume.name")
+    size = serializers.IntegerField(source="volume.size", help_text="GB")
+    status = serializers.CharField(source="volume.status")
+    availability_zone = serializers.CharField(source="volume.availability_zone", allow_null=True)
+    bootable = serializers.BooleanField(source="volume.bootable")
+    attached_server = ServerSerializer(source="server", allow_null=True)
+    os_family = serializers.ChoiceField(choices=OsFamily.values)
+    eligible = serializers.BooleanField(source="verdict.eligible")
+    ineligible_reason = serializers.SerializerMethodField()
+    requires_force = serializers.BooleanField(source="verdict.requires_force")
+
+    def get_ineligible_reason(self, row) -> str | None:
+        return row.verdict.reason or None
+
+
+class JobCreateSerializer(serializers.Serializer):
+    project = serializers.IntegerField(help_text="id of a project from /api/v1/projects/")
+    volume_id = serializers.CharField(max_length=64)
+    image_name = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=1000,
+                                       help_text="1-255 characters, unused in the project")
+    force = serializers.BooleanField(required=False, default=False,
+                                     help_text="required for an in-use volume")
+    os_stopped_confirmed = serializers.BooleanField(
+        required=False, default=False,
+        help_text="the OS of the attached server is stopped although K5 reports it running")
+    preparation_confirmed = serializers.BooleanField(
+        help_text="Linux: the network settings were removed; Windows: Sysprep was run")
+    os_family = serializers.ChoiceField(
+        choices=["linux", "windows"], required=False, allow_null=True, default=None,
+        help_text="only for a volume whose OS K5 does not report")
+    disk_format = serializers.ChoiceField(choices=["raw"], required=False, default="raw")
+    container_format = serializers.ChoiceField(choices=["bare"], required=False, default="bare")
+
+
+class ZoneSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ZoneSyncResult
+        fields = ["availability_zone", "role", "status", "reason", "checked_at"]
+
+
+class ErrorSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class JobSerializer(serializers.ModelSerializer):
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    terminal = serializers.BooleanField(read_only=True)
+    error = serializers.SerializerMethodField()
+    queue_position = serializers.SerializerMethodField()
+    estimated_start = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    requested_by = serializers.CharField(source="requested_by_name", read_only=True)
+    zones = ZoneSerializer(many=True, read_only=True)
+    events = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImageJob
+        fields = ["id", "project", "project_name", "volume_id", "volume", "image_name",
+                  "image_id", "disk_format", "container_format", "force", "os_family",
+                  "state", "terminal", "waiting_reason", "error", "queue_position",
+                  "estimated_start", "progress", "expected_seconds", "requested_by", "channel",
+                  "created_at", "submitted_at", "upload_finished_at", "finished_at",
+                  "retry_of", "zones", "events"]
+
+    @extend_schema_field(ErrorSerializer(allow_null=True))
+    def get_error(self, job):
+        if not job.error_message:
+            return None
+        return {"message": job.error_message, "detail": job.error_detail}
+
+    def _forecast(self, job):
+        return self.context.get("forecasts", {}).get(job.project_id, {}).get(job.pk)
+
+    def get_queue_position(self, job) -> int | None:
+        forecast = self._forecast(job)
+        return forecast[0] if forecast else None
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_estimated_start(self, job):
+        forecast = self._forecast(job)
+        return forecast[1] if forecast else None
+
+    def get_progress(self, job) -> float | None:
+        return job_progress(job)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_events(self, job) -> str:
+        path = reverse("api-job-events", args=[job.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+def job_progress(job: ImageJob) -> float | None:
+    """0 to 1: the upload is 90% of the way (elapsed vs expected, capped), the zone check 10%."""
+    now = timezone.now()
+    if job.state == JobState.SUCCEEDED:
+        return 1.0
+    if job.terminal:
+        return None
+    if job.state == JobState.UPLOADING and job.submitted_at:
+        elapsed = (now - job.submitted_at).total_seconds()
+        return round(min(elapsed / max(job.expected_seconds, 1), 0.99) * 0.9, 3)
+    if job.state == JobState.VERIFYING and job.upload_finished_at:
+        settle = max(settings.ENGINE_SYNC_SETTLE_SECONDS, 1)
+        done = (now - job.upload_finished_at).total_seconds() / settle
+        return round(0.9 + 0.1 * min(done, 0.99), 3)
+    return 0.0
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name")
+    project_name = serializers.CharField(source="project.name")
+
+    class Meta:
+        model = JobEvent
+        fields = ["id", "created_at", "project", "project_name", "job", "kind", "actor",
+                  "from_state", "to_state", "message", "detail"]

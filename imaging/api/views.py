@@ -1,0 +1,174 @@
+"""API v1 views: thin — permissions and filters declared, the engine's services do the work."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.response import Response
+
+from imaging.access import visible_events, visible_jobs, visible_projects
+from imaging.api.renderers import CSVRenderer
+from imaging.api.serializers import (
+    EventSerializer,
+    JobCreateSerializer,
+    JobSerializer,
+    ProjectSerializer,
+    VolumeSerializer,
+)
+from imaging.engine.inventory import project_inventory
+from imaging.engine.pacing import budget, queue_forecast
+from imaging.engine.remedy import cancel_job, retry_job
+from imaging.engine.submission import submit_job
+from imaging.engine.validation import Submission
+from imaging.filtersets import EventFilterSet, JobFilterSet
+from imaging.models import JobState, Membership, ZoneSyncResult
+
+
+class Pages(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ProjectSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return visible_projects(self.request.user).order_by("name")
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        user = self.request.user
+        projects = list(self.get_queryset()) if user.is_authenticated else []
+        context["roles"] = ({p.pk: "admin" for p in projects} if user.is_staff else dict(
+            Membership.objects.filter(user=user).values_list("project_id", "role")))
+        context["budgets"] = {p.pk: budget(p) for p in projects}
+        return context
+
+    @extend_schema(
+        responses=VolumeSerializer(many=True),
+        parameters=[OpenApiParameter("refresh", bool, description="ask K5 now instead of "
+                                     "using the list cached for K5_INVENTORY_CACHE_SECONDS")])
+    @action(detail=True, pagination_class=None)
+    def volumes(self, request, pk=None):
+        project = self.get_object()
+        inventory = project_inventory(project, refresh=request.query_params.get("refresh")
+                                      in ("1", "true", "yes"))
+        response = Response(VolumeSerializer(inventory.rows, many=True).data)
+        response["X-Refreshed-At"] = inventory.refreshed_at.isoformat()
+        return response
+
+
+def forecasts_for(jobs) -> dict[int, dict]:
+    """Queue positions for the queued jobs among `jobs`: one forecast per project."""
+    projects = {job.project_id: job.project for job in jobs if job.state == JobState.QUEUED}
+    return {pk: queue_forecast(project) for pk, project in projects.items()}
+
+
+class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                 viewsets.GenericViewSet):
+    serializer_class = JobSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = JobFilterSet
+    pagination_class = Pages
+
+    def get_queryset(self):
+        return (visible_jobs(self.request.user).select_related("project")
+                .prefetch_related(Prefetch("zones", ZoneSyncResult.objects.order_by(
+                    "-role", "availability_zone")))
+                .order_by("-created_at", "-id"))
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        serializer = self.get_serializer(page, many=True,
+                                         context=self._context(page))
+        return self.get_paginated_response(serializer.data)
+
+    def retrieve(self, request, *args, **kwargs):
+        job = self.get_object()
+        return Response(self.get_serializer(job, context=self._context([job])).data)
+
+    def _context(self, jobs):
+        return {**self.get_serializer_context(), "forecasts": forecasts_for(jobs)}
+
+    @extend_schema(
+        request=JobCreateSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
+                                     description="replaying the same key and body returns "
+                                     "the same job (200); another body with it is 409")],
+        responses={201: JobSerializer, 200: JobSerializer,
+                   400: OpenApiResponse(description="a rule was broken"),
+                   403: OpenApiResponse(description="viewers cannot submit"),
+                   404: OpenApiResponse(description="no such project or volume"),
+                   409: OpenApiResponse(description="volume busy or image name used")})
+    def create(self, request, *args, **kwargs):
+        given = JobCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        project = get_object_or_404(visible_projects(request.user), pk=data["project"])
+        job, created = submit_job(
+            Submission(project=project, volume_id=data["volume_id"],
+                       image_name=data["image_name"],
+                       preparation_confirmed=data["preparation_confirmed"],
+                       force=data["force"], os_stopped_confirmed=data["os_stopped_confirmed"],
+                       os_family=data["os_family"], disk_format=data["disk_format"],
+                       container_format=data["container_format"]),
+            user=request.user, channel="api", client_address=_client_address(request),
+            idempotency_key=request.headers.get("Idempotency-Key", "").strip()[:255])
+        job = self.get_queryset().get(pk=job.pk)
+        return Response(self.get_serializer(job, context=self._context([job])).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses={200: JobSerializer, 409: OpenApiResponse(
+        description="the job can no longer be cancelled (it reached K5, or ended)")})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = cancel_job(self.get_object(), request.user)
+        return Response(self.get_serializer(job, context=self._context([job])).data)
+
+    @extend_schema(request=None, responses={201: JobSerializer, 409: OpenApiResponse(
+        description="only failed or sync-failed jobs can be retried, once")})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        new = retry_job(self.get_object(), request.user, channel="api",
+                        client_address=_client_address(request))
+        new = self.get_queryset().get(pk=new.pk)
+        return Response(self.get_serializer(new, context=self._context([new])).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=EventSerializer(many=True))
+    @action(detail=True, pagination_class=Pages, url_name="events")
+    def events(self, request, pk=None):
+        job = self.get_object()
+        page = self.paginate_queryset(job.events.select_related("project").order_by(
+            "created_at", "id"))
+        return self.get_paginated_response(EventSerializer(page, many=True).data)
+
+
+class EventListView(ListAPIView):
+    """Audit events of every project the caller may see; `?format=csv` for a spreadsheet."""
+
+    serializer_class = EventSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = EventFilterSet
+    pagination_class = Pages
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self):
+        return (visible_events(self.request.user).select_related("project")
+                .order_by("-created_at", "-id"))
+
+
+def _client_address(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
