@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -32,6 +34,13 @@ def refusal_status(refusal: Refusal) -> int:
 
 
 def handle(exc, context):
+    _answer_in_json(context.get("request"))
+    # Django's own exceptions, as DRF would convert them, but with our code and a message
+    # that names no model ("No K5Project matches the given query" tells outsiders too much).
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found, or not visible to you.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
     if isinstance(exc, Refusal):
         fields = {exc.field: [exc.message]} if exc.field else {}
         return Response(body(exc.code, exc.message, fields), status=refusal_status(exc))
@@ -52,6 +61,14 @@ def handle(exc, context):
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
         response.data = body(str(code), str(detail))
     return response
+
+
+def _answer_in_json(request) -> None:
+    """An error is JSON even when the caller asked for CSV (or HTML): tools parse it."""
+    if request is not None and not isinstance(getattr(request, "accepted_renderer", None),
+                                              JSONRenderer):
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
 
 
 def _plain(fields):
