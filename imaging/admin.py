@@ -7,6 +7,8 @@ from imaging.models import ImageJob, JobEvent, K5Project, Membership, ZoneSyncRe
 class K5ProjectForm(forms.ModelForm):
     identity_url = forms.URLField(assume_scheme="https", max_length=200,
                                   help_text=K5Project._meta.get_field("identity_url").help_text)
+    webhook_url = forms.URLField(assume_scheme="https", max_length=200, required=False,
+                                 help_text=K5Project._meta.get_field("webhook_url").help_text)
     # Write-only: the stored password is never rendered back into the page.
     password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),

@@ -31,7 +31,18 @@ def send_upload(job_id: int) -> str:
 
 
 def run_ticker() -> int:
-    return tick.run_ticker()
+    """Tick for a while, then hand over to a successor task.
+
+    django-q2's scheduler only fires about once a minute and up to 30 s late, so a loop that
+    merely waited for the next scheduled run would leave gaps. Instead each run that held the
+    ticker lease enqueues its successor at once (a chain); the minute schedule is only the
+    watchdog that restarts a chain lost with a killed worker. A run that finds the lease held
+    returns without a successor, so two chains never live side by side for long.
+    """
+    ticks = tick.run_ticker()
+    if ticks:
+        async_task("imaging.tasks.run_ticker", q_options={"group": "run_ticker"})
+    return ticks
 
 
 def notify_job_finished(job_id: int) -> list[str]:

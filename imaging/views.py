@@ -9,15 +9,7 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 
 from imaging.api import errors
-from imaging.models import ApiToken, Membership
-
-
-@login_required
-def home(request):
-    memberships = (
-        Membership.objects.filter(user=request.user).select_related("project").order_by("project__name")
-    )
-    return render(request, "imaging/home.html", {"memberships": memberships})
+from imaging.models import ApiToken
 
 
 def server_error(request):

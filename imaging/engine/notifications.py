@@ -55,10 +55,7 @@ def job_payload(job: ImageJob) -> dict:
 
 
 def job_path(job: ImageJob) -> str:
-    try:
-        return reverse("job-detail", args=[job.pk])
-    except Exception:  # the pages arrive later; the API path is stable
-        return f"/api/v1/jobs/{job.pk}/"
+    return reverse("job", args=[job.pk])
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -75,9 +75,10 @@ def start_due_uploads(project: K5Project, now: datetime | None = None) -> list[I
     return started
 
 
-def queue_forecast(project: K5Project, now: datetime | None = None
-                   ) -> dict[int, tuple[int, datetime]]:
-    """Queue position (1 = next) and estimated start of each queued job of the project."""
+def queue_forecast(project: K5Project, now: datetime | None = None, *, new_job: bool = False
+                   ) -> dict[int | None, tuple[int, datetime]]:
+    """Queue position (1 = next) and estimated start of each queued job of the project; with
+    `new_job`, also (under the key None) of a job that would be submitted now."""
     now = now or timezone.now()
     window = timedelta(seconds=project.upload_window_seconds)
     sent = counted_attempts(project, now)
@@ -87,8 +88,10 @@ def queue_forecast(project: K5Project, now: datetime | None = None
     slots += [when + window for when in sent[-project.upload_limit:]]
     heapq.heapify(slots)
     forecast = {}
-    queued = (ImageJob.objects.filter(project=project, state=JobState.QUEUED)
-              .order_by("created_at", "id").values_list("pk", "not_before"))
+    queued = list(ImageJob.objects.filter(project=project, state=JobState.QUEUED)
+                  .order_by("created_at", "id").values_list("pk", "not_before"))
+    if new_job:
+        queued.append((None, None))
     earliest = now
     for position, (pk, not_before) in enumerate(queued, start=1):
         start = max(heapq.heappop(slots), earliest, not_before or now)

@@ -4,6 +4,7 @@ vendor's remedy for a sync failure: delete the image and create it again)."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from imaging.access import can_act_on
 from imaging.engine.connections import CredentialsInvalid, client_for
@@ -82,3 +83,27 @@ def _delete_old_image(job: ImageJob, user) -> None:
                       f"nothing was retried: {exc.message}") from None
     job.record(EventKind.ACTION, f"Deleted image {job.image_id} before retrying.", actor=user,
                detail={"image_id": job.image_id})
+
+
+# Windows volumes: the vendor's tasks after the image is created.
+AFTER_TASKS = {
+    "restore_snapshot": "Restored the server's snapshot",
+    "restart_server": "Restarted the server",
+}
+
+
+def tick_after_task(job: ImageJob, user, task: str) -> None:
+    """Record that the requester did one of the after-image tasks (Windows)."""
+    _require_act(job, user)
+    if job.os_family != "windows" or task not in AFTER_TASKS:
+        raise Refusal("invalid", "That task does not apply to this job.")
+    if job.state != JobState.SUCCEEDED:
+        raise Refusal("not_allowed", "The after-image tasks come once the image is ready.")
+    if task in job.after_tasks:
+        return
+    done = {**job.after_tasks, task: {"by": user.get_username(),
+                                      "at": timezone.now().isoformat()}}
+    with transaction.atomic():
+        ImageJob.objects.filter(pk=job.pk).update(after_tasks=done)
+        job.record(EventKind.ACTION, f"{AFTER_TASKS[task]}.", actor=user, detail={"task": task})
+    job.after_tasks = done

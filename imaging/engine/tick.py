@@ -2,8 +2,8 @@
 
 Safe to run on several hosts at once: each project is claimed with a short lease before it is
 worked on, and every job move is a conditional UPDATE. django-q2's scheduler fires once a
-minute, so one scheduled task (`run_ticker`) ticks every ENGINE_TICK_SECONDS within its minute,
-under a cluster-wide lease so that only one such loop runs at a time.
+minute, so a chain of `run_ticker` tasks (see imaging.tasks.run_ticker) ticks every
+ENGINE_TICK_SECONDS, under a cluster-wide lease so that only one such loop runs at a time.
 """
 
 from __future__ import annotations

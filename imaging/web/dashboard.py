@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from imaging.access import visible_jobs, visible_projects
+from imaging.api.serializers import job_progress
+from imaging.engine.pacing import Budget, budget
+from imaging.models import ACTIVE_STATES, TERMINAL_STATES, Membership
+from imaging.web.charts import outcome_chart
+
+
+@login_required
+def dashboard(request):
+    user = request.user
+    roles = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+    projects = [
+        {"project": project, "role": "admin" if user.is_staff else roles.get(project.pk),
+         "budget": budget_text(budget(project))}
+        for project in visible_projects(user).order_by("name")
+    ]
+    mine = visible_jobs(user).filter(requested_by=user).select_related("project")
+    running = list(mine.filter(state__in=ACTIVE_STATES).order_by("created_at")[:20])
+    for job in running:
+        job.progress = job_progress(job)
+    recent = mine.filter(state__in=TERMINAL_STATES).order_by("-finished_at")[:10]
+    return render(request, "imaging/dashboard.html", {
+        "projects": projects, "running": running, "recent": recent,
+        "chart": outcome_chart(visible_jobs(user)),
+    })
+
+
+def budget_text(b: Budget) -> str:
+    """"3 of 4 uploads used this hour; next slot 14:05"."""
+    if b.window_seconds == 3600:
+        text = _("%(used)d of %(limit)d uploads used this hour") % {"used": b.used,
+                                                                    "limit": b.limit}
+    else:
+        text = _("%(used)d of %(limit)d uploads used in the last %(minutes)d minutes") % {
+            "used": b.used, "limit": b.limit, "minutes": b.window_seconds // 60}
+    if b.next_slot_at:
+        text += _("; next slot %(time)s") % {
+            "time": timezone.localtime(b.next_slot_at).strftime("%H:%M")}
+    return text

@@ -1,0 +1,157 @@
+"""The job page (live), the jobs list and the audit history with its exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from imaging.access import can_act_on, visible_events, visible_jobs, visible_projects
+from imaging.api.serializers import job_progress
+from imaging.engine.pacing import queue_forecast
+from imaging.engine.remedy import AFTER_TASKS, cancel_job, retry_job, tick_after_task
+from imaging.engine.validation import Refusal
+from imaging.filtersets import EventFilterSet, JobFilterSet
+from imaging.models import EventKind, JobState
+
+MILESTONES = [  # (state, timestamp field) for the timeline
+    (JobState.QUEUED, "created_at"), (JobState.UPLOADING, "submitted_at"),
+    (JobState.VERIFYING, "upload_finished_at"), (JobState.SUCCEEDED, "finished_at"),
+]
+
+
+def _job(request, job_id):
+    return get_object_or_404(visible_jobs(request.user).select_related("project", "retry_of"),
+                             pk=job_id)
+
+
+@login_required
+def job_page(request, job_id):
+    job = _job(request, job_id)
+    forecast = queue_forecast(job.project).get(job.pk) if job.state == JobState.QUEUED else None
+    elapsed = None
+    if job.submitted_at:
+        elapsed = int(((job.finished_at or timezone.now()) - job.submitted_at).total_seconds())
+    context = {
+        "job": job, "progress": job_progress(job), "forecast": forecast,
+        "elapsed": elapsed, "zones": job.zones.all(),
+        "events": job.events.order_by("created_at", "id"),
+        "transitions": job.events.filter(kind=EventKind.TRANSITION).order_by("created_at", "id"),
+        "can_act": can_act_on(request.user, job),
+        "can_cancel": job.state == JobState.QUEUED,
+        "can_retry": job.state in (JobState.FAILED, JobState.SYNC_FAILED)
+        and not job.retries.exists(),
+        "retries": job.retries.all(),
+        "after_tasks": [(key, label, job.after_tasks.get(key)) for key, label in
+                        AFTER_TASKS.items()] if job.os_family == "windows" else [],
+    }
+    template = "imaging/_job_live.html" if request.GET.get("partial") else "imaging/job.html"
+    return render(request, template, context)
+
+
+def _act(request, job_id, action):
+    job = _job(request, job_id)
+    try:
+        result = action(job)
+    except Refusal as refusal:
+        messages.error(request, refusal.message)
+        return redirect("job", job.pk)
+    return result or redirect("job", job.pk)
+
+
+@login_required
+@require_POST
+def job_cancel(request, job_id):
+    def cancel(job):
+        cancel_job(job, request.user)
+        messages.success(request, _("The job was cancelled."))
+    return _act(request, job_id, cancel)
+
+
+@login_required
+@require_POST
+def job_retry(request, job_id):
+    def retry(job):
+        new = retry_job(job, request.user, channel="web",
+                        client_address=request.META.get("REMOTE_ADDR"))
+        messages.success(request, _("Retrying as a new job; the old image was removed."))
+        return redirect("job", new.pk)
+    return _act(request, job_id, retry)
+
+
+@login_required
+@require_POST
+def job_after_task(request, job_id):
+    def tick(job):
+        tick_after_task(job, request.user, request.POST.get("task", ""))
+    return _act(request, job_id, tick)
+
+
+@login_required
+def job_list(request):
+    jobs = visible_jobs(request.user).select_related("project").order_by("-created_at", "-id")
+    filters = JobFilterSet(request.GET or None, queryset=jobs)
+    filters.filters["project"].field.widget.attrs["aria-label"] = _("Project")
+    page = Paginator(filters.qs, 50).get_page(request.GET.get("page"))
+    for job in page:
+        job.progress = job_progress(job)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "imaging/jobs.html", {
+        "filters": filters, "page": page, "query": query.urlencode(),
+        "projects": visible_projects(request.user).order_by("name"),
+        "states": JobState.choices,
+    })
+
+
+EXPORT_FIELDS = ["id", "created_at", "project", "job", "kind", "actor", "from_state",
+                 "to_state", "message", "detail"]
+
+
+@login_required
+def audit(request):
+    events = visible_events(request.user).select_related("project").order_by("-created_at",
+                                                                              "-id")
+    filters = EventFilterSet(request.GET or None, queryset=events)
+    export = request.GET.get("export")
+    if export in ("csv", "json"):
+        return _export(filters.qs, export)
+    page = Paginator(filters.qs, 100).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "imaging/audit.html", {
+        "filters": filters, "page": page, "query": query.urlencode(),
+        "projects": visible_projects(request.user).order_by("name"),
+        "kinds": EventKind.choices,
+    })
+
+
+def _export(events, kind):
+    rows = ({"id": e.pk, "created_at": e.created_at.isoformat(), "project": e.project.name,
+             "job": e.job_id, "kind": e.kind, "actor": e.actor_name,
+             "from_state": e.from_state, "to_state": e.to_state, "message": e.message,
+             "detail": e.detail} for e in events.iterator(chunk_size=1000))
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    if kind == "json":
+        response = HttpResponse(json.dumps(list(rows), cls=DjangoJSONEncoder,
+                                           ensure_ascii=False, indent=1),
+                                content_type="application/json")
+    else:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response.write("\ufeff")  # so spreadsheet programs read Japanese text as UTF-8
+        writer = csv.DictWriter(response, fieldnames=EXPORT_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "detail": json.dumps(row["detail"], ensure_ascii=False,
+                                                         cls=DjangoJSONEncoder)})
+    response["Content-Disposition"] = f'attachment; filename="k5-audit-{stamp}.{kind}"'
+    return response
