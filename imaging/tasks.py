@@ -41,7 +41,7 @@ def run_ticker() -> int:
     """
     ticks = tick.run_ticker()
     if ticks:
-        async_task("imaging.tasks.run_ticker", q_options={"group": "run_ticker"})
+        enqueue(run_ticker)
     return ticks
 
 
