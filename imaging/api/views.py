@@ -27,9 +27,9 @@ from imaging.engine.inventory import project_inventory
 from imaging.engine.pacing import budget, queue_forecast
 from imaging.engine.remedy import cancel_job, retry_job
 from imaging.engine.submission import submit_job
-from imaging.engine.validation import Submission
+from imaging.engine.validation import CONFLICT_CODES, Refusal, Submission
 from imaging.filtersets import EventFilterSet, JobFilterSet
-from imaging.models import JobState, Membership, ZoneSyncResult
+from imaging.models import ImageJob, JobState, Membership, ZoneSyncResult
 
 
 class Pages(PageNumberPagination):
@@ -115,15 +115,25 @@ class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrieve
         given.is_valid(raise_exception=True)
         data = given.validated_data
         project = get_object_or_404(visible_projects(request.user), pk=data["project"])
-        job, created = submit_job(
-            Submission(project=project, volume_id=data["volume_id"],
-                       image_name=data["image_name"],
-                       preparation_confirmed=data["preparation_confirmed"],
-                       force=data["force"], os_stopped_confirmed=data["os_stopped_confirmed"],
-                       os_family=data["os_family"], disk_format=data["disk_format"],
-                       container_format=data["container_format"]),
-            user=request.user, channel="api", client_address=_client_address(request),
-            idempotency_key=request.headers.get("Idempotency-Key", "").strip()[:255])
+        submission = Submission(
+            project=project, volume_id=data["volume_id"], image_name=data["image_name"],
+            preparation_confirmed=data["preparation_confirmed"], force=data["force"],
+            os_stopped_confirmed=data["os_stopped_confirmed"], os_family=data["os_family"],
+            disk_format=data["disk_format"], container_format=data["container_format"])
+        key = request.headers.get("Idempotency-Key", "").strip()[:255]
+        options = {"user": request.user, "channel": "api", "idempotency_key": key,
+                   "client_address": _client_address(request)}
+        try:
+            job, created = submit_job(submission, **options)
+        except Refusal as refusal:
+            # A retry racing its own original: the key was looked up before the original
+            # committed, then the rules saw the original's job as "volume busy". Asked again,
+            # the service finds the job by its key and answers the replay (or 409 if the body
+            # differs) — the tool must not be told its own request conflicts.
+            if not (key and refusal.code in CONFLICT_CODES and ImageJob.objects.filter(
+                    requested_by=request.user, idempotency_key=key).exists()):
+                raise
+            job, created = submit_job(submission, **options)
         job = self.get_queryset().get(pk=job.pk)
         return Response(self.get_serializer(job, context=self._context([job])).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
