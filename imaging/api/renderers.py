@@ -13,17 +13,25 @@ class CSVRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        # Errors never come here: imaging.api.errors answers them in JSON.
         if isinstance(data, dict) and "results" in data:
             data = data["results"]
-        if isinstance(data, dict):  # an error body
-            data = [data.get("error", data)]
         rows = list(data or [])
+        header = list(rows[0].keys()) if rows else _serializer_fields(renderer_context)
         out = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()))
+        if header:
+            writer = csv.DictWriter(out, fieldnames=header)
             writer.writeheader()
             for row in rows:
                 writer.writerow({key: json.dumps(value, ensure_ascii=False)
                                  if isinstance(value, dict | list) else value
                                  for key, value in row.items()})
         return out.getvalue().encode(self.charset)
+
+
+def _serializer_fields(renderer_context) -> list[str]:
+    """The columns of an empty list: a spreadsheet of nothing still has its header row."""
+    view = (renderer_context or {}).get("view")
+    if view is None or not hasattr(view, "get_serializer"):
+        return []
+    return list(view.get_serializer().fields)

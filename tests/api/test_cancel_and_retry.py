@@ -1,0 +1,96 @@
+"""POST /jobs/{id}/cancel/ and /retry/: allowed only in some states; otherwise 409 with the
+reason, and nothing changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from imaging.models import EventKind, ImageJob, JobEvent, JobState
+from tests.api.conftest import error_of, make_job
+
+OLD_IMAGE = "30000000-0000-4000-8000-000000000012"  # demo-project-1's, deletable
+
+
+def test_cancelling_a_queued_job_ends_it_and_records_who_did(api, project, bob):
+    job = make_job(project, bob)
+    response = api(bob).post(f"/api/v1/jobs/{job.pk}/cancel/")
+    assert response.status_code == 200
+    assert (response.json()["state"], response.json()["terminal"]) == ("cancelled", True)
+    event = JobEvent.objects.filter(job=job, kind=EventKind.TRANSITION).get()
+    assert (event.actor_name, event.from_state, event.to_state) == ("bob", "queued",
+                                                                    "cancelled")
+
+
+@pytest.mark.parametrize(("state", "reason"), [
+    (JobState.SUBMITTING, "already been sent to K5 and cannot be called back"),
+    (JobState.UPLOADING, "already been sent to K5 and cannot be called back"),
+    (JobState.VERIFYING, "already been sent to K5 and cannot be called back"),
+    (JobState.SUCCEEDED, "The job has already ended (succeeded)."),
+    (JobState.FAILED, "The job has already ended (failed)."),
+    (JobState.SYNC_FAILED, "The job has already ended (sync failed)."),
+    (JobState.CANCELLED, "The job has already ended (cancelled)."),
+])
+def test_a_job_past_the_queue_cannot_be_cancelled(api, project, bob, state, reason):
+    job = make_job(project, bob, state=state)
+    response = api(bob).post(f"/api/v1/jobs/{job.pk}/cancel/")
+    assert response.status_code == 409
+    error = error_of(response)
+    assert error["code"] == "not_allowed"
+    assert reason in error["message"]
+    assert ImageJob.objects.get(pk=job.pk).state == state
+
+
+def test_retrying_a_failed_job_queues_a_new_one_linked_to_it(api, project, bob):
+    failed = make_job(project, bob, state=JobState.FAILED)
+    response = api(bob).post(f"/api/v1/jobs/{failed.pk}/retry/")
+    assert response.status_code == 201, response.content
+    new = response.json()
+    assert (new["state"], new["retry_of"], new["image_name"], new["volume_id"]) == (
+        "queued", failed.pk, failed.image_name, failed.volume_id)
+    assert new["id"] != failed.pk
+    assert JobEvent.objects.filter(job=failed, message=f"Retried as job {new['id']}.").exists()
+
+
+def test_retrying_a_sync_failed_job_deletes_its_image_in_k5_first(api, project, bob, k5sim):
+    failed = make_job(project, bob, state=JobState.SYNC_FAILED, image_id=OLD_IMAGE)
+    response = api(bob).post(f"/api/v1/jobs/{failed.pk}/retry/")
+    assert response.status_code == 201, response.content
+    assert OLD_IMAGE not in {image["id"] for image in k5sim.state()["images"]}
+    assert JobEvent.objects.filter(job=failed,
+                                   message=f"Deleted image {OLD_IMAGE} before retrying.").exists()
+
+
+@pytest.mark.parametrize(("state", "reason"), [
+    (JobState.QUEUED, "this one is queued"),
+    (JobState.SUBMITTING, "this one is submitting"),
+    (JobState.UPLOADING, "this one is uploading"),
+    (JobState.VERIFYING, "this one is verifying"),
+    (JobState.SUCCEEDED, "this one is succeeded"),
+    (JobState.CANCELLED, "this one is cancelled"),
+])
+def test_only_failed_jobs_can_be_retried(api, project, bob, state, reason):
+    job = make_job(project, bob, state=state)
+    response = api(bob).post(f"/api/v1/jobs/{job.pk}/retry/")
+    assert response.status_code == 409
+    error = error_of(response)
+    assert error["code"] == "not_allowed"
+    assert "Only a failed job or one whose sync failed can be retried" in error["message"]
+    assert reason in error["message"]
+    assert ImageJob.objects.count() == 1
+
+
+def test_a_job_is_retried_once(api, project, bob):
+    failed = make_job(project, bob, state=JobState.FAILED)
+    first = api(bob).post(f"/api/v1/jobs/{failed.pk}/retry/").json()
+    response = api(bob).post(f"/api/v1/jobs/{failed.pk}/retry/")
+    assert response.status_code == 409
+    assert error_of(response)["message"] == f"This job was already retried as job {first['id']}."
+    assert ImageJob.objects.count() == 2
+
+
+def test_a_retry_k5_refuses_says_why_and_queues_nothing(api, project, bob, k5sim):
+    failed = make_job(project, bob, state=JobState.FAILED, image_name="centos-web-01-golden")
+    response = api(bob).post(f"/api/v1/jobs/{failed.pk}/retry/")
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "image_name_taken"
+    assert ImageJob.objects.count() == 1
