@@ -42,9 +42,11 @@ def profile(request):
     new_key = None
     if request.method == "POST":
         if "disable" in request.POST:
-            ApiToken.objects.filter(user=request.user, pk=request.POST["disable"]).update(
-                enabled=False)
-            messages.success(request, _("The token was disabled."))
+            # Only one's own token, and only a real id: anything else changes nothing.
+            chosen = request.POST["disable"]
+            if chosen.isdigit() and ApiToken.objects.filter(user=request.user,
+                                                            pk=chosen).update(enabled=False):
+                messages.success(request, _("The token was disabled."))
             return redirect("profile")
         form = TokenForm(request.POST)
         if form.is_valid():
