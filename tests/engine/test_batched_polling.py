@@ -32,6 +32,8 @@ from tests.support.fleet import (
     LISTING_TEMPLATES,
     bind_projects,
     calls_by_project,
+    calls_within,
+    k5_window,
     send_uploads,
     start_fleet_simulator,
     submit_jobs,
@@ -52,7 +54,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def fleet_sim(tmp_path_factory):
+def fleet_process(tmp_path_factory):
     # Its own simulator: the shared one is reset to the demo scenario by every other test.
     # 100 uploads a project per window, so that K5 accepts all 50 at once.
     sim = start_fleet_simulator(tmp_path_factory.mktemp("fleet"), PROJECTS, upload_limit=100)
@@ -61,15 +63,14 @@ def fleet_sim(tmp_path_factory):
 
 
 @pytest.fixture
-def fleet(fleet_sim):
-    fleet_sim.reset()
-    return fleet_sim
+def fleet_sim(fleet_process):
+    fleet_process.reset()
+    return fleet_process
 
 
 @pytest.mark.django_db
 def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_per_tick(
-        fleet, settings):
-    fleet_sim = fleet
+        fleet_sim, settings):
     # The settle window is portal wall time, which this test does not move (it moves K5's
     # clock): without it, a job leaves `verifying` on the tick after its image is active.
     # Watching sync_status_reason over the window is test_lifecycle's subject.
@@ -86,19 +87,14 @@ def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_pe
     assert len(running) == 1000, "K5 has every upload in flight"
     assert UploadAttempt.objects.filter(outcome="accepted").count() == 1000
 
-    k5_ids = {member.project.k5_project_id for member in fleet}
+    fleet_sim.clear_requests()
+    windows = []  # the K5-time span of each tick, to pick its calls from the request log
     states_seen: list[Counter] = []
     for _tick in range(30):
-        fleet_sim.clear_requests()
-        report = tick()
-        calls = calls_by_project(fleet_sim.requests_log())
-
+        with k5_window(fleet_sim) as window:
+            report = tick()
+        windows.append(window)
         assert not report.errors
-        assert set(calls) <= k5_ids, f"calls outside the fleet's projects: {calls.keys()}"
-        for k5_id, counts in calls.items():
-            assert set(counts) <= LISTING_TEMPLATES, f"{k5_id}: not a listing: {counts}"
-            assert sum(counts.values()) <= 2, f"{k5_id}: more than 2 listing calls: {counts}"
-        assert not set().union(*calls.values()) & PER_JOB_TEMPLATES
         states = Counter(ImageJob.objects.values_list("state", flat=True))
         states_seen.append(states)
         if states == {JobState.SUCCEEDED: 1000}:
@@ -107,15 +103,27 @@ def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_pe
 
     assert states_seen[-1] == {JobState.SUCCEEDED: 1000}, states_seen
     # The uploads did not all end at once: some ticks met uploading, verifying and
-    # succeeded jobs side by side, and the counts above held for those ticks too.
+    # succeeded jobs side by side (and the counts below hold for those ticks too).
     assert any(len(states) == 3 for states in states_seen), states_seen
     assert all(u["state"] == "succeeded" for u in fleet_sim.state()["uploads"])
 
+    log = fleet_sim.requests_log()
+    per_tick = [calls_within(log, window) for window in windows]
+    assert sum(len(calls) for calls in per_tick) == len(log), "K5 was called between ticks"
+    k5_ids = {member.project.k5_project_id for member in fleet}
+    for n, calls in enumerate(per_tick, start=1):
+        by_project = calls_by_project(calls)
+        assert set(by_project) <= k5_ids, f"tick {n}: calls outside the fleet: {by_project}"
+        for k5_id, counts in by_project.items():
+            assert set(counts) <= LISTING_TEMPLATES, f"tick {n}, {k5_id}: {counts}"
+            assert sum(counts.values()) <= 2, f"tick {n}, {k5_id}: more than 2 calls: {counts}"
+            assert not set(counts) & PER_JOB_TEMPLATES
+
 
 @pytest.mark.django_db
-def test_polling_a_project_costs_as_many_queries_for_40_jobs_as_for_2(fleet):
+def test_polling_a_project_costs_as_many_queries_for_40_jobs_as_for_2(fleet_sim):
     bob = User.objects.create_user("bob", password="bob-pw-1")
-    small, big = bind_projects(fleet, [[1] * 2, [1] * 40], upload_limit=100)
+    small, big = bind_projects(fleet_sim, [[1] * 2, [1] * 40], upload_limit=100)
     for member in (small, big):
         Membership.objects.create(user=bob, project=member.project, role=Role.MEMBER)
     submit_jobs([small, big], bob)
@@ -130,7 +138,7 @@ def test_polling_a_project_costs_as_many_queries_for_40_jobs_as_for_2(fleet):
     now = timezone.now()
     assert queries(small, now) == queries(big, now), "uploading: no query per job"
 
-    fleet.advance(60 + 12 + 5)  # K5 ends the 1 GB uploads
+    fleet_sim.advance(60 + 12 + 5)  # K5 ends the 1 GB uploads
     poll_project(small.project)
     poll_project(big.project)
     assert set(ImageJob.objects.values_list("state", flat=True)) == {JobState.VERIFYING}

@@ -10,6 +10,9 @@ and jobs submitted and sent through the engine's own steps (`submit_job`, `start
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +120,32 @@ def send_uploads(fleet: list[FleetProject]) -> dict[str, int]:
             outcome = send_upload(job.pk)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
+
+
+def k5_offset(sim: Simulator) -> float:
+    """How far K5's clock is ahead of the wall clock (what /_sim/clock/advance added)."""
+    return sim.control("GET", "clock").json()["offset_seconds"]
+
+
+@contextmanager
+def k5_window(sim: Simulator) -> Iterator[list[float]]:
+    """The K5-time span of the block, as [start, end], to pick its calls from the request log
+    by their `received_at`.
+
+    Reading the log right after a call returns, or clearing it, is not enough: the
+    simulator writes a log entry just after sending its answer, so the last call's entry may
+    land a moment later. Picking by arrival time attributes every call to the right block.
+    """
+    offset = k5_offset(sim)  # K5's clock only moves with the wall clock inside the block
+    span = [time.time() + offset]
+    try:
+        yield span
+    finally:
+        span.append(time.time() + offset)
+
+
+def calls_within(log: list[dict], span: list[float]) -> list[dict]:
+    return [entry for entry in log if span[0] <= entry["received_at"] <= span[1]]
 
 
 def calls_by_project(log: list[dict]) -> dict[str | None, dict[str, int]]:
