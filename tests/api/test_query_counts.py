@@ -1,0 +1,67 @@
+"""The list endpoints cost the same number of queries for 30 jobs as for 3: a busy project
+must not make every poll of a tool slower."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from imaging.models import ImageJob, JobEvent, JobState, SyncStatus, ZoneSyncResult
+from tests.api.conftest import make_job
+
+STATES = [JobState.QUEUED, JobState.UPLOADING, JobState.VERIFYING, JobState.SUCCEEDED,
+          JobState.FAILED, JobState.SYNC_FAILED, JobState.CANCELLED]
+LISTS = ["/api/v1/jobs/", "/api/v1/events/", "/api/v1/events/?format=csv",
+         "/api/v1/projects/"]
+
+
+def add_jobs(projects, user, count: int) -> None:
+    """Jobs in every state, in both projects (the first two queued, one in each: the queue
+    forecast costs queries per project with queued jobs, not per job), some retried, some
+    with a failed zone."""
+    start = ImageJob.objects.count()
+    for n in range(start, start + count):
+        project = projects[n % 2]
+        state = STATES[(n // 2) % len(STATES)]
+        job = make_job(project, user, volume_id=f"volume-{n}", image_name=f"image-{n}",
+                       state=state)
+        if state == JobState.SYNC_FAILED:
+            ZoneSyncResult.objects.filter(job=job, role="replica").update(
+                status=SyncStatus.FAILED, reason="timeout")
+            make_job(project, user, volume_id=f"volume-{n}", image_name=f"image-{n}-2",
+                     state=JobState.FAILED, retry_of=job)
+
+
+def queries_for(tool, path: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = tool.get(path)
+    assert response.status_code == 200, response.content[:300]
+    return len(queries)
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_a_list_costs_the_same_for_30_jobs_as_for_3(api, project, other_project, stella,
+                                                    path):
+    tool = api(stella)  # staff: sees both projects
+    tool.get(path)  # the token's first use writes last_used once
+
+    add_jobs([project, other_project], stella, 3)
+    few = queries_for(tool, path)
+    add_jobs([project, other_project], stella, 27)
+    assert ImageJob.objects.count() >= 30
+    assert JobEvent.objects.count() >= 30
+    many = queries_for(tool, path)
+
+    assert many == few
+    assert few <= 12
+
+
+def test_the_list_really_shows_all_those_jobs(api, project, other_project, stella):
+    add_jobs([project, other_project], stella, 30)
+    listed = api(stella).get("/api/v1/jobs/").json()
+    assert listed["count"] == ImageJob.objects.count()
+    assert len(listed["results"]) == listed["count"]
+    assert any(job["queue_position"] for job in listed["results"])
+    assert any(zone["status"] == "failed" for job in listed["results"]
+               for zone in job["zones"])
