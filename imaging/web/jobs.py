@@ -7,6 +7,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
@@ -63,6 +64,8 @@ def _act(request, job_id, action):
     try:
         result = action(job)
     except Refusal as refusal:
+        if refusal.code == "forbidden":  # not the requester nor an admin: a 403, as elsewhere
+            raise PermissionDenied(refusal.message) from None
         messages.error(request, refusal.message)
         return redirect("job", job.pk)
     return result or redirect("job", job.pk)
@@ -83,7 +86,12 @@ def job_retry(request, job_id):
     def retry(job):
         new = retry_job(job, request.user, channel="web",
                         client_address=request.META.get("REMOTE_ADDR"))
-        messages.success(request, _("Retrying as a new job; the old image was removed."))
+        if job.image_id:
+            text = _("Retrying as job %(job)d; the old image %(image)s was removed.") % {
+                "job": new.pk, "image": job.image_id}
+        else:
+            text = _("Retrying as job %(job)d.") % {"job": new.pk}
+        messages.success(request, text)
         return redirect("job", new.pk)
     return _act(request, job_id, retry)
 
@@ -109,7 +117,7 @@ def job_list(request):
     return render(request, "imaging/jobs.html", {
         "filters": filters, "page": page, "query": query.urlencode(),
         "projects": visible_projects(request.user).order_by("name"),
-        "states": JobState.choices,
+        "states": JobState.choices, "chosen_states": request.GET.getlist("state"),
     })
 
 

@@ -233,6 +233,9 @@ def test_each_refusal_appears_next_to_the_field_it_concerns_and_nothing_is_queue
         signed_in, project, bob, volume_id, data, field, message):
     result = post(signed_in(bob), project, volume_id, **data)
     assert refused(result) == {field: [message]}
+    control = next(e for e in result.main.iter() if e.attrs.get("name") == field)
+    assert result.main.one(id_=control.attrs["aria-describedby"]).text == message, (
+        "a screen reader reads the error with the field")
     assert not ImageJob.objects.exists()
 
 
