@@ -43,6 +43,10 @@ def send_upload(job_id: int) -> str:
         return "not claimed: another worker sent it, or the job moved on"
     job = ImageJob.objects.select_related("project").get(pk=job_id)
     attempt = job.upload_attempts.filter(outcome=Outcome.SENDING).order_by("-sent_at").first()
+    if attempt is not None:
+        # The slot was counted when it was taken, but this task may have waited in the queue
+        # since: the call leaves now, and K5 cannot count it any earlier.
+        UploadAttempt.objects.filter(pk=attempt.pk).update(sent_at=now)
     try:
         client = client_for(job.project)
     except CredentialsInvalid as exc:
@@ -161,8 +165,16 @@ def _back_to_queue(job, attempt, outcome, message, *, not_before=None, waiting_r
 
 
 def _set_outcome(attempt: UploadAttempt | None, outcome: str) -> None:
-    if attempt is not None:
-        UploadAttempt.objects.filter(pk=attempt.pk).update(outcome=outcome)
+    if attempt is None:
+        return
+    fields = {"outcome": outcome}
+    if outcome not in UploadAttempt.FREE_OUTCOMES:
+        # K5 counts the upload when the call reaches it, which is no later than now, when we
+        # learn the outcome. Timed from now, our rolling window never reopens before K5's;
+        # timed from when the slot was taken, the next upload could reach K5 just before its
+        # window has passed and be refused with 413.
+        fields["sent_at"] = timezone.now()
+    UploadAttempt.objects.filter(pk=attempt.pk).update(**fields)
 
 
 def _fail(job: ImageJob, message: str, exc: K5Error) -> None:
