@@ -82,9 +82,11 @@ class App:
             time.sleep(fault.spec["delay_answer"])
             self._send(handler, call, reply)
             return
-        status = self._send(handler, call, reply)
+        # Logged before the answer leaves: a client that reads the log right after its call
+        # returns must find that call there.
         if match.family != CONTROL:
-            self._record(call, match.template, status, started)
+            self._record(call, match.template, reply.status, started)
+        self._send(handler, call, reply)
 
     def _match(self, method: str, path: str) -> Match:
         normalized = path.rstrip("/") or "/"
