@@ -16,6 +16,8 @@ class CSVRenderer(BaseRenderer):
         # Errors never come here: imaging.api.errors answers them in JSON.
         if isinstance(data, dict) and "results" in data:
             data = data["results"]
+        if isinstance(data, dict):  # one object, e.g. OPTIONS' description: one row
+            data = [data]
         rows = list(data or [])
         header = list(rows[0].keys()) if rows else _serializer_fields(renderer_context)
         out = io.StringIO()

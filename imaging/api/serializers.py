@@ -27,7 +27,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     def get_uploads_in_window(self, project) -> int:
         return self.context["budgets"][project.pk].used
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True, help_text="null: a slot "
+                                                   "is free now"))
     def get_next_slot_at(self, project):
         return self.context["budgets"][project.pk].next_slot_at
 
@@ -82,7 +83,7 @@ class ZoneSerializer(serializers.ModelSerializer):
         fields = ["availability_zone", "role", "status", "reason", "checked_at"]
 
 
-class ErrorSerializer(serializers.Serializer):
+class JobErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     detail = serializers.CharField()
 
@@ -107,7 +108,7 @@ class JobSerializer(serializers.ModelSerializer):
                   "created_at", "submitted_at", "upload_finished_at", "finished_at",
                   "retry_of", "zones", "events"]
 
-    @extend_schema_field(ErrorSerializer(allow_null=True))
+    @extend_schema_field(JobErrorSerializer(allow_null=True))
     def get_error(self, job):
         if not job.error_message:
             return None
@@ -120,7 +121,8 @@ class JobSerializer(serializers.ModelSerializer):
         forecast = self._forecast(job)
         return forecast[0] if forecast else None
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True,
+                                                   help_text="null unless queued"))
     def get_estimated_start(self, job):
         forecast = self._forecast(job)
         return forecast[1] if forecast else None

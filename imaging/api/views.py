@@ -9,13 +9,15 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from imaging.access import visible_events, visible_jobs, visible_projects
+from imaging.api.pagination import Pages
 from imaging.api.renderers import CSVRenderer
+from imaging.api.schema import ApiSchema
 from imaging.api.serializers import (
     EventSerializer,
     JobCreateSerializer,
@@ -32,13 +34,8 @@ from imaging.filtersets import EventFilterSet, JobFilterSet
 from imaging.models import ImageJob, JobState, Membership, ZoneSyncResult
 
 
-class Pages(PageNumberPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
 class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
+    schema = ApiSchema()
     serializer_class = ProjectSerializer
     pagination_class = None
 
@@ -55,7 +52,8 @@ class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
         return context
 
     @extend_schema(
-        responses=VolumeSerializer(many=True),
+        responses={200: VolumeSerializer(many=True), 503: OpenApiResponse(
+            description="K5 could not be asked (`k5_unavailable`)")},
         parameters=[OpenApiParameter("refresh", bool, description="ask K5 now instead of "
                                      "using the list cached for K5_INVENTORY_CACHE_SECONDS")])
     @action(detail=True, pagination_class=None)
@@ -76,10 +74,12 @@ def forecasts_for(jobs) -> dict[int, dict]:
 
 class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                  viewsets.GenericViewSet):
+    schema = ApiSchema()
     serializer_class = JobSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = JobFilterSet
     pagination_class = Pages
+    parser_classes = [JSONParser]  # the contract is JSON; a form post is 415
 
     def get_queryset(self):
         return (visible_jobs(self.request.user).select_related("project")
@@ -106,10 +106,14 @@ class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrieve
                                      description="replaying the same key and body returns "
                                      "the same job (200); another body with it is 409")],
         responses={201: JobSerializer, 200: JobSerializer,
-                   400: OpenApiResponse(description="a rule was broken"),
+                   400: OpenApiResponse(description="a rule was broken: `code` names it, "
+                                        "`fields` the field"),
                    403: OpenApiResponse(description="viewers cannot submit"),
                    404: OpenApiResponse(description="no such project or volume"),
-                   409: OpenApiResponse(description="volume busy or image name used")})
+                   409: OpenApiResponse(description="volume busy, image name used, or this "
+                                        "Idempotency-Key was used for another request"),
+                   415: OpenApiResponse(description="the body must be JSON"),
+                   503: OpenApiResponse(description="K5 could not be asked")})
     def create(self, request, *args, **kwargs):
         given = JobCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -138,15 +142,23 @@ class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrieve
         return Response(self.get_serializer(job, context=self._context([job])).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(request=None, responses={200: JobSerializer, 409: OpenApiResponse(
-        description="the job can no longer be cancelled (it reached K5, or ended)")})
+    @extend_schema(request=None, responses={
+        200: JobSerializer,
+        403: OpenApiResponse(description="only the requester or a project admin may"),
+        409: OpenApiResponse(description="the job can no longer be cancelled (it reached "
+                             "K5, or ended)")})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = cancel_job(self.get_object(), request.user)
         return Response(self.get_serializer(job, context=self._context([job])).data)
 
-    @extend_schema(request=None, responses={201: JobSerializer, 409: OpenApiResponse(
-        description="only failed or sync-failed jobs can be retried, once")})
+    @extend_schema(request=None, responses={
+        201: JobSerializer,
+        400: OpenApiResponse(description="the volume no longer passes a rule"),
+        403: OpenApiResponse(description="only the requester or a project admin may"),
+        409: OpenApiResponse(description="only failed or sync-failed jobs can be retried, "
+                             "once"),
+        503: OpenApiResponse(description="K5 could not be asked")})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         new = retry_job(self.get_object(), request.user, channel="api",
@@ -155,8 +167,8 @@ class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrieve
         return Response(self.get_serializer(new, context=self._context([new])).data,
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=EventSerializer(many=True))
-    @action(detail=True, pagination_class=Pages, url_name="events")
+    @extend_schema(responses=EventSerializer(many=True), filters=False)
+    @action(detail=True, pagination_class=Pages, url_name="events", filter_backends=[])
     def events(self, request, pk=None):
         job = self.get_object()
         page = self.paginate_queryset(job.events.select_related("project").order_by(
@@ -167,6 +179,7 @@ class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrieve
 class EventListView(ListAPIView):
     """Audit events of every project the caller may see; `?format=csv` for a spreadsheet."""
 
+    schema = ApiSchema()
     serializer_class = EventSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = EventFilterSet

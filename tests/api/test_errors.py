@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from imaging.models import ApiToken
-from tests.api.conftest import Api, error_of, make_job
+from tests.api.conftest import Api, error_of, job_body, make_job
 
 
 @pytest.mark.parametrize("path", ["/api/nothing-here", "/api/v1/", "/api/v1/jobs",
@@ -35,6 +35,30 @@ def test_a_malformed_json_body_is_a_json_400(api, project, bob):
                                     headers=api(bob).headers)
     assert response.status_code == 400
     assert error_of(response)["code"] == "parse_error"
+
+
+@pytest.mark.parametrize("field", ["volume_id", "image_name"])
+def test_a_nul_character_in_a_text_field_is_a_json_400_naming_it(api, project, bob, field):
+    response = api(bob).post("/api/v1/jobs/", job_body(project, **{field: "web\x00golden"}))
+    assert response.status_code == 400
+    assert list(error_of(response)["fields"]) == [field]
+
+
+def test_a_form_post_is_a_json_415_the_api_takes_json(api, project, bob):
+    response = api(bob).client.post("/api/v1/jobs/", job_body(project),
+                                    headers=api(bob).headers)
+    assert response.status_code == 415
+    assert error_of(response)["code"] == "unsupported_media_type"
+
+
+def test_a_post_to_an_unknown_api_path_is_a_json_404_not_a_csrf_page(api, project, bob):
+    from django.test import Client
+
+    tool = api(bob)
+    tool.client = Client(enforce_csrf_checks=True)  # as a real tool: no CSRF cookie, ever
+    response = tool.post("/api/v1/jobs/0.5/cancel/")
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
 
 
 def test_a_body_that_is_not_an_object_is_a_json_400(api, project, bob):

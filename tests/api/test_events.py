@@ -91,3 +91,10 @@ def test_csv_of_nothing_still_has_its_header(api, history, charlie):
     response = api(charlie).get("/api/v1/events/", {"format": "csv"})
     assert response.content.decode().splitlines() == [",".join(EVENT_FIELDS)]
 
+
+
+def test_options_with_csv_describes_the_endpoint_in_one_row(api, history, alice):
+    response = api(alice).request("OPTIONS", "/api/v1/events/?format=csv")
+    rows = read_csv(response)
+    assert len(rows) == 1
+    assert rows[0]["name"] == "Event List"

@@ -199,6 +199,19 @@ class TestTheList:
         error = error_of(response)
         assert set(error["fields"]) == {"state", "created_after"}
 
+    @pytest.mark.parametrize("given", ["1.5", "0", str(2**80)])
+    def test_a_project_filter_that_is_no_id_is_a_400(self, api, alice, jobs, given):
+        response = api(alice).get("/api/v1/jobs/", {"project": given})
+        assert response.status_code == 400
+        assert list(error_of(response)["fields"]) == ["project"]
+
+    @pytest.mark.parametrize("size", ["0", "501", "ten"])
+    def test_a_page_size_out_of_range_is_a_400_not_quietly_replaced(self, api, alice, jobs,
+                                                                    size):
+        response = api(alice).get("/api/v1/jobs/", {"page_size": size})
+        assert response.status_code == 400
+        assert list(error_of(response)["fields"]) == ["page_size"]
+
     def test_a_page_past_the_end_is_a_json_404(self, api, alice, jobs):
         response = api(alice).get("/api/v1/jobs/", {"page": 9})
         assert response.status_code == 404
