@@ -5,16 +5,30 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
 from imaging.access import can_act_on
 from imaging.engine.connections import CredentialsInvalid, client_for
 from imaging.engine.k5calls import recording_calls
 from imaging.engine.submission import submit_job
-from imaging.engine.validation import Refusal, Submission
+from imaging.engine.validation import Refusal, Submission, english, interpolate_lazy
 from imaging.k5 import K5Error, K5NotFound, image
 from imaging.models import EventKind, ImageJob, InvalidTransition, JobState
 
 RETRYABLE = (JobState.FAILED, JobState.SYNC_FAILED)
+
+
+def _lowercase(text) -> str:
+    return str(text).lower()
+
+
+_lowercase_lazy = lazy(_lowercase, str)
+
+
+def _state_name(job: ImageJob):
+    """The job's state as words within a sentence, lazily in the reader's language."""
+    return _lowercase_lazy(JobState(job.state).label)
 
 
 def cancel_job(job: ImageJob, user) -> ImageJob:
@@ -32,15 +46,16 @@ def cancel_job(job: ImageJob, user) -> ImageJob:
 
 def _require_act(job: ImageJob, user) -> None:
     if not can_act_on(user, job):
-        raise Refusal("forbidden", "Only the member who requested this job, or a project "
-                      "admin, may do that.")
+        raise Refusal("forbidden", _("Only the member who requested this job, or a project "
+                                     "admin, may do that."))
 
 
-def _why_not_cancellable(job: ImageJob) -> str:
+def _why_not_cancellable(job: ImageJob):
     if job.terminal:
-        return f"The job has already ended ({job.get_state_display().lower()})."
-    return ("The upload has already been sent to K5 and cannot be called back; wait for the "
-            "job to end.")
+        return interpolate_lazy(_("The job has already ended (%(state)s)."),
+                                {"state": _state_name(job)})
+    return _("The upload has already been sent to K5 and cannot be called back; wait for the "
+             "job to end.")
 
 
 def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None = None
@@ -49,11 +64,13 @@ def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None =
     the same parameters, linked to the old one."""
     _require_act(job, user)
     if job.state not in RETRYABLE:
-        raise Refusal("not_allowed", "Only a failed job or one whose sync failed can be "
-                      f"retried; this one is {job.get_state_display().lower()}.")
+        raise Refusal("not_allowed", interpolate_lazy(
+            _("Only a failed job or one whose sync failed can be retried; this one is "
+              "%(state)s."), {"state": _state_name(job)}))
     if job.retries.exists():
-        raise Refusal("not_allowed", f"This job was already retried as job "
-                      f"{job.retries.latest('created_at').pk}.")
+        raise Refusal("not_allowed", interpolate_lazy(
+            _("This job was already retried as job %(job)s."),
+            {"job": job.retries.latest("created_at").pk}))
     if job.image_id:
         _delete_old_image(job, user)
     submission = Submission(
@@ -62,7 +79,7 @@ def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None =
         os_stopped_confirmed=job.os_stopped_override, os_family=job.os_family,
         disk_format=job.disk_format, container_format=job.container_format)
     with transaction.atomic():
-        new_job, _ = submit_job(submission, user=user, channel=channel,
+        new_job, _created = submit_job(submission, user=user, channel=channel,
                                 client_address=client_address, retry_of=job)
     return new_job
 
@@ -79,16 +96,17 @@ def _delete_old_image(job: ImageJob, user) -> None:
     except CredentialsInvalid as exc:
         raise Refusal("k5_unavailable", str(exc)) from None
     except K5Error as exc:
-        raise Refusal("k5_unavailable", f"The old image {job.image_id} could not be deleted, so "
-                      f"nothing was retried: {exc.message}") from None
+        raise Refusal("k5_unavailable", interpolate_lazy(
+            _("The old image %(image)s could not be deleted, so nothing was retried: "
+              "%(message)s"), {"image": job.image_id, "message": exc.message})) from None
     job.record(EventKind.ACTION, f"Deleted image {job.image_id} before retrying.", actor=user,
                detail={"image_id": job.image_id})
 
 
 # Windows volumes: the vendor's tasks after the image is created.
 AFTER_TASKS = {
-    "restore_snapshot": "Restored the server's snapshot",
-    "restart_server": "Restarted the server",
+    "restore_snapshot": _("Restored the server's snapshot"),
+    "restart_server": _("Restarted the server"),
 }
 
 
@@ -96,14 +114,16 @@ def tick_after_task(job: ImageJob, user, task: str) -> None:
     """Record that the requester did one of the after-image tasks (Windows)."""
     _require_act(job, user)
     if job.os_family != "windows" or task not in AFTER_TASKS:
-        raise Refusal("invalid", "That task does not apply to this job.")
+        raise Refusal("invalid", _("That task does not apply to this job."))
     if job.state != JobState.SUCCEEDED:
-        raise Refusal("not_allowed", "The after-image tasks come once the image is ready.")
+        raise Refusal("not_allowed", _("The after-image tasks come once the image is ready."))
     if task in job.after_tasks:
         return
     done = {**job.after_tasks, task: {"by": user.get_username(),
                                       "at": timezone.now().isoformat()}}
     with transaction.atomic():
         ImageJob.objects.filter(pk=job.pk).update(after_tasks=done)
-        job.record(EventKind.ACTION, f"{AFTER_TASKS[task]}.", actor=user, detail={"task": task})
+        # The audit log stays in English, whoever's language ticked the task.
+        job.record(EventKind.ACTION, f"{english(AFTER_TASKS[task])}.", actor=user,
+                   detail={"task": task})
     job.after_tasks = done

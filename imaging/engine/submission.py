@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from imaging.access import can_submit
 from imaging.engine.validation import CheckedSubmission, Refusal, Submission, check_submission
@@ -32,8 +33,8 @@ def submit_job(submission: Submission, *, user, channel: str, client_address: st
     """Validate and queue a job. Returns (job, created); a replay of an idempotency key with
     the same request returns the original job and creates nothing."""
     if not can_submit(user, submission.project):
-        raise Refusal("forbidden", "Viewers cannot create images; ask a project admin for the "
-                      "member role.")
+        raise Refusal("forbidden", _("Viewers cannot create images; ask a project admin for "
+                                     "the member role."))
     fingerprint = request_fingerprint(submission)
     earlier = _earlier(user, idempotency_key)
     if earlier:
@@ -49,8 +50,9 @@ def submit_job(submission: Submission, *, user, channel: str, client_address: st
         earlier = _earlier(user, idempotency_key)
         if earlier:
             return _replayed(earlier, fingerprint), False
-        raise Refusal("volume_busy", "Another image job for this volume is still running; wait "
-                      "for it to end or cancel it.", field="volume_id") from None
+        raise Refusal("volume_busy", _("Another image job for this volume is still running; "
+                                       "wait for it to end or cancel it."),
+                      field="volume_id") from None
     project_id = job.project_id
     transaction.on_commit(lambda: _kick(project_id))
     return job, True
@@ -71,8 +73,9 @@ def _earlier(user, idempotency_key: str) -> ImageJob | None:
 
 def _replayed(job: ImageJob, fingerprint: str) -> ImageJob:
     if job.request_fingerprint != fingerprint:
-        raise Refusal("idempotency_conflict", "This Idempotency-Key was already used for a "
-                      "different request; use a new key for a new request.")
+        raise Refusal("idempotency_conflict", _("This Idempotency-Key was already used for a "
+                                                "different request; use a new key for a new "
+                                                "request."))
     return job
 
 

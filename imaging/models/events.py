@@ -6,14 +6,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class EventKind(models.TextChoices):
-    TRANSITION = "transition", "State change"
-    K5_CALL = "k5_call", "K5 call"
-    ACTION = "action", "Human action"
-    NOTIFICATION = "notification", "Notification"
-    NOTE = "note", "Engine note"
+    TRANSITION = "transition", _("State change")
+    K5_CALL = "k5_call", _("K5 call")
+    ACTION = "action", _("Human action")
+    NOTIFICATION = "notification", _("Notification")
+    NOTE = "note", _("Engine note")
 
 
 WORKER = "worker"

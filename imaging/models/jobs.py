@@ -11,19 +11,20 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from imaging.models.events import EventKind, JobEvent
 
 
 class JobState(models.TextChoices):
-    QUEUED = "queued", "Queued"              # waiting for a pacing slot or for K5
-    SUBMITTING = "submitting", "Submitting"  # the upload call is being sent / reconciled
-    UPLOADING = "uploading", "Uploading"     # K5 accepted; copying the volume into the image
-    VERIFYING = "verifying", "Verifying"     # image active; watching availability-zone sync
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    SYNC_FAILED = "sync_failed", "Sync failed"
-    CANCELLED = "cancelled", "Cancelled"
+    QUEUED = "queued", _("Queued")              # waiting for a pacing slot or for K5
+    SUBMITTING = "submitting", _("Submitting")  # the upload call is being sent / reconciled
+    UPLOADING = "uploading", _("Uploading")     # K5 accepted; copying the volume into the image
+    VERIFYING = "verifying", _("Verifying")     # image active; watching availability-zone sync
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    SYNC_FAILED = "sync_failed", _("Sync failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 # Tools and reports depend on these names.
@@ -175,14 +176,14 @@ class ImageJob(models.Model):
 
 
 class SyncRole(models.TextChoices):
-    SOURCE = "source", "Source zone"
-    REPLICA = "replica", "Replica"
+    SOURCE = "source", _("Source zone")
+    REPLICA = "replica", _("Replica")
 
 
 class SyncStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SYNCED = "synced", "Synced"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    SYNCED = "synced", _("Synced")
+    FAILED = "failed", _("Failed")
 
 
 class ZoneSyncResult(models.Model):

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from imaging.access import visible_jobs, visible_projects
 from imaging.api.serializers import job_progress
@@ -11,13 +12,18 @@ from imaging.engine.pacing import Budget, budget
 from imaging.models import ACTIVE_STATES, TERMINAL_STATES, Membership
 from imaging.web.charts import outcome_chart
 
+# The member's role as the dashboard names it (the stored value, translated).
+ROLE_NAMES = {"viewer": gettext_lazy("viewer"), "member": gettext_lazy("member"),
+              "admin": gettext_lazy("admin")}
+
 
 @login_required
 def dashboard(request):
     user = request.user
     roles = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
     projects = [
-        {"project": project, "role": "admin" if user.is_staff else roles.get(project.pk),
+        {"project": project,
+         "role": _role_name("admin" if user.is_staff else roles.get(project.pk)),
          "budget": budget_text(budget(project))}
         for project in visible_projects(user).order_by("name")
     ]
@@ -30,6 +36,10 @@ def dashboard(request):
         "projects": projects, "running": running, "recent": recent,
         "chart": outcome_chart(visible_jobs(user)),
     })
+
+
+def _role_name(role: str | None):
+    return ROLE_NAMES.get(role, role)
 
 
 def budget_text(b: Budget) -> str:

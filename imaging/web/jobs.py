@@ -65,8 +65,8 @@ def _act(request, job_id, action):
         result = action(job)
     except Refusal as refusal:
         if refusal.code == "forbidden":  # not the requester nor an admin: a 403, as elsewhere
-            raise PermissionDenied(refusal.message) from None
-        messages.error(request, refusal.message)
+            raise PermissionDenied(refusal.localized_message) from None
+        messages.error(request, refusal.localized_message)
         return redirect("job", job.pk)
     return result or redirect("job", job.pk)
 

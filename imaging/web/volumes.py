@@ -112,7 +112,7 @@ def create_image(request, project_id, volume_id):
                                        client_address=request.META.get("REMOTE_ADDR"))
         except Refusal as refusal:
             form.add_error(refusal.field if refusal.field in FORM_FIELDS else None,
-                           refusal.message)
+                           refusal.localized_message)
         else:
             messages.success(request, _("Image job queued: %(name)s") % {"name": job.image_name})
             return redirect("job", job.pk)
