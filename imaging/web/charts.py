@@ -56,7 +56,7 @@ def outcome_chart(jobs, *, days: int = 30, width: int = 600, height: int = 140) 
     return {
         "bars": bars, "width": width, "height": height, "bar_width": round(slot - 2, 1),
         "legend": [(JobState(s).label, colour, totals[s]) for s, colour in OUTCOMES],
-        "peak": peak, "first": first, "last": today,
+        "peak": peak, "first": first, "last": today, "total": sum(totals.values()),
         "summary": _("%(total)d finished jobs in the last %(days)d days")
         % {"total": sum(totals.values()), "days": days},
     }

@@ -47,9 +47,12 @@ def budget_text(b: Budget) -> str:
     if b.window_seconds == 3600:
         text = _("%(used)d of %(limit)d uploads used this hour") % {"used": b.used,
                                                                     "limit": b.limit}
-    else:
+    elif b.window_seconds % 60 == 0:
         text = _("%(used)d of %(limit)d uploads used in the last %(minutes)d minutes") % {
             "used": b.used, "limit": b.limit, "minutes": b.window_seconds // 60}
+    else:  # a window of 90 s is not "the last 1 minutes"
+        text = _("%(used)d of %(limit)d uploads used in the last %(seconds)d seconds") % {
+            "used": b.used, "limit": b.limit, "seconds": b.window_seconds}
     if b.next_slot_at:
         text += _("; next slot %(time)s") % {
             "time": timezone.localtime(b.next_slot_at).strftime("%H:%M")}

@@ -39,6 +39,9 @@ def _job(request, job_id):
 def job_page(request, job_id):
     job = _job(request, job_id)
     forecast = queue_forecast(job.project).get(job.pk) if job.state == JobState.QUEUED else None
+    transitions = list(job.events.filter(kind=EventKind.TRANSITION).order_by("created_at", "id"))
+    for event in transitions:  # the timeline names states as the heading does
+        event.to_state_label = JobState(event.to_state).label
     elapsed = None
     if job.submitted_at:
         elapsed = int(((job.finished_at or timezone.now()) - job.submitted_at).total_seconds())
@@ -46,7 +49,7 @@ def job_page(request, job_id):
         "job": job, "progress": job_progress(job), "forecast": forecast,
         "elapsed": elapsed, "zones": job.zones.all(),
         "events": job.events.order_by("created_at", "id"),
-        "transitions": job.events.filter(kind=EventKind.TRANSITION).order_by("created_at", "id"),
+        "transitions": transitions,
         "can_act": can_act_on(request.user, job),
         "can_cancel": job.state == JobState.QUEUED,
         "can_retry": job.state in (JobState.FAILED, JobState.SYNC_FAILED)

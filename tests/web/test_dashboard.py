@@ -76,6 +76,25 @@ def test_it_draws_the_outcomes_of_the_last_30_days_with_the_numbers_in_words(
         "1 Failed", "2 Succeeded"]
 
 
+def test_an_empty_month_says_so_instead_of_drawing_an_empty_chart(signed_in, project, bob):
+    chart = page(signed_in(bob), "/").main.one("figure", cls="chart")
+    assert not chart.has("svg")
+    assert "0 finished jobs in the last 30 days." in chart
+
+
+def test_a_pacing_window_other_than_an_hour_is_named_in_minutes_or_seconds(
+        signed_in, project, bob):
+    client = signed_in(bob)
+    project.upload_window_seconds = 1800
+    project.save()
+    assert projects_table(page(client, "/"))[0]["Upload budget"] == (
+        "0 of 4 uploads used in the last 30 minutes")
+    project.upload_window_seconds = 90
+    project.save()
+    assert projects_table(page(client, "/"))[0]["Upload budget"] == (
+        "0 of 4 uploads used in the last 90 seconds")
+
+
 def test_charlie_without_a_project_is_told_to_ask_for_access(signed_in, charlie, project):
     main = page(signed_in(charlie), "/").main
     assert "You are not a member of any K5 project yet" in main

@@ -124,7 +124,7 @@ def test_the_timeline_and_the_history_tell_what_happened_and_who_did_it(
 
     timeline = [li.text for li in view.main.one("ol", cls="timeline").all("li")]
     assert timeline[0].endswith("requested — bob")
-    assert timeline[1].endswith("submitting — Upload slot taken; sending to K5.")
+    assert timeline[1].endswith("Submitting — Upload slot taken; sending to K5.")
     history = view.table_rows(view.main.one("table", cls="events"))
     assert [(row["Who"], row["What"]) for row in history] == [
         ("bob", "Requested image 'web-golden'."),
