@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+import time
+import uuid
 
 from django.db import transaction
 from django.utils import timezone
 
 from imaging.engine.k5calls import observe
-from imaging.k5 import K5Client, K5CredentialError
-from imaging.models import EventKind, ImageJob, JobEvent, K5Project
+from imaging.k5 import K5Client, K5CredentialError, K5Unavailable
+from imaging.models import EngineLease, EventKind, ImageJob, JobEvent, K5Project
 
 _clients: dict[int, tuple[str, K5Client]] = {}
 _lock = threading.Lock()
+_PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class CredentialsInvalid(Exception):
@@ -20,13 +25,22 @@ class CredentialsInvalid(Exception):
 
 
 def client_for(project: K5Project) -> K5Client:
-    """A cached client, so that ticks reuse one token (3 h) instead of signing in each time.
+    """A cached client, signed in, so that ticks reuse one token (3 h) instead of signing in
+    each time.
 
     The cache key includes the encrypted password and the connection settings: an admin's
-    change takes effect at the next call.
+    change takes effect at the next call. Raises CredentialsInvalid when the password is known
+    to be wrong, and K5Error when signing in fails otherwise.
     """
     if not project.credentials_valid:
         raise CredentialsInvalid(project.credentials_error or "the K5 credential was rejected")
+    client = _cached_client(project)
+    if not _signed_in(client):
+        client = _sign_in(project)
+    return client
+
+
+def _cached_client(project: K5Project) -> K5Client:
     key = "|".join([project.password_encrypted, project.identity_url, project.region,
                     project.contract, project.username, project.k5_project_id,
                     project.block_storage_version])
@@ -39,6 +53,45 @@ def client_for(project: K5Project) -> K5Client:
         if cached:
             cached[1].close()
         return client
+
+
+def _signed_in(client: K5Client) -> bool:
+    access = client.auth.auth_ref
+    return access is not None and not access.will_expire_soon(client.auth.MIN_TOKEN_LIFE_SECONDS)
+
+
+def _sign_in(project: K5Project) -> K5Client:
+    """Sign in to K5 — one process at a time per project, across every worker and host.
+
+    Each worker process has its own client, so a freshly started cluster would otherwise send
+    the password from every process at once: with a wrong password that is one rejection per
+    process, and K5 locks the user (often shared by several projects) after five. Under the
+    lease, the credential is read again; once one process has been rejected, the others see
+    the mark and send nothing. A holder that dies lets the lease run out.
+    """
+    config = project.k5_config()
+    hold = config.connect_timeout + config.read_timeout + 5
+    lease, holder = f"sign-in:{project.pk}", f"{_PROCESS}:{uuid.uuid4().hex[:8]}"
+    deadline = time.monotonic() + hold
+    while not EngineLease.acquire(lease, holder, hold):
+        if time.monotonic() > deadline:
+            raise K5Unavailable("another worker has been signing in to K5 for too long; "
+                                "trying again later")
+        time.sleep(0.1)
+    try:
+        project.refresh_from_db(fields=["password_encrypted", "credentials_invalid_at",
+                                        "credentials_error"])
+        if not project.credentials_valid:
+            raise CredentialsInvalid(project.credentials_error)
+        client = _cached_client(project)
+        try:
+            client.auth.get_access(client.session)  # keystoneauth signs in
+        except K5CredentialError as exc:
+            mark_credentials_invalid(project, exc)
+            raise CredentialsInvalid(project.credentials_error) from None
+        return client
+    finally:
+        EngineLease.release(lease, holder)
 
 
 def forget_clients() -> None:

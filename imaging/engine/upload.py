@@ -51,6 +51,15 @@ def send_upload(job_id: int) -> str:
         client = client_for(job.project)
     except CredentialsInvalid as exc:
         return _back_to_queue(job, attempt, Outcome.NOT_SENT, str(exc), waiting_reason=str(exc))
+    except K5Error as exc:
+        # Signing in failed (K5's identity unreachable, another worker still signing in): the
+        # upload never left.
+        backoff = settings.ENGINE_UNAVAILABLE_BACKOFF_SECONDS
+        return _back_to_queue(
+            job, attempt, Outcome.NOT_SENT, f"Could not sign in to K5 ({exc.message}); the "
+            "upload was not sent and will be tried again.",
+            not_before=timezone.now() + timedelta(seconds=backoff),
+            waiting_reason=f"K5 sign-in failed; trying again in {int(backoff)} s.")
 
     with recording_calls(job) as calls:
         try:

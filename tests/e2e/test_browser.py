@@ -1,0 +1,345 @@
+"""End to end in a real browser: Debian's chromium, driven by Playwright, against a live portal,
+the K5 simulator and the job engine running in a background thread.
+
+bob (a member of demo-project-1) signs in, picks an eligible volume, completes the checklist and
+watches his job page update itself until the image is usable in every zone; a sync failure is
+shown with its zone and reason, and the remedy button makes a usable image; an ineligible volume
+says why; charlie (no project) gets 404 for bob's job; the pages work at phone width.
+
+K5 runs SPEED times faster than real, and the settle window (how long the engine watches for a
+late zone failure) is SETTLE seconds, so a job takes seconds. Screenshots of the main pages go
+to test-artifacts/screenshots/ (not committed) for people to look at.
+
+The browser is /usr/bin/chromium from Debian (never `playwright install`). Without it these
+tests are skipped with a message saying how to install it — except in CI (CI=true), where a
+missing browser fails them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from imaging.engine import connections
+from imaging.models import ImageJob, K5Project, Membership, Role
+from tests.support.engine_thread import EngineThread
+from tests.support.simulator import ROOT
+from tests.web.conftest import make_job
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+INSTALL = "as root: apt-get update && apt-get install -y chromium  (bin/test does this as root)"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+
+SPEED = 200          # a 30 GB upload takes 2.1 s, registration to the other zone 0.6 s
+SETTLE = 2.0         # seconds the engine watches an active image for a zone failure
+JOB_TIMEOUT = 45_000  # ms: the job page refreshes itself every 5 s
+
+CENTOS_WEB = "10000000-0000-4000-8000-000000000001"     # available, CentOS, 30 GB, 1a
+UBUNTU_FRONT = "10000000-0000-4000-8000-000000000006"   # in-use, front-01 ACTIVE
+CENTOS_BROKEN = "10000000-0000-4000-8000-000000000007"  # error
+RHEL_ARCHIVE = "10000000-0000-4000-8000-000000000008"   # uploading
+DATA_SMALL = "10000000-0000-4000-8000-000000000009"     # available, 1 GB, OS unknown
+ZONE_SERVERS = {"http://192.0.2.11:9292": "jp-east-1a", "http://192.0.2.12:9292": "jp-east-1b"}
+
+
+# --- the browser ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        message = (f"!!! BROWSER TESTS NOT RUN: Debian's chromium is not at {CHROMIUM}. "
+                   f"Install it {INSTALL}.")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " CI must run the browser tests.", pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop on this thread; the ORM calls the tests make
+    # between browser steps are plain synchronous calls, which Django would otherwise refuse.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def tab(browser):
+    """A fresh browser tab (own cookies) at desktop width."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(tab, name: str, *, full_page: bool = True) -> None:
+    tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+# --- the portal, K5 and the engine ----------------------------------------------------------
+
+@pytest.fixture
+def sim(k5sim):
+    scenario = json.loads((ROOT / "k5sim" / "demo.json").read_text())
+    # Token life back to 3 real hours: at this speed it would be shorter than the facade's
+    # refresh margin, and every call would become a sign-in.
+    scenario["settings"]["token_seconds"] = 3 * 3600 * SPEED
+    k5sim.reset(speed=SPEED, scenario=scenario)
+    return k5sim
+
+
+@pytest.fixture
+def project(transactional_db, sim, settings) -> K5Project:
+    settings.ENGINE_SYNC_SETTLE_SECONDS = SETTLE
+    connections.forget_clients()
+    project = K5Project(
+        name="demo-project-1", region="jp-east-1", identity_url=sim.auth_url, contract="demo",
+        k5_project_id=sim.project_id("demo-project-1"), username="demo-user",
+        upload_window_seconds=3600 // SPEED,  # the project's pacing follows K5's faster hour
+        availability_zones_override=["jp-east-1a", "jp-east-1b"],
+        sync_server_zones=ZONE_SERVERS)
+    project.set_password("demo-password")
+    project.save()
+    yield project
+    connections.forget_clients()
+
+
+def member(name: str, project: K5Project | None, role: str | None = None) -> User:
+    user = User.objects.create_user(name, password=f"{name}-password-1")
+    if project is not None:
+        Membership.objects.create(user=user, project=project, role=role)
+    return user
+
+
+@pytest.fixture
+def bob(project):
+    return member("bob", project, Role.MEMBER)
+
+
+@pytest.fixture
+def charlie(project):
+    return member("charlie", None)
+
+
+@pytest.fixture
+def engine(project, monkeypatch):
+    """The engine ticking in a background thread, running the tasks the portal enqueues."""
+    thread = EngineThread()
+    monkeypatch.setattr("imaging.tasks.async_task", thread.async_task)
+    thread.start()
+    yield thread
+    thread.stop()
+    assert not thread.errors, "\n".join(thread.errors)
+
+
+@pytest.fixture
+def portal(live_server):
+    return live_server.url
+
+
+# --- steps as a member takes them ---------------------------------------------------------------
+
+def sign_in(tab, portal: str, user: str, *, next_url: str = "/") -> None:
+    tab.goto(f"{portal}/accounts/login/?next={next_url}")
+    tab.fill("#id_username", user)
+    tab.fill("#id_password", f"{user}-password-1")
+    tab.click("#content button[type=submit]")  # the header has the language button too
+    tab.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def open_volumes(tab, portal: str, project: K5Project) -> None:
+    tab.get_by_role("link", name=project.name).click()
+    tab.wait_for_url(f"{portal}/projects/{project.pk}/volumes/")
+
+
+def volume_row(tab, volume_id: str):
+    return tab.locator(f"[id='volume-{volume_id}']")
+
+
+def job_state(tab):
+    return tab.locator("#job-live h1 .state")
+
+
+def zone_rows(tab) -> dict[str, str]:
+    rows = tab.locator("#job-live table.zones tbody tr")
+    found = {}
+    for i in range(rows.count()):
+        cells = rows.nth(i).locator("td")
+        found[cells.nth(0).inner_text()] = cells.nth(2).inner_text()
+    return found
+
+
+def wait_for_state(tab, label: str) -> None:
+    """Wait — without reloading — for the job page to show `label` (it refreshes itself)."""
+    from playwright.sync_api import expect
+
+    expect(job_state(tab)).to_have_text(label, timeout=JOB_TIMEOUT)
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+def test_bob_creates_an_image_and_watches_it_become_usable_in_every_zone(
+        tab, portal, project, bob, engine):
+    sign_in(tab, portal, "bob")
+    assert tab.locator("h1").inner_text() == "Dashboard"
+    assert "0 of 4 uploads used" in tab.locator("#content table").inner_text()
+    screenshot(tab, "01-dashboard")
+
+    open_volumes(tab, portal, project)
+    row = volume_row(tab, CENTOS_WEB)
+    assert "centos-web-01" in row.inner_text() and "yes" in row.inner_text()
+    screenshot(tab, "02-volumes")
+    row.get_by_role("link", name=re.compile("^Create image")).click()
+
+    tab.wait_for_url(re.compile(r"/create-image/$"))
+    assert re.fullmatch(r"centos-web-01-\d{8}-\d{4}", tab.input_value("#id_image_name"))
+    assert "Remove the network settings tied to the old NIC" in tab.locator(
+        "ul.checklist").inner_text()
+    assert "Your upload can start now." in tab.locator("#content").inner_text()
+    tab.fill("#id_image_name", "web-golden")
+    tab.check("#id_preparation_confirmed")
+    screenshot(tab, "03-create-form")
+    tab.get_by_role("button", name="Create image").click()
+
+    tab.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    assert "Image job queued: web-golden" in tab.locator("#content").inner_text()
+    assert job_state(tab).inner_text() != "Succeeded", "the page opens on a running job"
+    screenshot(tab, "04-job-running")
+    tab.evaluate("window.notReloaded = true")
+
+    wait_for_state(tab, "Succeeded")
+
+    assert tab.evaluate("window.notReloaded") is True, "the page updated itself in place"
+    assert zone_rows(tab) == {"jp-east-1a": "Synced", "jp-east-1b": "Synced"}
+    job = ImageJob.objects.get()
+    assert job.image_id and job.image_id in tab.locator("#job-live dl.ids").inner_text()
+    assert "The image is active and registered to every availability zone." in tab.locator(
+        "#job-live ol.timeline").inner_text()
+    assert tab.locator("#job-live progress").get_attribute("value") == "1.000"
+    screenshot(tab, "05-job-succeeded")
+
+    tab.get_by_role("link", name="Jobs", exact=True).click()
+    assert "web-golden" in tab.locator("#content table").inner_text()
+    assert "Succeeded" in tab.locator("#content table").inner_text()
+    screenshot(tab, "06-jobs-list")
+    tab.get_by_role("link", name="Audit", exact=True).click()
+    assert "Requested image 'web-golden'" in tab.locator("#content table").inner_text()
+    screenshot(tab, "07-audit")
+
+
+def test_a_sync_failure_shows_the_zone_and_the_remedy_makes_a_usable_image(
+        tab, portal, sim, project, bob, engine):
+    sim.add_fault(kind="sync_failure", zone="jp-east-1b")
+    sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
+    volume_row(tab, DATA_SMALL).get_by_role("link", name=re.compile("^Create image")).click()
+    tab.wait_for_url(re.compile(r"/create-image/$"))
+    tab.fill("#id_image_name", "data-img")
+    tab.select_option("#id_os_family", label="Linux (CentOS, Ubuntu, RHEL)")
+    tab.check("#id_preparation_confirmed")
+    tab.get_by_role("button", name="Create image").click()
+    tab.wait_for_url(re.compile(r"/jobs/\d+/$"))
+
+    wait_for_state(tab, "Sync failed")
+
+    zones = zone_rows(tab)
+    assert zones["jp-east-1a"] == "Synced"
+    assert zones["jp-east-1b"].startswith("Failed")
+    assert "server(http://192.0.2.12:9292)" in zones["jp-east-1b"]
+    problem = tab.locator("#job-live section.bad")
+    assert "registering it to availability zone jp-east-1b failed" in problem.inner_text()
+    detail = problem.locator("details pre")
+    assert not detail.is_visible(), "K5's raw detail waits behind its toggle"
+    problem.get_by_text("K5's detail").click()
+    assert detail.inner_text().startswith("ERROR:A timeout occurred during synchronize image")
+    screenshot(tab, "08-job-sync-failed")
+    failed = ImageJob.objects.get()
+
+    tab.get_by_role("button", name="Delete the image and create it again").click()
+
+    tab.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    retry = ImageJob.objects.get(retry_of=failed)
+    assert tab.url.endswith(f"/jobs/{retry.pk}/")
+    assert (f"Retrying as job {retry.pk}; the old image {failed.image_id} was removed."
+            in tab.locator("#content").inner_text())
+    wait_for_state(tab, "Succeeded")
+    assert zone_rows(tab) == {"jp-east-1a": "Synced", "jp-east-1b": "Synced"}
+    images = {image["id"] for image in sim.state()["images"]}
+    assert failed.image_id not in images, "the unusable image is gone from K5"
+    assert ImageJob.objects.get(pk=retry.pk).image_id in images
+    screenshot(tab, "09-job-remedied")
+
+
+def test_an_ineligible_volume_shows_why_and_offers_no_create_button(tab, portal, project, bob):
+    sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/?eligible=no")
+    reasons = {
+        CENTOS_BROKEN: "The volume is error: only an available volume, or an in-use one with "
+                       "force, can be imaged.",
+        RHEL_ARCHIVE: "This volume is already being uploaded to an image; wait until it is "
+                      "available again.",
+        UBUNTU_FRONT: "The server front-01 is ACTIVE, not SHUTOFF: stop its OS first, or "
+                      "confirm that the OS is stopped.",
+    }
+    for volume_id, reason in reasons.items():
+        row = volume_row(tab, volume_id)
+        assert row.locator(".reason").inner_text() == reason
+        assert row.locator(".badge").inner_text() == "no"
+    for volume_id in (CENTOS_BROKEN, RHEL_ARCHIVE):
+        assert volume_row(tab, volume_id).get_by_role("link").count() == 0
+    screenshot(tab, "10-volumes-ineligible")
+
+
+def test_charlie_gets_not_found_for_bobs_job(tab, portal, project, bob, charlie):
+    job = make_job(project, bob, image_name="bobs-secret-image")
+    sign_in(tab, portal, "charlie")
+    response = tab.goto(f"{portal}/jobs/{job.pk}/")
+    assert response.status == 404
+    assert tab.locator("h1").inner_text() == "Not found"
+    assert "bobs-secret-image" not in tab.content()
+    screenshot(tab, "11-not-found")
+
+
+def test_at_phone_width_the_volumes_table_reads_and_the_create_button_is_reachable(
+        browser, portal, project, bob):
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    tab = context.new_page()
+    try:
+        sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375, (
+            "nothing sticks out sideways")
+        row = volume_row(tab, CENTOS_WEB)
+        box = row.bounding_box()
+        assert box["width"] <= 375
+        labels = row.locator("td").evaluate_all(
+            "cells => cells.map(c => getComputedStyle(c, '::before').content)")
+        assert labels[:3] == ['"Name"', '"Size"', '"Status"'], "each value says what it is"
+        screenshot(tab, "12-volumes-phone", full_page=False)  # what the phone shows first
+
+        create = row.get_by_role("link", name=re.compile("^Create image"))
+        create.scroll_into_view_if_needed()
+        screenshot(tab, "13-volumes-phone-row", full_page=False)
+        button = create.bounding_box()
+        assert button["x"] >= 0 and button["x"] + button["width"] <= 375
+        create.click()
+        tab.wait_for_url(re.compile(r"/create-image/$"))
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+        submit = tab.get_by_role("button", name="Create image")
+        submit.scroll_into_view_if_needed()
+        box = submit.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+        screenshot(tab, "14-create-form-phone", full_page=False)
+    finally:
+        context.close()
