@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import django_filters
 from django import forms
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 from imaging.models import EventKind, ImageJob, JobEvent, JobState
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 may carry any offset below 24 h; PostgreSQL takes none beyond 15:59. The moment
+    is compared in UTC, and one that UTC cannot hold (just before year 1, just after 9999)
+    becomes the first or last moment there is: no row lies beyond them."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else (
+                datetime.max.replace(tzinfo=UTC))
+
+
+class MomentFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
 
 MAX_ID = 2**63 - 1  # BigAutoField; beyond it SQLite cannot even be asked (OverflowError)
 
@@ -29,8 +53,8 @@ class JobFilterSet(django_filters.FilterSet):
     volume_id = django_filters.CharFilter()
     requested_by = django_filters.CharFilter(field_name="requested_by_name",
                                              help_text="user name of the requester")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
     ordering = django_filters.OrderingFilter(
         fields=(("created_at", "created_at"), ("finished_at", "finished_at"),
                 ("state", "state"), ("image_name", "image_name")))
@@ -46,8 +70,8 @@ class EventFilterSet(django_filters.FilterSet):
     job = IdFilter(field_name="job_id")
     kind = django_filters.MultipleChoiceFilter(choices=EventKind.choices)
     actor = django_filters.CharFilter(field_name="actor_name")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = JobEvent

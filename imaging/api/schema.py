@@ -32,11 +32,18 @@ NO_SUCH_PAGE = "No such page."
 
 class ApiSchema(AutoSchema):
     def _get_filter_parameters(self):
-        # An empty filter is no filter (the pages' GET forms send every field): say so.
+        # An empty filter is no filter (the pages' GET forms send every field): say so. Not
+        # for a repeated choice (?state=&state=failed): there "" is a choice that is not one.
         parameters = super()._get_filter_parameters()
         for parameter in parameters:
-            if parameter.get("schema", {}).get("type") != "array":
+            if not parameter.get("explode"):
                 parameter["allowEmptyValue"] = True
+        return parameters
+
+    def _get_format_parameters(self):
+        parameters = super()._get_format_parameters()
+        for parameter in parameters:
+            parameter["allowEmptyValue"] = True  # ?format= is the default, JSON
         return parameters
 
     def _get_response_bodies(self, direction="response"):

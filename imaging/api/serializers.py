@@ -11,6 +11,11 @@ from imaging.models import ImageJob, JobEvent, JobState, K5Project, OsFamily, Zo
 
 
 class ProjectSerializer(serializers.ModelSerializer):
+    # Declared, not derived from the model: the model's bounds depend on the database backend,
+    # and the schema must be the same whichever one generates it.
+    upload_limit = serializers.IntegerField(read_only=True,
+                                            help_text="uploads K5 allows per window")
+    upload_window_seconds = serializers.IntegerField(read_only=True)
     role = serializers.SerializerMethodField()
     uploads_in_window = serializers.SerializerMethodField()
     next_slot_at = serializers.SerializerMethodField()
@@ -96,6 +101,8 @@ class JobSerializer(serializers.ModelSerializer):
     estimated_start = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     requested_by = serializers.CharField(source="requested_by_name", read_only=True)
+    expected_seconds = serializers.IntegerField(read_only=True, help_text="how long the "
+                                                "upload should take, from past jobs")
     zones = ZoneSerializer(many=True, read_only=True)
     events = serializers.SerializerMethodField()
 

@@ -178,6 +178,17 @@ class TestTheList:
         assert self.ids(api, alice, created_before=before) == [jobs["uploading"].pk,
                                                                jobs["failed"].pk]
 
+    @pytest.mark.parametrize(("params", "shown"), [
+        # Offsets up to 23:59 are ISO 8601; PostgreSQL alone takes none beyond 15:59.
+        ({"created_after": "2000-01-01T00:00:00+19:28"}, 3),
+        ({"created_before": "2000-01-01T00:00:00-23:59"}, 0),
+        # Moments UTC cannot hold: before the first, after the last.
+        ({"created_after": "0001-01-01T00:00:00+05:00"}, 3),
+        ({"created_before": "9999-12-31T23:59:59-05:00"}, 3),
+    ])
+    def test_it_takes_any_iso_moment_on_any_database(self, api, alice, jobs, params, shown):
+        assert len(self.ids(api, alice, **params)) == shown
+
     def test_it_orders_as_asked(self, api, alice, jobs):
         assert self.ids(api, alice, ordering="image_name") == [
             jobs["uploading"].pk, jobs["queued"].pk, jobs["failed"].pk]
