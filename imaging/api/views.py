@@ -42,14 +42,23 @@ class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return visible_projects(self.request.user).order_by("name")
 
-    def get_serializer_context(self):
-        context = super().get_serializer_context()
+    def list(self, request, *args, **kwargs):
+        projects = list(self.get_queryset())
+        return Response(self.get_serializer(projects, many=True,
+                                            context=self._context(projects)).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        project = self.get_object()
+        return Response(self.get_serializer(project, context=self._context([project])).data)
+
+    def _context(self, projects):
+        """Roles and upload budgets of the projects shown, and of no others."""
         user = self.request.user
-        projects = list(self.get_queryset()) if user.is_authenticated else []
-        context["roles"] = ({p.pk: "admin" for p in projects} if user.is_staff else dict(
-            Membership.objects.filter(user=user).values_list("project_id", "role")))
-        context["budgets"] = {p.pk: budget(p) for p in projects}
-        return context
+        roles = ({p.pk: "admin" for p in projects} if user.is_staff else dict(
+            Membership.objects.filter(user=user, project__in=projects)
+            .values_list("project_id", "role")))
+        return {**self.get_serializer_context(), "roles": roles,
+                "budgets": {p.pk: budget(p) for p in projects}}
 
     @extend_schema(
         responses={200: VolumeSerializer(many=True), 503: OpenApiResponse(

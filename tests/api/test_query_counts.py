@@ -65,3 +65,18 @@ def test_the_list_really_shows_all_those_jobs(api, project, other_project, stell
     assert any(job["queue_position"] for job in listed["results"])
     assert any(zone["status"] == "failed" for job in listed["results"]
                for zone in job["zones"])
+
+
+def test_one_project_costs_the_same_however_many_the_caller_sees(api, project, stella):
+    """Staff see every project: one project's answer must not pay for all of them."""
+    from imaging.models import K5Project
+
+    tool = api(stella)
+    url = f"/api/v1/projects/{project.pk}/"
+    tool.get(url)  # the token's first use writes last_used once
+    few = queries_for(tool, url)
+    for n in range(10):
+        K5Project.objects.create(name=f"elsewhere-{n}", region="jp-east-1", contract="c",
+                                 identity_url="http://k5.invalid/v3", k5_project_id=f"p{n}",
+                                 username="u", password_encrypted="-")
+    assert queries_for(tool, url) == few
