@@ -14,13 +14,28 @@
   }
   copyButtons(document);
   if (!box || !box.dataset.refresh) { return; }
+  var announce = document.getElementById("job-announce");
+  function heading() {
+    var h1 = box.querySelector("h1");
+    return h1 ? h1.textContent.replace(/\s+/g, " ").trim() : "";
+  }
+  var shown = heading();
   function refresh() {
     fetch(box.dataset.refresh, {credentials: "same-origin"})
-      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (response) {
+        // Signed out meanwhile: the fragment's URL answered with the sign-in page. Load the
+        // page itself, which goes to sign-in and back, rather than nest that page in this one.
+        if (response.redirected) { window.location.reload(); return null; }
+        return response.ok ? response.text() : null;
+      })
       .then(function (html) {
         if (html === null) { return; }
         box.innerHTML = html;
         copyButtons(box);
+        if (announce && heading() !== shown) {
+          shown = heading();
+          announce.textContent = shown;
+        }
         var state = box.querySelector(".state");
         var done = state && /state-(succeeded|failed|sync_failed|cancelled)/.test(state.className);
         if (!done) { window.setTimeout(refresh, 5000); }

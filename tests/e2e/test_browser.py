@@ -224,6 +224,8 @@ def test_bob_creates_an_image_and_watches_it_become_usable_in_every_zone(
     wait_for_state(tab, "Succeeded")
 
     assert tab.evaluate("window.notReloaded") is True, "the page updated itself in place"
+    assert tab.locator("#job-announce").inner_text() == "web-golden Succeeded", (
+        "the change of state is announced to screen readers")
     assert zone_rows(tab) == {"jp-east-1a": "Synced", "jp-east-1b": "Synced"}
     job = ImageJob.objects.get()
     assert job.image_id and job.image_id in tab.locator("#job-live dl.ids").inner_text()
@@ -310,6 +312,17 @@ def test_charlie_gets_not_found_for_bobs_job(tab, portal, project, bob, charlie)
     assert tab.locator("h1").inner_text() == "Not found"
     assert "bobs-secret-image" not in tab.content()
     screenshot(tab, "11-not-found")
+
+
+def test_a_job_page_left_open_after_signing_out_goes_to_sign_in(tab, portal, project, bob):
+    job = make_job(project, bob, image_name="left-open")  # queued: the page keeps refreshing
+    sign_in(tab, portal, "bob", next_url=f"/jobs/{job.pk}/")
+    assert job_state(tab).inner_text() == "Queued"
+
+    tab.context.clear_cookies()  # signed out elsewhere, or the session ran out
+
+    tab.wait_for_url(f"{portal}/accounts/login/?next=/jobs/{job.pk}/", timeout=15_000)
+    assert tab.locator("header.site-header").count() == 1, "no sign-in page inside the job page"
 
 
 def test_at_phone_width_the_volumes_table_reads_and_the_create_button_is_reachable(
