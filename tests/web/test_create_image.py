@@ -317,3 +317,17 @@ def test_alice_the_admin_and_stella_on_the_staff_may_create_images(
 
 def test_a_volume_that_is_not_in_the_project_is_not_found(signed_in, project, bob):
     assert signed_in(bob).get(url(project, "no-such-volume")).status_code == 404
+
+
+def test_when_k5_cannot_be_asked_the_form_says_so_and_queues_nothing(signed_in, k5sim,
+                                                                     project, bob):
+    k5sim.add_fault(kind="http", path="/blockstorage/", status=503, times=None)
+    client = signed_in(bob)
+    form = form_page(client, project, CENTOS_WEB)
+    assert form.main.one("p", role="alert").text.startswith(
+        "K5 could not be asked for the volumes:")
+    result = post(client, project, CENTOS_WEB, image_name="web-golden",
+                  preparation_confirmed=True)
+    errors = refused(result)["__all__"]
+    assert errors[0].startswith("K5 could not be asked about the volume:")
+    assert not ImageJob.objects.exists()

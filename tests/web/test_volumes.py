@@ -195,3 +195,15 @@ def test_a_volume_of_another_project_cannot_be_reached_through_this_one(
 def test_refreshed_at_is_a_time_a_reader_can_read(signed_in, project, bob):
     time = volumes_page(signed_in(bob), project).main.one("form", cls="refresh").one("time")
     assert re.fullmatch(r"\d\d:\d\d:\d\d", time.text)
+
+
+def test_it_says_when_k5_rejected_the_projects_credential_and_asks_k5_nothing(
+        signed_in, k5sim, project, bob):
+    project.credentials_invalid_at = project.created_at
+    project.credentials_error = "K5 rejected the credential of demo-user: wrong password."
+    project.save()
+    k5sim.clear_requests()
+    main = volumes_page(signed_in(bob), project).main
+    assert main.one("p", role="alert").text == (
+        "K5 rejected the credential of demo-user: wrong password.")
+    assert k5sim.request_counts() == {}, "no sign-in that could lock the K5 user"
