@@ -32,6 +32,18 @@ class MomentFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """The order asked for, ties broken by the newest id: rows that tie (same state, same
+    name) must not move between pages while a tool walks them. Nothing usable asked for
+    (`?ordering=,`) keeps the list's own order instead of none."""
+
+    def filter(self, qs, value):
+        fields = [self.get_ordering_value(param) for param in value or [] if param]
+        if not fields:
+            return qs
+        return qs.order_by(*fields, "-id")
+
+
 MAX_ID = 2**63 - 1  # BigAutoField; beyond it SQLite cannot even be asked (OverflowError)
 
 
@@ -55,7 +67,7 @@ class JobFilterSet(django_filters.FilterSet):
                                              help_text="user name of the requester")
     created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
     created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
-    ordering = django_filters.OrderingFilter(
+    ordering = StableOrderingFilter(
         fields=(("created_at", "created_at"), ("finished_at", "finished_at"),
                 ("state", "state"), ("image_name", "image_name")))
 

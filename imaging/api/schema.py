@@ -1,7 +1,7 @@
 """The schema documents the errors each operation can answer, in the one shape they all have,
 so that a client generated from it (and schemathesis) knows them: 401 and 429 everywhere,
 400 where there are filters, 404 where there is an id or a page number, and whatever a view
-declares itself (403, 409, 503). Filters say that an empty value means "no filter"."""
+declares itself (403, 409, 503). Query parameters say that an empty value is no value."""
 
 from __future__ import annotations
 
@@ -31,19 +31,14 @@ NO_SUCH_PAGE = "No such page."
 
 
 class ApiSchema(AutoSchema):
-    def _get_filter_parameters(self):
-        # An empty filter is no filter (the pages' GET forms send every field): say so. Not
-        # for a repeated choice (?state=&state=failed): there "" is a choice that is not one.
-        parameters = super()._get_filter_parameters()
+    def _get_parameters(self):
+        # An empty query value means "not given" (the pages' GET forms send every field):
+        # say so. Not for a repeated choice (?state=&state=failed): there "" is a choice that
+        # is not one.
+        parameters = super()._get_parameters()
         for parameter in parameters:
-            if not parameter.get("explode"):
+            if parameter["in"] == "query" and not parameter.get("explode"):
                 parameter["allowEmptyValue"] = True
-        return parameters
-
-    def _get_format_parameters(self):
-        parameters = super()._get_format_parameters()
-        for parameter in parameters:
-            parameter["allowEmptyValue"] = True  # ?format= is the default, JSON
         return parameters
 
     def _get_response_bodies(self, direction="response"):

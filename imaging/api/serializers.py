@@ -65,7 +65,10 @@ class VolumeSerializer(serializers.Serializer):
 
 class JobCreateSerializer(serializers.Serializer):
     project = serializers.IntegerField(help_text="id of a project from /api/v1/projects/")
-    volume_id = serializers.CharField(max_length=64)
+    volume_id = serializers.RegexField(
+        r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64,
+        error_messages={"invalid": "A K5 volume id: letters, digits, '.', '_' and '-'."},
+        help_text="the volume's K5 id (a UUID), from /api/v1/projects/{id}/volumes/")
     image_name = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=1000,
                                        help_text="1-255 characters, unused in the project")
     force = serializers.BooleanField(required=False, default=False,

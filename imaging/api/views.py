@@ -8,6 +8,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -68,11 +69,17 @@ class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, pagination_class=None)
     def volumes(self, request, pk=None):
         project = self.get_object()
-        inventory = project_inventory(project, refresh=request.query_params.get("refresh")
-                                      in ("1", "true", "yes"))
+        refresh = request.query_params.get("refresh", "").lower()
+        if refresh not in YES | NO:
+            raise ValidationError({"refresh": ["true or false."]})
+        inventory = project_inventory(project, refresh=refresh in YES)
         response = Response(VolumeSerializer(inventory.rows, many=True).data)
         response["X-Refreshed-At"] = inventory.refreshed_at.isoformat()
         return response
+
+
+MAX_IDEMPOTENCY_KEY = 255  # ImageJob.idempotency_key
+YES, NO = {"1", "true", "yes"}, {"", "0", "false", "no"}
 
 
 def forecasts_for(jobs) -> dict[int, dict]:
@@ -111,7 +118,9 @@ class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrieve
 
     @extend_schema(
         request=JobCreateSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
+        parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "maxLength":
+                                                          MAX_IDEMPOTENCY_KEY},
+                                     OpenApiParameter.HEADER,
                                      description="replaying the same key and body returns "
                                      "the same job (200); another body with it is 409")],
         responses={201: JobSerializer, 200: JobSerializer,
@@ -133,7 +142,11 @@ class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrieve
             preparation_confirmed=data["preparation_confirmed"], force=data["force"],
             os_stopped_confirmed=data["os_stopped_confirmed"], os_family=data["os_family"],
             disk_format=data["disk_format"], container_format=data["container_format"])
-        key = request.headers.get("Idempotency-Key", "").strip()[:255]
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > MAX_IDEMPOTENCY_KEY:
+            # Cut short, two different keys could meet: one request answered as another.
+            raise ValidationError({"Idempotency-Key": [
+                f"At most {MAX_IDEMPOTENCY_KEY} characters (it has {len(key)})."]})
         options = {"user": request.user, "channel": "api", "idempotency_key": key,
                    "client_address": _client_address(request)}
         try:

@@ -80,6 +80,8 @@ def test_the_requester_says_which_os_a_volume_has_when_k5_does_not(api, project,
      "already exists in this project"),
     ({"volume_id": P2_CENTOS}, 404, "not_found", "volume_id", "No such volume"),
     ({"volume_id": "no-such-volume"}, 404, "not_found", "volume_id", "No such volume"),
+    ({"volume_id": "../servers"}, 400, "invalid", "volume_id", "A K5 volume id"),
+    ({"volume_id": "\x1f"}, 400, "invalid", "volume_id", "may not be blank"),
 ])
 def test_each_refusal_names_its_rule_and_its_field(api, project, bob, options, status, code,
                                                    field, words):
@@ -158,6 +160,16 @@ class TestIdempotencyKey:
         assert response.status_code == 409
         assert error_of(response)["code"] == "idempotency_conflict"
         assert ImageJob.objects.count() == 1
+
+    def test_a_key_longer_than_255_characters_is_refused_not_cut_short(self, api, project,
+                                                                      bob):
+        tool = api(bob)
+        shared = "x" * 255
+        first = tool.post("/api/v1/jobs/", job_body(project),
+                          headers={"Idempotency-Key": shared + "-first"})
+        assert first.status_code == 400
+        assert list(error_of(first)["fields"]) == ["Idempotency-Key"]
+        assert ImageJob.objects.count() == 0
 
     def test_keys_belong_to_their_user(self, api, project, bob, dana):
         mine = api(bob).post("/api/v1/jobs/", job_body(project), headers=self.KEY)

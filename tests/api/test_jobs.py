@@ -195,6 +195,23 @@ class TestTheList:
         assert self.ids(api, alice, ordering="created_at") == [
             jobs["failed"].pk, jobs["uploading"].pk, jobs["queued"].pk]
 
+    def test_ties_in_the_order_asked_for_keep_a_fixed_order_across_pages(self, api, alice,
+                                                                         jobs, project):
+        more = [make_job(project, alice, volume_id=f"volume-{n}", image_name=f"more-{n}")
+                for n in range(4)]
+        queued = sorted([jobs["queued"].pk] + [job.pk for job in more], reverse=True)
+        seen, page = [], "/api/v1/jobs/?ordering=state&page_size=2&state=queued"
+        while page:
+            body = api(alice).get(page).json()
+            seen += [job["id"] for job in body["results"]]
+            page = body["next"]
+        assert seen == queued
+
+    def test_an_ordering_of_nothing_keeps_the_newest_first(self, api, alice, jobs, project):
+        newest = make_job(project, alice, volume_id=RHEL_DB, image_name="d-newest")
+        assert self.ids(api, alice, ordering=",") == [
+            newest.pk, jobs["queued"].pk, jobs["uploading"].pk, jobs["failed"].pk]
+
     def test_it_pages_with_links_to_the_next_page(self, api, alice, jobs):
         first = api(alice).get("/api/v1/jobs/", {"page_size": 2}).json()
         assert first["count"] == 3

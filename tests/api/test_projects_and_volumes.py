@@ -128,6 +128,12 @@ def test_it_reuses_the_cached_list_until_asked_to_refresh(api, project, bob, k5s
     assert parse_datetime(refreshed["X-Refreshed-At"]) > timezone.now() - timedelta(seconds=5)
 
 
+def test_a_refresh_that_is_neither_true_nor_false_is_a_400(api, project, bob):
+    response = api(bob).get(f"/api/v1/projects/{project.pk}/volumes/", {"refresh": "soon"})
+    assert response.status_code == 400
+    assert list(error_of(response)["fields"]) == ["refresh"]
+
+
 def test_it_answers_503_in_json_when_k5_cannot_be_asked(api, project, bob, k5sim):
     k5sim.add_fault(kind="http", path="volumes/detail", status=503, times=None)
     response = api(bob).get(f"/api/v1/projects/{project.pk}/volumes/")
