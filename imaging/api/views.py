@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -35,8 +36,20 @@ from imaging.filtersets import EventFilterSet, JobFilterSet
 from imaging.models import ImageJob, JobState, Membership, ZoneSyncResult
 
 
-class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
+class InEnglish:
+    # Tools parse what the API says, so it says it in English whatever the client's language
+    # (the engine's refusals are English for the same reason). Set before authentication, so
+    # that every message of the request, errors included, is English. (A comment, not a
+    # docstring: the schema would show a docstring as every operation's description.)
     schema = ApiSchema()
+
+    def initial(self, request, *args, **kwargs):
+        translation.activate("en")
+        request.LANGUAGE_CODE = "en"
+        super().initial(request, *args, **kwargs)
+
+
+class ProjectViewSet(InEnglish, viewsets.ReadOnlyModelViewSet):
     serializer_class = ProjectSerializer
     pagination_class = None
 
@@ -88,9 +101,8 @@ def forecasts_for(jobs) -> dict[int, dict]:
     return {pk: queue_forecast(project) for pk, project in projects.items()}
 
 
-class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                 viewsets.GenericViewSet):
-    schema = ApiSchema()
+class JobViewSet(InEnglish, mixins.CreateModelMixin, mixins.ListModelMixin,
+                 mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = JobSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = JobFilterSet
@@ -198,10 +210,9 @@ class JobViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrieve
         return self.get_paginated_response(EventSerializer(page, many=True).data)
 
 
-class EventListView(ListAPIView):
+class EventListView(InEnglish, ListAPIView):
     """Audit events of every project the caller may see; `?format=csv` for a spreadsheet."""
 
-    schema = ApiSchema()
     serializer_class = EventSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = EventFilterSet

@@ -160,3 +160,16 @@ def test_a_server_error_under_api_is_json_without_a_traceback(api, project, bob,
     assert b"hunter2" not in response.content
     assert b"Traceback" not in response.content
 
+
+
+def test_errors_are_english_whatever_the_clients_language(api, project, bob):
+    """Tools parse messages: a Japanese browser or Accept-Language must not change them."""
+    japanese = {"Accept-Language": "ja"}
+    unauthenticated = Api().get("/api/v1/jobs/", headers=japanese)
+    assert error_of(unauthenticated)["message"] == "Authentication credentials were not provided."
+
+    tool = api(bob)
+    tool.client.cookies["django_language"] = "ja"
+    missing = tool.post("/api/v1/jobs/", {"image_name": "x"}, headers=japanese)
+    assert error_of(missing)["fields"]["project"] == ["This field is required."]
+    assert missing["Content-Language"] == "en"
