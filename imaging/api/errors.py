@@ -9,6 +9,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -82,7 +83,17 @@ def _plain(fields):
 
 @csrf_exempt  # it changes nothing; else a POST here gets Django's HTML CSRF page, not JSON
 def not_found(request, *args, **kwargs):
-    return JsonResponse(body("not_found", f"No API endpoint at {request.path}."), status=404)
+    message = f"No API endpoint at {request.path}."
+    if not request.path.endswith("/") and _is_endpoint(request.path + "/"):
+        message += f" Did you mean {request.path}/ (with the slash)?"
+    return JsonResponse(body("not_found", message), status=404)
+
+
+def _is_endpoint(path: str) -> bool:
+    try:
+        return resolve(path).func is not not_found
+    except Resolver404:
+        return False
 
 
 def server_error(request, *args, **kwargs):

@@ -22,6 +22,12 @@ def test_an_unknown_api_path_is_a_json_404(api, bob, path):
     assert path in error["message"]
 
 
+def test_a_path_missing_its_slash_is_told_the_right_one(api, bob):
+    assert error_of(api(bob).get("/api/v1/jobs"))["message"] == (
+        "No API endpoint at /api/v1/jobs. Did you mean /api/v1/jobs/ (with the slash)?")
+    assert "Did you mean" not in error_of(api(bob).get("/api/v1/nothing"))["message"]
+
+
 def test_an_unknown_job_is_a_json_404_whatever_the_id_looks_like(api, bob):
     for job_id in ("999999", "abc", "99999999999999999999999"):
         response = api(bob).get(f"/api/v1/jobs/{job_id}/")
