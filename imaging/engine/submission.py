@@ -39,7 +39,15 @@ def submit_job(submission: Submission, *, user, channel: str, client_address: st
     earlier = _earlier(user, idempotency_key)
     if earlier:
         return _replayed(earlier, fingerprint), False
-    checked = check_submission(submission)
+    try:
+        checked = check_submission(submission)
+    except Refusal:
+        # A replay racing its own original sees the original's job as "volume busy": the
+        # answer it deserves is that job.
+        earlier = _earlier(user, idempotency_key)
+        if earlier:
+            return _replayed(earlier, fingerprint), False
+        raise
     try:
         with transaction.atomic():
             job = _create_job(checked, user=user, channel=channel, client_address=client_address,
