@@ -94,7 +94,9 @@ def _create_job(checked: CheckedSubmission, *, user, channel, client_address, id
     job = ImageJob.objects.create(
         project=s.project, volume_id=volume.id, volume=checked.volume_snapshot(),
         volume_size_gb=volume.size, volume_zone=volume.availability_zone or "",
-        os_family=checked.os_family, image_name=s.image_name, force=bool(s.force),
+        os_family=checked.os_family, image_name=s.image_name,
+        # force only means something for an attached volume; K5 ignores it otherwise.
+        force=bool(s.force) and volume.status == "in-use",
         os_stopped_override=bool(s.os_stopped_confirmed and checked.server
                                  and checked.server["status"] != "SHUTOFF"),
         preparation_confirmed=checked.preparation, requested_by=user,

@@ -135,6 +135,12 @@ def audit(request):
     filters = EventFilterSet(request.GET or None, queryset=events)
     export = request.GET.get("export")
     if export in ("csv", "json"):
+        if filters.is_bound and not filters.is_valid():
+            # Exporting everything when a filter was mistyped would hand over more than asked.
+            problems = "; ".join(f"{field}: {' '.join(errors)}"
+                                 for field, errors in filters.errors.items())
+            return HttpResponse(f"Not exported: {problems}", status=400,
+                                content_type="text/plain; charset=utf-8")
         return _export(filters.qs, export)
     page = Paginator(filters.qs, 100).get_page(request.GET.get("page"))
     query = request.GET.copy()

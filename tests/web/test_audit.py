@@ -165,3 +165,10 @@ def test_it_shows_100_events_a_page(signed_in, project, bob):
     assert [row["What"] for row in second.table_rows(second.main.one("table"))] == [
         f"note {n:03d}" for n in range(29, -1, -1)]
     assert len(csv_rows(export(client, "csv", kind="note"))) == 130, "the export is not paged"
+
+
+def test_an_export_with_a_mistyped_filter_is_refused_not_widened(client, bob):
+    client.force_login(bob)
+    response = client.get("/audit/", {"export": "csv", "created_after": "yesterday"})
+    assert response.status_code == 400
+    assert "Not exported: created_after" in response.content.decode()
