@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from imaging.models import ImageJob, JobEvent, JobState, K5Project, OsFamily, ZoneSyncResult
+from imaging.models import ImageJob, JobEvent, K5Project, OsFamily, ZoneSyncResult
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -138,30 +136,13 @@ class JobSerializer(serializers.ModelSerializer):
         return forecast[1] if forecast else None
 
     def get_progress(self, job) -> float | None:
-        return job_progress(job)
+        return job.progress_estimate()
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_events(self, job) -> str:
         path = reverse("api-job-events", args=[job.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
-
-
-def job_progress(job: ImageJob) -> float | None:
-    """0 to 1: the upload is 90% of the way (elapsed vs expected, capped), the zone check 10%."""
-    now = timezone.now()
-    if job.state == JobState.SUCCEEDED:
-        return 1.0
-    if job.terminal:
-        return None
-    if job.state == JobState.UPLOADING and job.submitted_at:
-        elapsed = (now - job.submitted_at).total_seconds()
-        return round(min(elapsed / max(job.expected_seconds, 1), 0.99) * 0.9, 3)
-    if job.state == JobState.VERIFYING and job.upload_finished_at:
-        settle = max(settings.ENGINE_SYNC_SETTLE_SECONDS, 1)
-        done = (now - job.upload_finished_at).total_seconds() / settle
-        return round(0.9 + 0.1 * min(done, 0.99), 3)
-    return 0.0
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -141,6 +141,23 @@ class ImageJob(models.Model):
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    def progress_estimate(self) -> float | None:
+        """0 to 1: the upload is 90% of the way (elapsed vs expected, capped), the zone check
+        10%. None for a job that ended without an image."""
+        now = timezone.now()
+        if self.state == JobState.SUCCEEDED:
+            return 1.0
+        if self.terminal:
+            return None
+        if self.state == JobState.UPLOADING and self.submitted_at:
+            elapsed = (now - self.submitted_at).total_seconds()
+            return round(min(elapsed / max(self.expected_seconds, 1), 0.99) * 0.9, 3)
+        if self.state == JobState.VERIFYING and self.upload_finished_at:
+            settle = max(settings.ENGINE_SYNC_SETTLE_SECONDS, 1)
+            done = (now - self.upload_finished_at).total_seconds() / settle
+            return round(0.9 + 0.1 * min(done, 0.99), 3)
+        return 0.0
+
     def transition(self, to_state: str, *, message: str, actor=None,
                    detail: dict | None = None, **fields) -> None:
         """Move to `to_state`, saving `fields` with it, and record the event — or raise
@@ -228,6 +245,9 @@ class UploadAttempt(models.Model):
     project = models.ForeignKey("imaging.K5Project", on_delete=models.CASCADE,
                                 related_name="upload_attempts")
     job = models.ForeignKey(ImageJob, on_delete=models.CASCADE, related_name="upload_attempts")
+    # The latest moment K5 can have counted the call: set when the slot is taken, moved when
+    # the call leaves and again when its outcome is known, so our window never reopens
+    # before K5's does.
     sent_at = models.DateTimeField(default=timezone.now)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SENDING)
 

@@ -7,7 +7,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from imaging.access import visible_jobs, visible_projects
-from imaging.api.serializers import job_progress
 from imaging.engine.pacing import Budget, budget
 from imaging.models import ACTIVE_STATES, TERMINAL_STATES, Membership
 from imaging.web.charts import outcome_chart
@@ -30,7 +29,7 @@ def dashboard(request):
     mine = visible_jobs(user).filter(requested_by=user).select_related("project")
     running = list(mine.filter(state__in=ACTIVE_STATES).order_by("created_at")[:20])
     for job in running:
-        job.progress = job_progress(job)
+        job.progress = job.progress_estimate()
     recent = mine.filter(state__in=TERMINAL_STATES).order_by("-finished_at")[:10]
     return render(request, "imaging/dashboard.html", {
         "projects": projects, "running": running, "recent": recent,

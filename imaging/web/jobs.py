@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from imaging.access import can_act_on, visible_events, visible_jobs, visible_projects
-from imaging.api.serializers import job_progress
 from imaging.engine.pacing import queue_forecast
 from imaging.engine.remedy import AFTER_TASKS, cancel_job, retry_job, tick_after_task
 from imaging.engine.validation import Refusal
@@ -46,7 +45,7 @@ def job_page(request, job_id):
     if job.submitted_at:
         elapsed = int(((job.finished_at or timezone.now()) - job.submitted_at).total_seconds())
     context = {
-        "job": job, "progress": job_progress(job), "forecast": forecast,
+        "job": job, "progress": job.progress_estimate(), "forecast": forecast,
         "elapsed": elapsed, "zones": job.zones.all(),
         "events": job.events.order_by("created_at", "id"),
         "transitions": transitions,
@@ -114,7 +113,7 @@ def job_list(request):
     filters.filters["project"].field.widget.attrs["aria-label"] = _("Project")
     page = Paginator(filters.qs, 50).get_page(request.GET.get("page"))
     for job in page:
-        job.progress = job_progress(job)
+        job.progress = job.progress_estimate()
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "imaging/jobs.html", {
