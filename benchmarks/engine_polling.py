@@ -51,11 +51,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--projects", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="ticks timed per variant for (b); the median is printed")
-    parser.add_argument("--database-url", default="",
-                        help="a PostgreSQL server to create a temporary database on "
-                             "(default: a temporary SQLite file)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="ticks timed per variant for (b); the median is printed",
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server to create a temporary database on "
+        "(default: a temporary SQLite file)",
+    )
     args = parser.parse_args(argv)
     if args.projects < 1 or args.jobs < args.projects or args.repeats < 1:
         parser.error("need --projects >= 1, --jobs >= --projects, --repeats >= 1")
@@ -96,11 +103,18 @@ class TickFigures:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp, \
-            throwaway_database(args.database_url, tmp) as database_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp,
+        throwaway_database(args.database_url, tmp) as database_url,
+    ):
         # DEBUG off, as in production: with it on, Django keeps every query in memory.
-        os.environ.update(DJANGO_SETTINGS_MODULE="portal.settings", PORTAL_VAR_DIR=tmp,
-                          DATABASE_URL=database_url, LOG_LEVEL="WARNING", DJANGO_DEBUG="false")
+        os.environ.update(
+            DJANGO_SETTINGS_MODULE="portal.settings",
+            PORTAL_VAR_DIR=tmp,
+            DATABASE_URL=database_url,
+            LOG_LEVEL="WARNING",
+            DJANGO_DEBUG="false",
+        )
         # The ORM broker, in the throwaway database: a tick's notifications must not reach a
         # developer's Redis.
         os.environ.pop("REDIS_URL", None)
@@ -113,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         from tests.support.fleet import start_fleet_simulator
 
         # K5 accepts every upload at once (the pacing window is not what is measured here).
-        sim = start_fleet_simulator(Path(tmp), args.projects,
-                                    upload_limit=args.jobs // args.projects + 1)
+        sim = start_fleet_simulator(
+            Path(tmp), args.projects, upload_limit=args.jobs // args.projects + 1
+        )
         try:
             run(args, sim, database_url)
         finally:
@@ -134,12 +149,16 @@ def run(args: argparse.Namespace, sim, database_url: str) -> None:
     from tests.support.fleet import bind_projects, send_uploads, submit_jobs
 
     base, extra = divmod(args.jobs, args.projects)
-    print(f"database: {'PostgreSQL' if database_url.startswith('postgres') else 'SQLite'} "
-          f"(throwaway); building {args.jobs} jobs in {args.projects} projects ...",
-          flush=True)
+    print(
+        f"database: {'PostgreSQL' if database_url.startswith('postgres') else 'SQLite'} "
+        f"(throwaway); building {args.jobs} jobs in {args.projects} projects ...",
+        flush=True,
+    )
     user = User.objects.create_user("bench")  # no password: it never signs in
-    sizes = [[SIZES[i % len(SIZES)] for i in range(base + (1 if n < extra else 0))]
-             for n in range(args.projects)]
+    sizes = [
+        [SIZES[i % len(SIZES)] for i in range(base + (1 if n < extra else 0))]
+        for n in range(args.projects)
+    ]
     fleet = bind_projects(sim, sizes, upload_limit=base + 1)
     for member in fleet:
         Membership.objects.create(user=user, project=member.project, role=Role.MEMBER)
@@ -151,8 +170,7 @@ def run(args: argparse.Namespace, sim, database_url: str) -> None:
     sent = time.perf_counter() - began
     if outcomes != {"accepted": args.jobs}:
         raise SystemExit(f"not every upload was accepted: {outcomes}")
-    print(f"submitted in {submitted:.1f} s, {args.jobs} uploads sent in {sent:.1f} s",
-          flush=True)
+    print(f"submitted in {submitted:.1f} s, {args.jobs} uploads sent in {sent:.1f} s", flush=True)
 
     # (a), (b), (d): every job uploading, none finishing.
     batched = [measure_tick(sim, batched_tick) for _ in range(args.repeats)]
@@ -166,10 +184,12 @@ def run(args: argparse.Namespace, sim, database_url: str) -> None:
     latency, ticks = detection_latency(sim, settings.ENGINE_TICK_SECONDS)
 
     # A tick in the settle window (every job verifying), then the tick that ends them all.
-    verifying_batched = median_figures([measure_tick(sim, batched_tick)
-                                        for _ in range(args.repeats)])
-    verifying_per_job = median_figures([measure_tick(sim, per_job_tick)
-                                        for _ in range(args.repeats)])
+    verifying_batched = median_figures(
+        [measure_tick(sim, batched_tick) for _ in range(args.repeats)]
+    )
+    verifying_per_job = median_figures(
+        [measure_tick(sim, per_job_tick) for _ in range(args.repeats)]
+    )
     verifying_profile = (profile_tick(batched_tick)[1], profile_tick(per_job_tick)[1])
     # The settle window is portal wall time, which this benchmark does not wait for: end it.
     ImageJob.objects.filter(state=JobState.VERIFYING).update(sync_watch_until=timezone.now())
@@ -180,13 +200,26 @@ def run(args: argparse.Namespace, sim, database_url: str) -> None:
     if states != {JobState.SUCCEEDED: args.jobs}:
         print(f"warning: jobs not all succeeded: {dict(states)}", file=sys.stderr)
 
-    report(args, median_figures(batched), median_figures(per_job), profile_batched,
-           profile_per_job, latency, ticks, verifying_batched, verifying_per_job,
-           verifying_profile, ending_batched, ending_per_job, ending_committed,
-           settings.ENGINE_TICK_SECONDS)
+    report(
+        args,
+        median_figures(batched),
+        median_figures(per_job),
+        profile_batched,
+        profile_per_job,
+        latency,
+        ticks,
+        verifying_batched,
+        verifying_per_job,
+        verifying_profile,
+        ending_batched,
+        ending_per_job,
+        ending_committed,
+        settings.ENGINE_TICK_SECONDS,
+    )
 
 
 # --- the two ticks --------------------------------------------------------------------------
+
 
 def batched_tick():
     from imaging.engine.tick import tick
@@ -218,8 +251,11 @@ def poll_project_per_job(project, now=None):
     from imaging.models import ImageJob, InvalidTransition, JobState
 
     result = PollResult()
-    jobs = list(ImageJob.objects.filter(project=project, state__in=POLLED_STATES)
-                .order_by("created_at", "id"))
+    jobs = list(
+        ImageJob.objects.filter(project=project, state__in=POLLED_STATES).order_by(
+            "created_at", "id"
+        )
+    )
     result.jobs = len(jobs)
     client = client_for(project)
     for job in jobs:
@@ -231,8 +267,9 @@ def poll_project_per_job(project, now=None):
             with contextlib.suppress(K5NotFound):
                 images[job.image_id] = image.image_get(client, job.image_id)
         try:
-            outcome = advance_job(job, volumes, images, list(images.values()),
-                                  now or timezone.now())
+            outcome = advance_job(
+                job, volumes, images, list(images.values()), now or timezone.now()
+            )
         except InvalidTransition:
             outcome = None
         if outcome:
@@ -253,8 +290,10 @@ def measure_tick(sim, tick_fn: Callable, *, roll_back: bool = False) -> TickFigu
 
     sim.clear_requests()
     try:
-        with k5_window(sim) as window, \
-                transaction.atomic() if roll_back else contextlib.nullcontext():
+        with (
+            k5_window(sim) as window,
+            transaction.atomic() if roll_back else contextlib.nullcontext(),
+        ):
             wall, cpu = time.perf_counter(), time.process_time()
             tick_report = tick_fn()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -268,19 +307,23 @@ def measure_tick(sim, tick_fn: Callable, *, roll_back: bool = False) -> TickFigu
     per_project = calls_by_project(calls_within(sim.requests_log(), window))
     if tick_report.errors:
         raise SystemExit(f"the tick reported errors: {tick_report.errors}")
-    return TickFigures(wall=wall, cpu=cpu,
-                       calls=sum(sum(c.values()) for c in per_project.values()),
-                       max_project_calls=max((sum(c.values()) for c in per_project.values()),
-                                             default=0),
-                       moved=sum(tick_report.moved.values()))
+    return TickFigures(
+        wall=wall,
+        cpu=cpu,
+        calls=sum(sum(c.values()) for c in per_project.values()),
+        max_project_calls=max((sum(c.values()) for c in per_project.values()), default=0),
+        moved=sum(tick_report.moved.values()),
+    )
 
 
 def median_figures(figures: list[TickFigures]) -> TickFigures:
-    return TickFigures(wall=statistics.median(f.wall for f in figures),
-                       cpu=statistics.median(f.cpu for f in figures),
-                       calls=max(f.calls for f in figures),
-                       max_project_calls=max(f.max_project_calls for f in figures),
-                       moved=max(f.moved for f in figures))
+    return TickFigures(
+        wall=statistics.median(f.wall for f in figures),
+        cpu=statistics.median(f.cpu for f in figures),
+        calls=max(f.calls for f in figures),
+        max_project_calls=max(f.max_project_calls for f in figures),
+        moved=max(f.moved for f in figures),
+    )
 
 
 def profile_tick(tick_fn: Callable) -> tuple[int, int]:
@@ -313,9 +356,9 @@ def detection_latency(sim, interval: float) -> tuple[list[float], list[TickFigur
     offset = sim.control("GET", "clock").json()["offset_seconds"]
     ends = {}
     for job_id, submitted_at, size in ImageJob.objects.values_list(
-            "pk", "submitted_at", "volume_size_gb"):
-        ends[job_id] = (submitted_at.timestamp() + UPLOAD_BASE_SECONDS
-                        + UPLOAD_SECONDS_PER_GB * size)
+        "pk", "submitted_at", "volume_size_gb"
+    ):
+        ends[job_id] = submitted_at.timestamp() + UPLOAD_BASE_SECONDS + UPLOAD_SECONDS_PER_GB * size
     check_ends_against_simulator(sim, ends)
     last_event = JobEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     latencies: list[float] = []
@@ -323,8 +366,9 @@ def detection_latency(sim, interval: float) -> tuple[list[float], list[TickFigur
     while ImageJob.objects.filter(state=JobState.UPLOADING).exists():
         figures = measure_tick(sim, batched_tick)
         ticks.append(figures)
-        left = JobEvent.objects.filter(pk__gt=last_event, kind=EventKind.TRANSITION,
-                                       from_state=JobState.UPLOADING)
+        left = JobEvent.objects.filter(
+            pk__gt=last_event, kind=EventKind.TRANSITION, from_state=JobState.UPLOADING
+        )
         for pk, job_id, created_at in left.values_list("pk", "job_id", "created_at"):
             latencies.append(created_at.timestamp() + offset - ends[job_id])
             last_event = max(last_event, pk)
@@ -343,48 +387,111 @@ def check_ends_against_simulator(sim, ends: dict[int, float]) -> None:
 
     from imaging.models import ImageJob
 
-    sim_ends = {u["image_id"]: parse_datetime(u["ends_at"]).timestamp()
-                for u in sim.state()["uploads"]}
+    sim_ends = {
+        u["image_id"]: parse_datetime(u["ends_at"]).timestamp() for u in sim.state()["uploads"]
+    }
     for job_id, image_id in ImageJob.objects.values_list("pk", "image_id"):
         if not -0.5 <= ends[job_id] - sim_ends[image_id] <= 1.5:
-            raise SystemExit(f"job {job_id}: end time {ends[job_id]} is not the simulator's "
-                             f"{sim_ends[image_id]}")
+            raise SystemExit(
+                f"job {job_id}: end time {ends[job_id]} is not the simulator's {sim_ends[image_id]}"
+            )
 
 
 # --- the table ------------------------------------------------------------------------------
 
-def report(args, batched, per_job, profile_b, profile_p, latency, ticks, verifying_b,
-           verifying_p, verifying_queries, ending_b, ending_p, ending_committed,
-           interval) -> None:
+
+def report(
+    args,
+    batched,
+    per_job,
+    profile_b,
+    profile_p,
+    latency,
+    ticks,
+    verifying_b,
+    verifying_p,
+    verifying_queries,
+    ending_b,
+    ending_p,
+    ending_committed,
+    interval,
+) -> None:
     def ratio(base: float, ours: float) -> str:
         return f"{base / ours:.1f}x" if ours else "-"
 
     rows = [
-        (f"K5 calls per tick ({args.jobs} uploading)", f"{batched.calls}",
-         f"{per_job.calls}", ratio(per_job.calls, batched.calls)),
-        ("  most calls for one project", f"{batched.max_project_calls}",
-         f"{per_job.max_project_calls}", ratio(per_job.max_project_calls,
-                                               batched.max_project_calls)),
-        ("tick wall time, all uploading", seconds(batched.wall), seconds(per_job.wall),
-         ratio(per_job.wall, batched.wall)),
-        ("tick CPU time, all uploading", seconds(batched.cpu), seconds(per_job.cpu),
-         ratio(per_job.cpu, batched.cpu)),
-        ("tick peak memory (tracemalloc)", mib(profile_b[0]), mib(profile_p[0]),
-         ratio(profile_p[0], profile_b[0])),
-        ("database queries per tick, all uploading", f"{profile_b[1]}", f"{profile_p[1]}",
-         ratio(profile_p[1], profile_b[1])),
-        ("K5 calls per tick, all verifying", f"{verifying_b.calls}", f"{verifying_p.calls}",
-         ratio(verifying_p.calls, verifying_b.calls)),
-        ("tick wall time, all verifying", seconds(verifying_b.wall),
-         seconds(verifying_p.wall), ratio(verifying_p.wall, verifying_b.wall)),
-        ("tick CPU time, all verifying", seconds(verifying_b.cpu),
-         seconds(verifying_p.cpu), ratio(verifying_p.cpu, verifying_b.cpu)),
-        ("database queries per tick, all verifying", f"{verifying_queries[0]}",
-         f"{verifying_queries[1]}", ratio(verifying_queries[1], verifying_queries[0])),
-        (f"tick wall, {ending_b.moved} jobs ending (rolled back)", seconds(ending_b.wall),
-         seconds(ending_p.wall), ratio(ending_p.wall, ending_b.wall)),
-        (f"tick wall, {ending_committed.moved} jobs ending (committed)",
-         seconds(ending_committed.wall), "", ""),
+        (
+            f"K5 calls per tick ({args.jobs} uploading)",
+            f"{batched.calls}",
+            f"{per_job.calls}",
+            ratio(per_job.calls, batched.calls),
+        ),
+        (
+            "  most calls for one project",
+            f"{batched.max_project_calls}",
+            f"{per_job.max_project_calls}",
+            ratio(per_job.max_project_calls, batched.max_project_calls),
+        ),
+        (
+            "tick wall time, all uploading",
+            seconds(batched.wall),
+            seconds(per_job.wall),
+            ratio(per_job.wall, batched.wall),
+        ),
+        (
+            "tick CPU time, all uploading",
+            seconds(batched.cpu),
+            seconds(per_job.cpu),
+            ratio(per_job.cpu, batched.cpu),
+        ),
+        (
+            "tick peak memory (tracemalloc)",
+            mib(profile_b[0]),
+            mib(profile_p[0]),
+            ratio(profile_p[0], profile_b[0]),
+        ),
+        (
+            "database queries per tick, all uploading",
+            f"{profile_b[1]}",
+            f"{profile_p[1]}",
+            ratio(profile_p[1], profile_b[1]),
+        ),
+        (
+            "K5 calls per tick, all verifying",
+            f"{verifying_b.calls}",
+            f"{verifying_p.calls}",
+            ratio(verifying_p.calls, verifying_b.calls),
+        ),
+        (
+            "tick wall time, all verifying",
+            seconds(verifying_b.wall),
+            seconds(verifying_p.wall),
+            ratio(verifying_p.wall, verifying_b.wall),
+        ),
+        (
+            "tick CPU time, all verifying",
+            seconds(verifying_b.cpu),
+            seconds(verifying_p.cpu),
+            ratio(verifying_p.cpu, verifying_b.cpu),
+        ),
+        (
+            "database queries per tick, all verifying",
+            f"{verifying_queries[0]}",
+            f"{verifying_queries[1]}",
+            ratio(verifying_queries[1], verifying_queries[0]),
+        ),
+        (
+            f"tick wall, {ending_b.moved} jobs ending (rolled back)",
+            seconds(ending_b.wall),
+            seconds(ending_p.wall),
+            ratio(ending_p.wall, ending_b.wall),
+        ),
+        (
+            f"tick wall, {ending_committed.moved} jobs ending (committed)",
+            seconds(ending_committed.wall),
+            "",
+            "",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print()
@@ -392,16 +499,22 @@ def report(args, batched, per_job, profile_b, profile_p, latency, ticks, verifyi
     for label, ours, base, r in rows:
         print(f"{label:{width}}  {ours:>10}  {base:>10}  {r:>15}")
     print()
-    print(f"completion detection (K5 finished -> job left uploading), a tick every "
-          f"{interval:g} s of K5 time, {len(ticks)} ticks:")
+    print(
+        f"completion detection (K5 finished -> job left uploading), a tick every "
+        f"{interval:g} s of K5 time, {len(ticks)} ticks:"
+    )
     if latency:
         q = statistics.quantiles(latency, n=100, method="inclusive")
-        print(f"  n={len(latency)}  p50={q[49]:.1f} s  p95={q[94]:.1f} s  "
-              f"max={max(latency):.1f} s  min={min(latency):.1f} s")
+        print(
+            f"  n={len(latency)}  p50={q[49]:.1f} s  p95={q[94]:.1f} s  "
+            f"max={max(latency):.1f} s  min={min(latency):.1f} s"
+        )
     longest = max(ticks, key=lambda f: f.wall)
-    print(f"  longest tick {longest.wall:.2f} s ({longest.moved} jobs moved); "
-          f"most K5 calls in one tick {max(f.calls for f in ticks)}, "
-          f"for one project {max(f.max_project_calls for f in ticks)}")
+    print(
+        f"  longest tick {longest.wall:.2f} s ({longest.moved} jobs moved); "
+        f"most K5 calls in one tick {max(f.calls for f in ticks)}, "
+        f"for one project {max(f.max_project_calls for f in ticks)}"
+    )
 
 
 def seconds(value: float) -> str:

@@ -20,8 +20,9 @@ def role_in(user, project: K5Project) -> str | None:
         return None
     if user.is_staff:
         return Role.ADMIN
-    return (Membership.objects.filter(user=user, project=project)
-            .values_list("role", flat=True).first())
+    return (
+        Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
+    )
 
 
 def visible_projects(user) -> QuerySet[K5Project]:

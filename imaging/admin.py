@@ -5,28 +5,45 @@ from imaging.models import ImageJob, JobEvent, K5Project, Membership, ZoneSyncRe
 
 
 class K5ProjectForm(forms.ModelForm):
-    identity_url = forms.URLField(assume_scheme="https", max_length=200,
-                                  help_text=K5Project._meta.get_field("identity_url").help_text)
-    webhook_url = forms.URLField(assume_scheme="https", max_length=200, required=False,
-                                 help_text=K5Project._meta.get_field("webhook_url").help_text)
+    identity_url = forms.URLField(
+        assume_scheme="https",
+        max_length=200,
+        help_text=K5Project._meta.get_field("identity_url").help_text,
+    )
+    webhook_url = forms.URLField(
+        assume_scheme="https",
+        max_length=200,
+        required=False,
+        help_text=K5Project._meta.get_field("webhook_url").help_text,
+    )
     # Write-only: the stored password is never rendered back into the page.
     password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
         help_text="Leave empty to keep the current password. Saving a new one clears the "
-                  "'credentials invalid' mark, so the engine tries again.",
+        "'credentials invalid' mark, so the engine tries again.",
     )
     webhook_secret = forms.CharField(
-        widget=forms.PasswordInput(render_value=False), required=False,
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
         help_text="HMAC key for the webhook signature. Leave empty to keep the current one.",
     )
 
     class Meta:
         model = K5Project
         fields = [
-            "name", "region", "identity_url", "contract", "k5_project_id", "username",
-            "block_storage_version", "upload_limit", "upload_window_seconds",
-            "availability_zones_override", "sync_server_zones", "webhook_url",
+            "name",
+            "region",
+            "identity_url",
+            "contract",
+            "k5_project_id",
+            "username",
+            "block_storage_version",
+            "upload_limit",
+            "upload_window_seconds",
+            "availability_zones_override",
+            "sync_server_zones",
+            "webhook_url",
         ]
 
     def clean(self):
@@ -54,10 +71,21 @@ class MembershipInline(admin.TabularInline):
 @admin.register(K5Project)
 class K5ProjectAdmin(admin.ModelAdmin):
     form = K5ProjectForm
-    list_display = ["name", "region", "contract", "k5_project_id", "username", "upload_limit",
-                    "credentials_invalid_at"]
-    readonly_fields = ["credentials_invalid_at", "credentials_error", "availability_zones",
-                       "availability_zones_refreshed_at"]
+    list_display = [
+        "name",
+        "region",
+        "contract",
+        "k5_project_id",
+        "username",
+        "upload_limit",
+        "credentials_invalid_at",
+    ]
+    readonly_fields = [
+        "credentials_invalid_at",
+        "credentials_error",
+        "availability_zones",
+        "availability_zones_refreshed_at",
+    ]
     search_fields = ["name", "k5_project_id", "username"]
     inlines = [MembershipInline]
 
@@ -93,8 +121,16 @@ class ZoneSyncResultInline(admin.TabularInline):
 
 @admin.register(ImageJob)
 class ImageJobAdmin(ReadOnlyAdmin):
-    list_display = ["id", "project", "image_name", "volume_id", "state", "requested_by_name",
-                    "created_at", "finished_at"]
+    list_display = [
+        "id",
+        "project",
+        "image_name",
+        "volume_id",
+        "state",
+        "requested_by_name",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["state", "project", "channel"]
     search_fields = ["image_name", "volume_id", "image_id", "requested_by_name"]
     date_hierarchy = "created_at"

@@ -14,8 +14,12 @@ def ensure_engine_schedule(sender, **kwargs) -> None:
 
     Schedule.objects.update_or_create(
         name=TICKER_SCHEDULE,
-        defaults={"func": "imaging.tasks.run_ticker", "schedule_type": Schedule.MINUTES,
-                  "minutes": 1, "repeats": -1},
+        defaults={
+            "func": "imaging.tasks.run_ticker",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
     )
 
 

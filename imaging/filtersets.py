@@ -24,8 +24,11 @@ class UtcIsoDateTimeField(IsoDateTimeField):
         try:
             return moment.astimezone(UTC)
         except OverflowError:
-            return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else (
-                datetime.max.replace(tzinfo=UTC))
+            return (
+                datetime.min.replace(tzinfo=UTC)
+                if moment.year == 1
+                else (datetime.max.replace(tzinfo=UTC))
+            )
 
 
 class MomentFilter(django_filters.IsoDateTimeFilter):
@@ -63,18 +66,30 @@ class JobFilterSet(django_filters.FilterSet):
     project = IdFilter(field_name="project_id")
     state = django_filters.MultipleChoiceFilter(choices=JobState.choices)
     volume_id = django_filters.CharFilter()
-    requested_by = django_filters.CharFilter(field_name="requested_by_name",
-                                             help_text="user name of the requester")
+    requested_by = django_filters.CharFilter(
+        field_name="requested_by_name", help_text="user name of the requester"
+    )
     created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
     created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
     ordering = StableOrderingFilter(
-        fields=(("created_at", "created_at"), ("finished_at", "finished_at"),
-                ("state", "state"), ("image_name", "image_name")))
+        fields=(
+            ("created_at", "created_at"),
+            ("finished_at", "finished_at"),
+            ("state", "state"),
+            ("image_name", "image_name"),
+        )
+    )
 
     class Meta:
         model = ImageJob
-        fields = ["project", "state", "volume_id", "requested_by", "created_after",
-                  "created_before"]
+        fields = [
+            "project",
+            "state",
+            "volume_id",
+            "requested_by",
+            "created_after",
+            "created_before",
+        ]
 
 
 class EventFilterSet(django_filters.FilterSet):

@@ -6,8 +6,11 @@ from imaging.web import dashboard, jobs, volumes
 urlpatterns = [
     path("", dashboard.dashboard, name="home"),
     path("projects/<int:project_id>/volumes/", volumes.volumes, name="volumes"),
-    path("projects/<int:project_id>/volumes/<str:volume_id>/create-image/",
-         volumes.create_image, name="create-image"),
+    path(
+        "projects/<int:project_id>/volumes/<str:volume_id>/create-image/",
+        volumes.create_image,
+        name="create-image",
+    ),
     path("jobs/", jobs.job_list, name="jobs"),
     path("jobs/<int:job_id>/", jobs.job_page, name="job"),
     path("jobs/<int:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),

@@ -29,9 +29,13 @@ def healthz(request):
 
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, label=_("What is it for?"))
-    expires_days = forms.IntegerField(min_value=1, max_value=3650, required=False,
-                                      label=_("Expires after (days)"),
-                                      help_text=_("Leave empty for no expiry."))
+    expires_days = forms.IntegerField(
+        min_value=1,
+        max_value=3650,
+        required=False,
+        label=_("Expires after (days)"),
+        help_text=_("Leave empty for no expiry."),
+    )
 
 
 @login_required
@@ -44,17 +48,20 @@ def profile(request):
         if "disable" in request.POST:
             # Only one's own token, and only a real id: anything else changes nothing.
             chosen = request.POST["disable"]
-            if chosen.isdigit() and ApiToken.objects.filter(user=request.user,
-                                                            pk=chosen).update(enabled=False):
+            if chosen.isdigit() and ApiToken.objects.filter(user=request.user, pk=chosen).update(
+                enabled=False
+            ):
                 messages.success(request, _("The token was disabled."))
             return redirect("profile")
         form = TokenForm(request.POST)
         if form.is_valid():
-            _token, new_key = ApiToken.issue(request.user, form.cleaned_data["name"],
-                                             days=form.cleaned_data["expires_days"])
+            _token, new_key = ApiToken.issue(
+                request.user, form.cleaned_data["name"], days=form.cleaned_data["expires_days"]
+            )
             form = TokenForm()
     tokens = ApiToken.objects.filter(user=request.user)
-    response = render(request, "imaging/profile.html",
-                      {"form": form, "tokens": tokens, "new_key": new_key})
+    response = render(
+        request, "imaging/profile.html", {"form": form, "tokens": tokens, "new_key": new_key}
+    )
     response["Cache-Control"] = "no-store"
     return response

@@ -21,14 +21,20 @@ def _speed(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m k5sim",
-                                     description="K5 (FUJITSU Cloud Service for OSS) simulator")
+    parser = argparse.ArgumentParser(
+        prog="python -m k5sim", description="K5 (FUJITSU Cloud Service for OSS) simulator"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8774, help="port (0 picks a free one)")
-    parser.add_argument("--scenario", metavar="FILE.json",
-                        help="scenario file replacing the built-in demo")
-    parser.add_argument("--speed", type=_speed, default=1.0,
-                        help="make every K5 duration N times shorter (default 1)")
+    parser.add_argument(
+        "--scenario", metavar="FILE.json", help="scenario file replacing the built-in demo"
+    )
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        help="make every K5 duration N times shorter (default 1)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-request log on stderr")
     args = parser.parse_args(argv)
 
@@ -41,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = make_server(app, args.host, args.port)
     except OSError as error:
-        print(f"k5sim: cannot listen on {args.host}:{args.port}: {error.strerror or error}",
-              file=sys.stderr)
+        print(
+            f"k5sim: cannot listen on {args.host}:{args.port}: {error.strerror or error}",
+            file=sys.stderr,
+        )
         return 1
     host, port = server.server_address[:2]
     shown = f"[{host}]" if ":" in host else host

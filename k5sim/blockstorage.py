@@ -18,8 +18,16 @@ from .scenario import VISIBILITIES
 from .versions import CINDER_MAX_MICROVERSION
 from .web import Call, Reply, Route, int_arg
 
-SORT_KEYS = {"id", "name", "status", "size", "availability_zone", "created_at", "updated_at",
-             "bootable"}
+SORT_KEYS = {
+    "id",
+    "name",
+    "status",
+    "size",
+    "availability_zone",
+    "created_at",
+    "updated_at",
+    "bootable",
+}
 FILTERS = ("status", "name", "availability_zone", "bootable")
 VOLUME_TYPE_CREATED = "2016-10-01T00:00:00.000000"
 
@@ -44,8 +52,11 @@ def _microversion(call: Call) -> tuple[int, int] | None:
             except ValueError:
                 raise ApiError(400, f"Invalid API version: {words[1]}") from None
             if not (3, 0) <= (major, minor) <= newest:
-                raise ApiError(406, f"Version {words[1]} is not supported by the API. "
-                                    f"Minimum is 3.0 and maximum is {CINDER_MAX_MICROVERSION}.")
+                raise ApiError(
+                    406,
+                    f"Version {words[1]} is not supported by the API. "
+                    f"Minimum is 3.0 and maximum is {CINDER_MAX_MICROVERSION}.",
+                )
             return major, minor
     return 3, 0
 
@@ -54,16 +65,19 @@ def _reply(call: Call, status: int, body: dict) -> Reply:
     version = _microversion(call)
     headers = {}
     if version:
-        headers = {"OpenStack-API-Version": f"volume {version[0]}.{version[1]}",
-                   "Vary": "OpenStack-API-Version"}
+        headers = {
+            "OpenStack-API-Version": f"volume {version[0]}.{version[1]}",
+            "Vary": "OpenStack-API-Version",
+        }
     return Reply(status, body, headers)
 
 
 def _links(call: Call, volume: Volume) -> list[dict]:
     version, pid = _version(call), volume.project_id
-    return [{"href": call.url(f"/blockstorage/v{version}/{pid}/volumes/{volume.id}"),
-             "rel": "self"},
-            {"href": call.url(f"/blockstorage/{pid}/volumes/{volume.id}"), "rel": "bookmark"}]
+    return [
+        {"href": call.url(f"/blockstorage/v{version}/{pid}/volumes/{volume.id}"), "rel": "self"},
+        {"href": call.url(f"/blockstorage/{pid}/volumes/{volume.id}"), "rel": "bookmark"},
+    ]
 
 
 def volume_json(call: Call, volume: Volume) -> dict:
@@ -74,10 +88,18 @@ def volume_json(call: Call, volume: Volume) -> dict:
         "size": volume.size,
         "availability_zone": volume.availability_zone,
         "bootable": "true" if volume.bootable else "false",
-        "attachments": [{"server_id": a.server_id, "attachment_id": a.id,
-                         "attached_at": cinder_time(a.attached_at), "host_name": a.host_name,
-                         "volume_id": volume.id, "device": a.device, "id": volume.id}
-                        for a in volume.attachments],
+        "attachments": [
+            {
+                "server_id": a.server_id,
+                "attachment_id": a.id,
+                "attached_at": cinder_time(a.attached_at),
+                "host_name": a.host_name,
+                "volume_id": volume.id,
+                "device": a.device,
+                "id": volume.id,
+            }
+            for a in volume.attachments
+        ],
         "volume_type": volume.volume_type,
         "metadata": dict(volume.metadata),
         "created_at": cinder_time(volume.created_at),
@@ -119,8 +141,9 @@ def _ordered(volumes: dict[str, Volume], spec: list[tuple[str, str]] | None) -> 
         return list(reversed(volumes.values()))
     items = list(reversed(volumes.values()))
     for key, direction in reversed(spec):
-        items.sort(key=lambda v, k=key: (getattr(v, k) is None, getattr(v, k)),
-                   reverse=direction == "desc")
+        items.sort(
+            key=lambda v, k=key: (getattr(v, k) is None, getattr(v, k)), reverse=direction == "desc"
+        )
     return items
 
 
@@ -140,8 +163,7 @@ def _list(call: Call, detail: bool) -> Reply:
     limit = int_arg(call, "limit", None)
     page_size = max_limit if limit is None else min(limit, max_limit)
     wanted = {key: call.arg(key) for key in FILTERS if call.arg(key) is not None}
-    ordered = _ordered(world.project_volumes.get(call.params["project_id"], {}),
-                       _sort_spec(call))
+    ordered = _ordered(world.project_volumes.get(call.params["project_id"], {}), _sort_spec(call))
     start = 0
     marker = call.arg("marker")
     if marker:
@@ -156,15 +178,18 @@ def _list(call: Call, detail: bool) -> Reply:
             page.append(volume)
     else:
         page_size = None  # ran out: no next link
-    render = volume_json if detail else (
-        lambda c, v: {"id": v.id, "name": v.name, "links": _links(c, v)})
+    render = (
+        volume_json
+        if detail
+        else (lambda c, v: {"id": v.id, "name": v.name, "links": _links(c, v)})
+    )
     body = {"volumes": [render(call, volume) for volume in page]}
     if page_size and page:
         query = [(k, v) for k, values in call.query.items() if k != "marker" for v in values]
         query.append(("marker", page[-1].id))
-        body["volumes_links"] = [{"rel": "next",
-                                  "href": call.url(call.path.rstrip("/") + "?" +
-                                                   urlencode(query))}]
+        body["volumes_links"] = [
+            {"rel": "next", "href": call.url(call.path.rstrip("/") + "?" + urlencode(query))}
+        ]
     return _reply(call, 200, body)
 
 
@@ -192,7 +217,7 @@ def volume_action(call: Call) -> Reply:
     body = call.json()
     if not isinstance(body, dict) or len(body) != 1:
         raise ApiError(400, "Malformed request body")
-    (action, params), = body.items()
+    ((action, params),) = body.items()
     if action != "os-volume_upload_image":
         raise ApiError(400, f"There is no such action: {action}")
     return _upload(call, params)
@@ -205,8 +230,11 @@ def _force(value: object) -> bool:
         return bool(value)
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise ApiError(400, f"Invalid value for 'force': 'Unrecognized value '{value}', "
-                        "acceptable values are: 'True', 'False''")
+    raise ApiError(
+        400,
+        f"Invalid value for 'force': 'Unrecognized value '{value}', "
+        "acceptable values are: 'True', 'False''",
+    )
 
 
 def _format(params: dict, key: str, only: str) -> str:
@@ -215,8 +243,7 @@ def _format(params: dict, key: str, only: str) -> str:
         return only
     if value != only:
         label = key.replace("_", "-")
-        raise ApiError(400, f"Invalid {label} '{value}' is specified. "
-                            f"Allowed {label}s are {only}.")
+        raise ApiError(400, f"Invalid {label} '{value}' is specified. Allowed {label}s are {only}.")
     return value
 
 
@@ -228,20 +255,28 @@ def _upload(call: Call, params: object) -> Reply:
         # Like OpenStack's rate-limit middleware: checked before the request is looked at.
         seconds = max(1, math.ceil(wait))
         settings = world.settings
-        raise ApiError(413, "This request was rate-limited.", headers={
-            "Retry-After": str(seconds)}, extra={
-            "retryAfter": str(seconds),
-            "details": f"Only {settings['upload_limit']} os-volume_upload_image request(s) "
-                       f"can be made per project every {settings['upload_window_seconds']} "
-                       "seconds."})
+        raise ApiError(
+            413,
+            "This request was rate-limited.",
+            headers={"Retry-After": str(seconds)},
+            extra={
+                "retryAfter": str(seconds),
+                "details": f"Only {settings['upload_limit']} os-volume_upload_image request(s) "
+                f"can be made per project every {settings['upload_window_seconds']} "
+                "seconds.",
+            },
+        )
     if not isinstance(params, dict):
         raise ApiError(400, "Malformed request body")
     image_name = params.get("image_name")
     if image_name is None or image_name == "":
         raise ApiError(400, "No image_name was specified in request.")
     if not isinstance(image_name, str) or len(image_name) > 255:
-        raise ApiError(400, "Invalid input for field/attribute image_name. "
-                            "Value: must be a string of at most 255 characters.")
+        raise ApiError(
+            400,
+            "Invalid input for field/attribute image_name. "
+            "Value: must be a string of at most 255 characters.",
+        )
     force = _force(params.get("force"))
     disk_format = _format(params, "disk_format", "raw")
     container_format = _format(params, "container_format", "bare")
@@ -262,18 +297,31 @@ def _upload(call: Call, params: object) -> Reply:
         raise ApiError(400, "Invalid volume: Volume status must be available/in-use.")
     if volume.status == "in-use" and not force:
         raise ApiError(400, "Invalid volume: Volume status is in-use.")
-    upload = uploads.begin(world, volume, image_name, disk_format=disk_format,
-                           container_format=container_format, visibility=visibility,
-                           protected=protected)
+    upload = uploads.begin(
+        world,
+        volume,
+        image_name,
+        disk_format=disk_format,
+        container_format=container_format,
+        visibility=visibility,
+        protected=protected,
+    )
     volume_type = world.volume_types.get(volume.volume_type)
     answer = {
         "status": "uploading",
         "image_id": upload.image_id,
         "image_name": image_name,
-        "volume_type": None if volume_type is None else {
-            "name": volume_type["name"], "qos_specs_id": None, "deleted": False,
-            "created_at": VOLUME_TYPE_CREATED, "updated_at": None, "deleted_at": None,
-            "id": volume_type["id"]},
+        "volume_type": None
+        if volume_type is None
+        else {
+            "name": volume_type["name"],
+            "qos_specs_id": None,
+            "deleted": False,
+            "created_at": VOLUME_TYPE_CREATED,
+            "updated_at": None,
+            "deleted_at": None,
+            "id": volume_type["id"],
+        },
         "container_format": container_format,
         "size": volume.size,
         "disk_format": disk_format,
@@ -291,11 +339,17 @@ ROUTES = [
     for v in (2, 3)
     for route in (
         Route("GET", f"/blockstorage/v{v}/{{project_id}}/volumes", list_volumes, VOLUME),
-        Route("GET", f"/blockstorage/v{v}/{{project_id}}/volumes/detail", list_volumes_detail,
-              VOLUME),
-        Route("GET", f"/blockstorage/v{v}/{{project_id}}/volumes/{{volume_id}}", show_volume,
-              VOLUME),
-        Route("POST", f"/blockstorage/v{v}/{{project_id}}/volumes/{{volume_id}}/action",
-              volume_action, VOLUME),
+        Route(
+            "GET", f"/blockstorage/v{v}/{{project_id}}/volumes/detail", list_volumes_detail, VOLUME
+        ),
+        Route(
+            "GET", f"/blockstorage/v{v}/{{project_id}}/volumes/{{volume_id}}", show_volume, VOLUME
+        ),
+        Route(
+            "POST",
+            f"/blockstorage/v{v}/{{project_id}}/volumes/{{volume_id}}/action",
+            volume_action,
+            VOLUME,
+        ),
     )
 ]

@@ -8,14 +8,23 @@ from .model import Server
 from .web import Call, Reply, Route
 
 POWER_STATES = {"ACTIVE": 1, "SHUTOFF": 4, "PAUSED": 3, "SUSPENDED": 7}
-VM_STATES = {"ACTIVE": "active", "SHUTOFF": "stopped", "ERROR": "error", "BUILD": "building",
-             "PAUSED": "paused", "SUSPENDED": "suspended", "REBOOT": "active"}
+VM_STATES = {
+    "ACTIVE": "active",
+    "SHUTOFF": "stopped",
+    "ERROR": "error",
+    "BUILD": "building",
+    "PAUSED": "paused",
+    "SUSPENDED": "suspended",
+    "REBOOT": "active",
+}
 
 
 def _links(call: Call, server: Server) -> list[dict]:
     pid = server.project_id
-    return [{"rel": "self", "href": call.url(f"/compute/v2/{pid}/servers/{server.id}")},
-            {"rel": "bookmark", "href": call.url(f"/compute/{pid}/servers/{server.id}")}]
+    return [
+        {"rel": "self", "href": call.url(f"/compute/v2/{pid}/servers/{server.id}")},
+        {"rel": "bookmark", "href": call.url(f"/compute/{pid}/servers/{server.id}")},
+    ]
 
 
 def server_json(call: Call, server: Server) -> dict:
@@ -29,8 +38,12 @@ def server_json(call: Call, server: Server) -> dict:
         "updated": zulu_time(server.updated_at),
         "hostId": "",
         "image": "",  # booted from a volume
-        "flavor": {"id": "1101", "links": [{"rel": "bookmark", "href": call.url(
-            f"/compute/{server.project_id}/flavors/1101")}]},
+        "flavor": {
+            "id": "1101",
+            "links": [
+                {"rel": "bookmark", "href": call.url(f"/compute/{server.project_id}/flavors/1101")}
+            ],
+        },
         "addresses": {},
         "metadata": {},
         "key_name": None,
@@ -43,8 +56,9 @@ def server_json(call: Call, server: Server) -> dict:
         "OS-EXT-STS:power_state": POWER_STATES.get(server.status, 0),
         "OS-EXT-STS:task_state": None,
         "OS-DCF:diskConfig": "MANUAL",
-        "os-extended-volumes:volumes_attached": [{"id": volume_id}
-                                                 for volume_id in server.volume_ids],
+        "os-extended-volumes:volumes_attached": [
+            {"id": volume_id} for volume_id in server.volume_ids
+        ],
         "links": _links(call, server),
     }
 
@@ -52,13 +66,18 @@ def server_json(call: Call, server: Server) -> dict:
 def _servers(call: Call) -> list[Server]:
     servers = call.world.project_servers.get(call.params["project_id"], {}).values()
     wanted = {key: call.arg(key) for key in ("name", "status") if call.arg(key)}
-    return [s for s in servers
-            if all(getattr(s, key) == value for key, value in wanted.items())]
+    return [s for s in servers if all(getattr(s, key) == value for key, value in wanted.items())]
 
 
 def list_servers(call: Call) -> Reply:
-    return Reply(200, {"servers": [{"id": s.id, "name": s.name, "links": _links(call, s)}
-                                   for s in _servers(call)]})
+    return Reply(
+        200,
+        {
+            "servers": [
+                {"id": s.id, "name": s.name, "links": _links(call, s)} for s in _servers(call)
+            ]
+        },
+    )
 
 
 def list_servers_detail(call: Call) -> Reply:
@@ -84,22 +103,38 @@ def volume_attachments(call: Call) -> Reply:
     for volume_id in server.volume_ids:
         for attachment in volumes[volume_id].attachments:
             if attachment.server_id == server.id:
-                attachments.append({"id": volume_id, "volumeId": volume_id,
-                                    "serverId": server.id, "device": attachment.device})
+                attachments.append(
+                    {
+                        "id": volume_id,
+                        "volumeId": volume_id,
+                        "serverId": server.id,
+                        "device": attachment.device,
+                    }
+                )
     return Reply(200, {"volumeAttachments": attachments})
 
 
 def availability_zones(call: Call) -> Reply:
-    return Reply(200, {"availabilityZoneInfo": [
-        {"zoneName": zone, "zoneState": {"available": True}, "hosts": None}
-        for zone in call.world.zones]})
+    return Reply(
+        200,
+        {
+            "availabilityZoneInfo": [
+                {"zoneName": zone, "zoneState": {"available": True}, "hosts": None}
+                for zone in call.world.zones
+            ]
+        },
+    )
 
 
 ROUTES = [
     Route("GET", "/compute/v2/{project_id}/servers", list_servers, COMPUTE),
     Route("GET", "/compute/v2/{project_id}/servers/detail", list_servers_detail, COMPUTE),
     Route("GET", "/compute/v2/{project_id}/servers/{server_id}", show_server, COMPUTE),
-    Route("GET", "/compute/v2/{project_id}/servers/{server_id}/os-volume_attachments",
-          volume_attachments, COMPUTE),
+    Route(
+        "GET",
+        "/compute/v2/{project_id}/servers/{server_id}/os-volume_attachments",
+        volume_attachments,
+        COMPUTE,
+    ),
     Route("GET", "/compute/v2/{project_id}/os-availability-zone", availability_zones, COMPUTE),
 ]

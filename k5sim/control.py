@@ -15,8 +15,13 @@ from .model import Image, Server, Upload, Volume
 from .web import Call, Reply, Route
 
 MAX_BULK = 100_000
-PATCH_TYPES = {"name": str, "bootable": bool, "description": (str, type(None)),
-               "metadata": dict, "volume_image_metadata": (dict, type(None))}
+PATCH_TYPES = {
+    "name": str,
+    "bootable": bool,
+    "description": (str, type(None)),
+    "metadata": dict,
+    "volume_image_metadata": (dict, type(None)),
+}
 
 
 def _body(call: Call) -> dict[str, Any]:
@@ -28,8 +33,9 @@ def _body(call: Call) -> dict[str, Any]:
     return body
 
 
-def _number(body: dict, key: str, default: float | None, minimum: float = 0,
-            integer: bool = False) -> Any:
+def _number(
+    body: dict, key: str, default: float | None, minimum: float = 0, integer: bool = False
+) -> Any:
     value = body.get(key, default)
     wrong_type = isinstance(value, bool) or not isinstance(value, int if integer else int | float)
     if wrong_type or value < minimum:
@@ -69,8 +75,14 @@ def advance(call: Call) -> Reply:
 
 def clock(call: Call) -> Reply:
     world = call.world
-    return Reply(200, {"now": zulu_time(world.now()), "speed": world.clock.speed,
-                       "offset_seconds": world.clock.offset})
+    return Reply(
+        200,
+        {
+            "now": zulu_time(world.now()),
+            "speed": world.clock.speed,
+            "offset_seconds": world.clock.offset,
+        },
+    )
 
 
 def state(call: Call) -> Reply:
@@ -79,64 +91,108 @@ def state(call: Call) -> Reply:
     rate = {}
     for project_id in world.projects:
         wait = uploads.retry_after(world, project_id)
-        rate[project_id] = {"accepted_in_window": len(world.upload_times.get(project_id, [])),
-                            "retry_after_seconds": wait}
-    return Reply(200, {
-        "now": zulu_time(now), "speed": world.clock.speed,
-        "offset_seconds": world.clock.offset, "region": world.region,
-        "zones": [{"name": z, "image_server": world.image_servers[z]} for z in world.zones],
-        "settings": dict(world.settings),
-        "domains": [vars(d).copy() for d in world.domains.values()],
-        "projects": [vars(p).copy() for p in world.projects.values()],
-        "users": [{"id": u.id, "name": u.name, "domain_id": u.domain_id,
-                   "project_ids": list(u.project_ids), "roles": list(u.roles),
-                   "recent_failed_logins": len(world.failed_logins.get(u.id, ())),
-                   "locked_until": zulu_time(world.locked_until[u.id])
-                   if world.locked_until.get(u.id, 0) > now else None}
-                  for u in world.users.values()],
-        "volumes": [_volume_state(v) for v in world.volumes.values()],
-        "servers": [_server_state(s) for s in world.servers.values()],
-        "images": [_image_state(i) for i in world.images.values()],
-        "uploads": [_upload_state(u) for u in world.uploads.values()],
-        "rate_limit": rate,
-        "faults": world.faults.describe(),
-        "tokens": len(world.tokens),
-        "pending_events": world.pending_events(),
-    })
+        rate[project_id] = {
+            "accepted_in_window": len(world.upload_times.get(project_id, [])),
+            "retry_after_seconds": wait,
+        }
+    return Reply(
+        200,
+        {
+            "now": zulu_time(now),
+            "speed": world.clock.speed,
+            "offset_seconds": world.clock.offset,
+            "region": world.region,
+            "zones": [{"name": z, "image_server": world.image_servers[z]} for z in world.zones],
+            "settings": dict(world.settings),
+            "domains": [vars(d).copy() for d in world.domains.values()],
+            "projects": [vars(p).copy() for p in world.projects.values()],
+            "users": [
+                {
+                    "id": u.id,
+                    "name": u.name,
+                    "domain_id": u.domain_id,
+                    "project_ids": list(u.project_ids),
+                    "roles": list(u.roles),
+                    "recent_failed_logins": len(world.failed_logins.get(u.id, ())),
+                    "locked_until": zulu_time(world.locked_until[u.id])
+                    if world.locked_until.get(u.id, 0) > now
+                    else None,
+                }
+                for u in world.users.values()
+            ],
+            "volumes": [_volume_state(v) for v in world.volumes.values()],
+            "servers": [_server_state(s) for s in world.servers.values()],
+            "images": [_image_state(i) for i in world.images.values()],
+            "uploads": [_upload_state(u) for u in world.uploads.values()],
+            "rate_limit": rate,
+            "faults": world.faults.describe(),
+            "tokens": len(world.tokens),
+            "pending_events": world.pending_events(),
+        },
+    )
 
 
 def _volume_state(volume: Volume) -> dict[str, Any]:
-    return {"id": volume.id, "project_id": volume.project_id, "name": volume.name,
-            "status": volume.status, "size": volume.size,
-            "availability_zone": volume.availability_zone, "bootable": volume.bootable,
-            "volume_type": volume.volume_type, "description": volume.description,
-            "volume_image_metadata": volume.volume_image_metadata,
-            "attachments": [{"server_id": a.server_id, "device": a.device}
-                            for a in volume.attachments],
-            "upload_id": volume.upload_id, "created_at": zulu_time(volume.created_at),
-            "updated_at": zulu_time(volume.updated_at)}
+    return {
+        "id": volume.id,
+        "project_id": volume.project_id,
+        "name": volume.name,
+        "status": volume.status,
+        "size": volume.size,
+        "availability_zone": volume.availability_zone,
+        "bootable": volume.bootable,
+        "volume_type": volume.volume_type,
+        "description": volume.description,
+        "volume_image_metadata": volume.volume_image_metadata,
+        "attachments": [{"server_id": a.server_id, "device": a.device} for a in volume.attachments],
+        "upload_id": volume.upload_id,
+        "created_at": zulu_time(volume.created_at),
+        "updated_at": zulu_time(volume.updated_at),
+    }
 
 
 def _server_state(server: Server) -> dict[str, Any]:
-    return {"id": server.id, "project_id": server.project_id, "name": server.name,
-            "status": server.status, "availability_zone": server.availability_zone,
-            "volume_ids": list(server.volume_ids)}
+    return {
+        "id": server.id,
+        "project_id": server.project_id,
+        "name": server.name,
+        "status": server.status,
+        "availability_zone": server.availability_zone,
+        "volume_ids": list(server.volume_ids),
+    }
 
 
 def _image_state(image: Image) -> dict[str, Any]:
-    return {"id": image.id, "name": image.name, "owner": image.owner, "status": image.status,
-            "visibility": image.visibility, "protected": image.protected, "size": image.size,
-            "properties": dict(image.properties), "origin_zone": image.origin_zone,
-            "zone_sync": {zone: {**entry, "due_at": zulu_time(entry.get("due_at")),
-                                 "done_at": zulu_time(entry.get("done_at"))}
-                          for zone, entry in image.zone_sync.items()},
-            "created_at": zulu_time(image.created_at),
-            "updated_at": zulu_time(image.updated_at)}
+    return {
+        "id": image.id,
+        "name": image.name,
+        "owner": image.owner,
+        "status": image.status,
+        "visibility": image.visibility,
+        "protected": image.protected,
+        "size": image.size,
+        "properties": dict(image.properties),
+        "origin_zone": image.origin_zone,
+        "zone_sync": {
+            zone: {
+                **entry,
+                "due_at": zulu_time(entry.get("due_at")),
+                "done_at": zulu_time(entry.get("done_at")),
+            }
+            for zone, entry in image.zone_sync.items()
+        },
+        "created_at": zulu_time(image.created_at),
+        "updated_at": zulu_time(image.updated_at),
+    }
 
 
 def _upload_state(upload: Upload) -> dict[str, Any]:
-    return {**vars(upload), "accepted_at": zulu_time(upload.accepted_at),
-            "ends_at": zulu_time(upload.ends_at), "finished_at": zulu_time(upload.finished_at)}
+    return {
+        **vars(upload),
+        "accepted_at": zulu_time(upload.accepted_at),
+        "ends_at": zulu_time(upload.ends_at),
+        "finished_at": zulu_time(upload.finished_at),
+    }
 
 
 def add_fault(call: Call) -> Reply:
@@ -176,7 +232,8 @@ def bulk_volumes(call: Call) -> Reply:
     world = call.world
     ref = call.params["project_id"]
     project = world.projects.get(ref) or next(
-        (p for p in world.projects.values() if p.name == ref), None)
+        (p for p in world.projects.values() if p.name == ref), None
+    )
     if project is None:
         raise ApiError(404, f"Unknown project {ref}")
     body = _body(call)
@@ -186,13 +243,19 @@ def bulk_volumes(call: Call) -> Reply:
     size = _number(body, "size", 10, minimum=1, integer=True)
     status = body.get("status", "available")
     if status not in scenario.VOLUME_STATUSES - {"uploading", "in-use"}:
-        raise ApiError(400, "'status' must be a Cinder volume status other than "
-                            "uploading and in-use (attachments need a server)")
+        raise ApiError(
+            400,
+            "'status' must be a Cinder volume status other than "
+            "uploading and in-use (attachments need a server)",
+        )
     prefix = body.get("name_prefix", "bulk-")
     zone = body.get("availability_zone")
     if not isinstance(prefix, str) or (zone is not None and zone not in world.zones):
-        raise ApiError(400, f"'name_prefix' must be a string and 'availability_zone' one of "
-                            f"{', '.join(world.zones)}")
+        raise ApiError(
+            400,
+            f"'name_prefix' must be a string and 'availability_zone' one of "
+            f"{', '.join(world.zones)}",
+        )
     image_meta = _os_metadata(world, body.get("os"))
     volume_type = body.get("volume_type")
     if volume_type is not None and volume_type not in world.volume_types:
@@ -200,10 +263,15 @@ def bulk_volumes(call: Call) -> Reply:
     ids = []
     for n in range(count):
         volume = world.add_volume(
-            project_id=project.id, name=f"{prefix}{n + 1:05d}", size=size, status=status,
+            project_id=project.id,
+            name=f"{prefix}{n + 1:05d}",
+            size=size,
+            status=status,
             availability_zone=zone or world.zones[n % len(world.zones)],
-            volume_type=volume_type, bootable=image_meta is not None,
-            volume_image_metadata=dict(image_meta) if image_meta else None)
+            volume_type=volume_type,
+            bootable=image_meta is not None,
+            volume_image_metadata=dict(image_meta) if image_meta else None,
+        )
         ids.append(volume.id)
     return Reply(201, {"count": count, "ids": ids})
 
@@ -222,8 +290,17 @@ def patch_volume(call: Call) -> Reply:
     if volume is None:
         raise ApiError(404, f"Volume {call.params['volume_id']} could not be found.")
     body = _body(call)
-    allowed = {"status", "name", "size", "availability_zone", "bootable", "description",
-               "metadata", "volume_image_metadata", "os"}
+    allowed = {
+        "status",
+        "name",
+        "size",
+        "availability_zone",
+        "bootable",
+        "description",
+        "metadata",
+        "volume_image_metadata",
+        "os",
+    }
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise ApiError(400, f"Cannot set {unknown[0]!r}; settable: {', '.join(sorted(allowed))}")

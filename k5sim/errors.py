@@ -38,8 +38,15 @@ UNAUTHENTICATED = "The request you have made requires authentication."
 class ApiError(Exception):
     """An HTTP error answer; `extra` adds fields to the fault object (e.g. `retryAfter`)."""
 
-    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None,
-                 extra: dict[str, Any] | None = None, family: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+        family: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -49,8 +56,12 @@ class ApiError(Exception):
 
 
 def family_of(path: str) -> str:
-    for prefix, family in (("/blockstorage", VOLUME), ("/compute", COMPUTE),
-                           ("/image", IMAGE), ("/_sim", CONTROL)):
+    for prefix, family in (
+        ("/blockstorage", VOLUME),
+        ("/compute", COMPUTE),
+        ("/image", IMAGE),
+        ("/_sim", CONTROL),
+    ):
         if path == prefix or path.startswith(prefix + "/"):
             return family
     return IDENTITY
@@ -63,8 +74,9 @@ def phrase(status: int) -> str:
         return "Error"
 
 
-def error_body(family: str, status: int, message: str,
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(
+    family: str, status: int, message: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     if status == 401 and family != CONTROL:
         # keystonemiddleware answers 401 for every service, in Keystone's shape.
         family = IDENTITY
@@ -73,7 +85,10 @@ def error_body(family: str, status: int, message: str,
         return {name: {"code": status, "message": message, **(extra or {})}}
     if family == IMAGE:
         # webob's JSON error formatter, which Glance v2 uses.
-        return {"code": f"{status} {phrase(status)}", "title": phrase(status),
-                "message": message, **(extra or {})}
-    return {"error": {"code": status, "title": phrase(status), "message": message,
-                      **(extra or {})}}
+        return {
+            "code": f"{status} {phrase(status)}",
+            "title": phrase(status),
+            "message": message,
+            **(extra or {}),
+        }
+    return {"error": {"code": status, "title": phrase(status), "message": message, **(extra or {})}}

@@ -48,16 +48,17 @@ class FaultBook:
         self._faults.clear()
 
     def take_http(self, method: str, path: str) -> Fault | None:
-        return self._take("http", lambda s, f: (s.get("method") in (None, method)
-                                                 and bool(f.pattern.search(path))))
+        return self._take(
+            "http", lambda s, f: s.get("method") in (None, method) and bool(f.pattern.search(path))
+        )
 
     def take_upload_failure(self, volume_id: str) -> Fault | None:
-        return self._take("upload_failure",
-                          lambda s, f: s.get("volume_id") in (None, volume_id))
+        return self._take("upload_failure", lambda s, f: s.get("volume_id") in (None, volume_id))
 
     def take_sync_failure(self, zone: str, image_id: str) -> Fault | None:
-        return self._take("sync_failure", lambda s, f: (
-            s["zone"] == zone and s.get("image_id") in (None, image_id)))
+        return self._take(
+            "sync_failure", lambda s, f: s["zone"] == zone and s.get("image_id") in (None, image_id)
+        )
 
     def take_vanish(self, volume_id: str) -> Fault | None:
         return self._take("volume_vanish", lambda s, f: s["volume_id"] == volume_id)
@@ -80,19 +81,23 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
     kind = spec.get("kind")
     if kind not in KINDS:
         raise FaultError(f"'kind' must be one of {', '.join(KINDS)}")
-    allowed = {"kind", "times", *{
-        "http": {"method", "path", "status", "reset", "latency", "delay_answer"},
-        "upload_failure": {"volume_id"},
-        "sync_failure": {"zone", "image_id"},
-        "volume_vanish": {"volume_id", "after_seconds"},
-    }[kind]}
+    allowed = {
+        "kind",
+        "times",
+        *{
+            "http": {"method", "path", "status", "reset", "latency", "delay_answer"},
+            "upload_failure": {"volume_id"},
+            "sync_failure": {"zone", "image_id"},
+            "volume_vanish": {"volume_id", "after_seconds"},
+        }[kind],
+    }
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        raise FaultError(f"unknown key {unknown[0]!r} for a {kind} fault "
-                         f"(allowed: {', '.join(sorted(allowed))})")
+        raise FaultError(
+            f"unknown key {unknown[0]!r} for a {kind} fault (allowed: {', '.join(sorted(allowed))})"
+        )
     times = spec.get("times", 1)
-    if times is not None and (isinstance(times, bool) or not isinstance(times, int)
-                              or times < 1):
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
         raise FaultError("'times' must be an integer >= 1, or null for unlimited")
     for key in ("volume_id", "image_id", "method"):
         if key in spec and not (isinstance(spec[key], str) and spec[key]):
@@ -106,8 +111,9 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
         if "volume_id" not in spec:
             raise FaultError("a volume_vanish fault needs 'volume_id'")
         after = spec.get("after_seconds")
-        if after is not None and (isinstance(after, bool) or not isinstance(after, int | float)
-                                  or after < 0):
+        if after is not None and (
+            isinstance(after, bool) or not isinstance(after, int | float) or after < 0
+        ):
             raise FaultError("'after_seconds' must be a number >= 0")
     return fault
 
@@ -123,13 +129,15 @@ def _check_http(spec: dict[str, Any], fault: Fault) -> None:
     if "method" in spec:
         fault.spec["method"] = spec["method"].upper()
     status = spec.get("status")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int)
-                               or not 400 <= status <= 599):
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599
+    ):
         raise FaultError("'status' must be an HTTP error status (400-599)")
     for key in ("latency", "delay_answer"):
         seconds = spec.get(key)
-        if seconds is not None and (isinstance(seconds, bool)
-                                    or not isinstance(seconds, int | float) or seconds < 0):
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0
+        ):
             raise FaultError(f"'{key}' must be a number of seconds >= 0")
     if not isinstance(spec.get("reset", False), bool):
         raise FaultError("'reset' must be true or false")
@@ -138,6 +146,10 @@ def _check_http(spec: dict[str, Any], fault: Fault) -> None:
         # The request is handled for real and only its answer is held back; an injected
         # status or reset means it is not handled at all.
         raise FaultError("'delay_answer' cannot be combined with 'status' or 'reset'")
-    if status is None and not spec.get("reset") and spec.get("latency") is None \
-            and delay_answer is None:
+    if (
+        status is None
+        and not spec.get("reset")
+        and spec.get("latency") is None
+        and delay_answer is None
+    ):
         raise FaultError("an http fault needs 'status', 'reset', 'latency' or 'delay_answer'")

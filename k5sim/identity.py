@@ -40,9 +40,12 @@ def _unauthorized(message: str = UNAUTHENTICATED) -> ApiError:
 
 
 def _bad_input(message: str) -> ApiError:
-    return ApiError(400, f"Invalid input for field '{message}'. The server could not comply "
-                         "with the request since it is either malformed or otherwise "
-                         "incorrect. The client is assumed to be in error.")
+    return ApiError(
+        400,
+        f"Invalid input for field '{message}'. The server could not comply "
+        "with the request since it is either malformed or otherwise "
+        "incorrect. The client is assumed to be in error.",
+    )
 
 
 def _object(parent: dict, key: str, where: str) -> dict:
@@ -60,8 +63,7 @@ def issue_token(call: Call) -> Reply:
     auth = _object(body, "auth", "")
     identity = _object(auth, "identity", "auth.")
     methods = identity.get("methods")
-    if (not isinstance(methods, list) or not methods
-            or not all(isinstance(m, str) for m in methods)):
+    if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
         raise _bad_input("identity.methods")
     if "password" in methods:
         user = _password_user(world, _object(identity, "password", "identity."))
@@ -75,10 +77,16 @@ def issue_token(call: Call) -> Reply:
     else:
         raise _unauthorized("Attempted to authenticate with an unsupported method.")
     project_id, domain_id = _scope(world, user, auth.get("scope"))
-    token = Token(id=uuid.uuid4().hex, user_id=user.id, methods=list(methods),
-                  issued_at=world.now(), expires_at=expires_at,
-                  audit_id=base64.urlsafe_b64encode(os.urandom(16)).decode()[:22],
-                  project_id=project_id, domain_id=domain_id)
+    token = Token(
+        id=uuid.uuid4().hex,
+        user_id=user.id,
+        methods=list(methods),
+        issued_at=world.now(),
+        expires_at=expires_at,
+        audit_id=base64.urlsafe_b64encode(os.urandom(16)).decode()[:22],
+        project_id=project_id,
+        domain_id=domain_id,
+    )
     world.tokens[token.id] = token
     call.project_id = project_id
     return Reply(201, token_body(call, token), {"X-Subject-Token": token.id})
@@ -141,8 +149,14 @@ def _scope(world: Any, user: User, scope: Any) -> tuple[str | None, str | None]:
             project = world.projects.get(ref["id"])
         elif isinstance(ref.get("name"), str):
             domain_id = _find_domain(world, ref.get("domain"), "scope.project")
-            project = next((p for p in world.projects.values()
-                            if p.name == ref["name"] and p.domain_id == domain_id), None)
+            project = next(
+                (
+                    p
+                    for p in world.projects.values()
+                    if p.name == ref["name"] and p.domain_id == domain_id
+                ),
+                None,
+            )
         else:
             raise _bad_input("scope.project")
         if project is None:
@@ -164,8 +178,12 @@ def token_body(call: Call, token: Token, *, catalog: bool = True) -> dict:
     user_domain = world.domains[user.domain_id]
     body: dict[str, Any] = {
         "methods": token.methods,
-        "user": {"id": user.id, "name": user.name, "password_expires_at": None,
-                 "domain": {"id": user_domain.id, "name": user_domain.name}},
+        "user": {
+            "id": user.id,
+            "name": user.name,
+            "password_expires_at": None,
+            "domain": {"id": user_domain.id, "name": user_domain.name},
+        },
         "audit_ids": [token.audit_id],
         "expires_at": keystone_time(token.expires_at),
         "issued_at": keystone_time(token.issued_at),
@@ -174,9 +192,15 @@ def token_body(call: Call, token: Token, *, catalog: bool = True) -> dict:
     if token.project_id:
         project = world.projects[token.project_id]
         domain = world.domains[project.domain_id]
-        body.update(project={"id": project.id, "name": project.name,
-                             "domain": {"id": domain.id, "name": domain.name}},
-                    is_domain=False, roles=roles)
+        body.update(
+            project={
+                "id": project.id,
+                "name": project.name,
+                "domain": {"id": domain.id, "name": domain.name},
+            },
+            is_domain=False,
+            roles=roles,
+        )
         if catalog:
             body["catalog"] = _catalog(call, project.id, CATALOG)
     elif token.domain_id:
@@ -192,10 +216,22 @@ def _catalog(call: Call, project_id: str | None, services: tuple) -> list[dict]:
     entries = []
     for name, kind, path in services:
         url = call.url(path.format(project_id=project_id))
-        entries.append({"id": _stable_id(f"service:{name}"), "type": kind, "name": name,
-                        "endpoints": [{"id": _stable_id(f"endpoint:{name}:{region}"),
-                                       "interface": "public", "region": region,
-                                       "region_id": region, "url": url}]})
+        entries.append(
+            {
+                "id": _stable_id(f"service:{name}"),
+                "type": kind,
+                "name": name,
+                "endpoints": [
+                    {
+                        "id": _stable_id(f"endpoint:{name}:{region}"),
+                        "interface": "public",
+                        "region": region,
+                        "region_id": region,
+                        "url": url,
+                    }
+                ],
+            }
+        )
     return entries
 
 
@@ -223,13 +259,29 @@ def token_projects(call: Call) -> Reply:
     world = call.world
     user = world.users[call.token.user_id]
     projects = [world.projects[pid] for pid in user.project_ids]
-    return Reply(200, {
-        "projects": [{"id": p.id, "name": p.name, "domain_id": p.domain_id, "enabled": True,
-                      "is_domain": False, "parent_id": p.domain_id, "description": "",
-                      "links": {"self": call.url(f"/identity/v3/projects/{p.id}")}}
-                     for p in projects],
-        "links": {"self": call.url("/identity/v3/auth/projects"), "previous": None,
-                  "next": None}})
+    return Reply(
+        200,
+        {
+            "projects": [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "domain_id": p.domain_id,
+                    "enabled": True,
+                    "is_domain": False,
+                    "parent_id": p.domain_id,
+                    "description": "",
+                    "links": {"self": call.url(f"/identity/v3/projects/{p.id}")},
+                }
+                for p in projects
+            ],
+            "links": {
+                "self": call.url("/identity/v3/auth/projects"),
+                "previous": None,
+                "next": None,
+            },
+        },
+    )
 
 
 ROUTES = [

@@ -15,14 +15,39 @@ from .errors import IMAGE, ApiError
 from .model import Image
 from .web import Call, Reply, Route, int_arg
 
-SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at",
-             "updated_at", "min_disk", "min_ram", "visibility", "owner")
-RESERVED_PARAMS = {"limit", "marker", "sort", "sort_key", "sort_dir", "member_status",
-                   "size_min", "size_max"}
-PLAIN_FILTERS = ("name", "status", "owner", "visibility", "disk_format", "container_format",
-                 "id")
-TIME_OPS = {"gt": float.__gt__, "gte": float.__ge__, "lt": float.__lt__, "lte": float.__le__,
-            "eq": float.__eq__, "neq": float.__ne__}
+SORT_KEYS = (
+    "name",
+    "status",
+    "container_format",
+    "disk_format",
+    "size",
+    "id",
+    "created_at",
+    "updated_at",
+    "min_disk",
+    "min_ram",
+    "visibility",
+    "owner",
+)
+RESERVED_PARAMS = {
+    "limit",
+    "marker",
+    "sort",
+    "sort_key",
+    "sort_dir",
+    "member_status",
+    "size_min",
+    "size_max",
+}
+PLAIN_FILTERS = ("name", "status", "owner", "visibility", "disk_format", "container_format", "id")
+TIME_OPS = {
+    "gt": float.__gt__,
+    "gte": float.__ge__,
+    "lt": float.__lt__,
+    "lte": float.__le__,
+    "eq": float.__eq__,
+    "neq": float.__ne__,
+}
 
 
 def image_json(image: Image) -> dict:
@@ -88,12 +113,17 @@ def _sort_spec(call: Call) -> list[tuple[str, str]]:
         dirs = call.query.get("sort_dir", [])
         if len(dirs) > 1 and len(dirs) != len(keys):
             raise ApiError(400, "Number of sort dirs does not match the number of sort keys")
-        spec = [(key, dirs[i] if len(dirs) > 1 else (dirs or ["desc"])[0])
-                for i, key in enumerate(keys or ["created_at"])]
+        spec = [
+            (key, dirs[i] if len(dirs) > 1 else (dirs or ["desc"])[0])
+            for i, key in enumerate(keys or ["created_at"])
+        ]
     for key, direction in spec:
         if key not in SORT_KEYS:
-            raise ApiError(400, f"Invalid sort key: {key}. It must be one of the following: "
-                                f"{', '.join(SORT_KEYS)}.")
+            raise ApiError(
+                400,
+                f"Invalid sort key: {key}. It must be one of the following: "
+                f"{', '.join(SORT_KEYS)}.",
+            )
         if direction not in ("asc", "desc"):
             raise ApiError(400, f"Invalid sort direction: {direction}")
     if "id" not in (key for key, _ in spec):
@@ -153,8 +183,9 @@ def list_images(call: Call) -> Reply:
     project_id = call.token.project_id
     ordered = [image for image in world.images.values() if _visible(image, project_id)]
     for key, direction in reversed(_sort_spec(call)):
-        ordered.sort(key=lambda i, k=key: (getattr(i, k) is None, getattr(i, k)),
-                     reverse=direction == "desc")
+        ordered.sort(
+            key=lambda i, k=key: (getattr(i, k) is None, getattr(i, k)), reverse=direction == "desc"
+        )
     start = 0
     marker = call.arg("marker")
     if marker:
@@ -170,8 +201,11 @@ def list_images(call: Call) -> Reply:
                 more = True
                 break
             page.append(image)
-    body = {"images": [image_json(image) for image in page], "first": "/v2/images",
-            "schema": "/v2/schemas/images"}
+    body = {
+        "images": [image_json(image) for image in page],
+        "first": "/v2/images",
+        "schema": "/v2/schemas/images",
+    }
     if more and page:
         params = [(k, v) for k, values in call.query.items() if k != "marker" for v in values]
         params.append(("marker", page[-1].id))

@@ -17,30 +17,58 @@ from typing import Any
 DEMO_PATH = Path(__file__).with_name("demo.json")
 
 DEFAULT_SETTINGS: dict[str, float] = {
-    "token_seconds": 10800,           # Keystone token life (K5: 3 hours)
-    "lockout_failures": 5,            # wrong passwords ...
-    "lockout_window_seconds": 900,    # ... within this window ...
-    "lockout_seconds": 900,           # ... lock the user this long
-    "upload_limit": 4,                # accepted uploads per project ...
-    "upload_window_seconds": 3600,    # ... per rolling window
-    "upload_base_seconds": 60,        # upload duration = base + size_gb * per_gb
+    "token_seconds": 10800,  # Keystone token life (K5: 3 hours)
+    "lockout_failures": 5,  # wrong passwords ...
+    "lockout_window_seconds": 900,  # ... within this window ...
+    "lockout_seconds": 900,  # ... lock the user this long
+    "upload_limit": 4,  # accepted uploads per project ...
+    "upload_window_seconds": 3600,  # ... per rolling window
+    "upload_base_seconds": 60,  # upload duration = base + size_gb * per_gb
     "upload_seconds_per_gb": 12,
-    "saving_after_seconds": 5,        # image queued -> saving after this
-    "sync_seconds": 120,              # registration to each other zone after `active`
-    "max_limit": 1000,                # Cinder's osapi_max_limit
-    "image_default_limit": 25,        # Glance's limit_param_default
-    "image_max_limit": 1000,          # Glance's api_limit_max
+    "saving_after_seconds": 5,  # image queued -> saving after this
+    "sync_seconds": 120,  # registration to each other zone after `active`
+    "max_limit": 1000,  # Cinder's osapi_max_limit
+    "image_default_limit": 25,  # Glance's limit_param_default
+    "image_max_limit": 1000,  # Glance's api_limit_max
 }
-INTEGER_SETTINGS = {"lockout_failures", "upload_limit", "max_limit", "image_default_limit",
-                    "image_max_limit"}
+INTEGER_SETTINGS = {
+    "lockout_failures",
+    "upload_limit",
+    "max_limit",
+    "image_default_limit",
+    "image_max_limit",
+}
 
-VOLUME_STATUSES = {"available", "in-use", "uploading", "error", "creating", "deleting",
-                   "error_deleting", "maintenance", "reserved", "attaching", "detaching",
-                   "downloading", "extending", "backing-up", "restoring-backup",
-                   "error_restoring", "retyping", "awaiting-transfer"}
+VOLUME_STATUSES = {
+    "available",
+    "in-use",
+    "uploading",
+    "error",
+    "creating",
+    "deleting",
+    "error_deleting",
+    "maintenance",
+    "reserved",
+    "attaching",
+    "detaching",
+    "downloading",
+    "extending",
+    "backing-up",
+    "restoring-backup",
+    "error_restoring",
+    "retyping",
+    "awaiting-transfer",
+}
 SERVER_STATUSES = {"ACTIVE", "SHUTOFF", "ERROR", "BUILD", "PAUSED", "SUSPENDED", "REBOOT"}
-IMAGE_STATUSES = {"queued", "saving", "active", "killed", "deleted", "pending_delete",
-                  "deactivated"}
+IMAGE_STATUSES = {
+    "queued",
+    "saving",
+    "active",
+    "killed",
+    "deleted",
+    "pending_delete",
+    "deactivated",
+}
 VISIBILITIES = {"private", "public", "shared", "community"}
 
 
@@ -57,8 +85,9 @@ def load_file(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ScenarioError(f"{path} is not valid JSON: {error.msg} "
-                            f"at line {error.lineno} column {error.colno}") from None
+        raise ScenarioError(
+            f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     try:
         return parse(data)
     except ScenarioError as error:
@@ -81,8 +110,9 @@ def _object(value: Any, where: str, required: set[str], optional: set[str]) -> d
         _fail(where, f"missing required key {missing[0]!r}")
     unknown = sorted(value.keys() - required - optional)
     if unknown:
-        _fail(where, f"unknown key {unknown[0]!r} (allowed: "
-                     f"{', '.join(sorted(required | optional))})")
+        _fail(
+            where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(required | optional))})"
+        )
     return value
 
 
@@ -92,8 +122,9 @@ def _list(value: Any, where: str) -> list:
     return value
 
 
-def _text(obj: dict, key: str, where: str, default: Any = None, *, choices=None,
-          nullable: bool = False) -> Any:
+def _text(
+    obj: dict, key: str, where: str, default: Any = None, *, choices=None, nullable: bool = False
+) -> Any:
     value = obj.get(key, default)
     if value is None and nullable:
         return None
@@ -139,9 +170,12 @@ def _unique_id(obj: dict, where: str, seen: set[str], hex_id: bool) -> str:
 
 def parse(data: Any) -> dict[str, Any]:
     """Validate a scenario document and return it normalized (see module docstring)."""
-    top = _object(data, "scenario", {"region", "zones", "domains", "projects", "users"},
-                  {"settings", "os_catalog", "volume_types", "servers", "images", "volumes",
-                   "description"})
+    top = _object(
+        data,
+        "scenario",
+        {"region", "zones", "domains", "projects", "users"},
+        {"settings", "os_catalog", "volume_types", "servers", "images", "volumes", "description"},
+    )
     out: dict[str, Any] = {"region": _text(top, "region", "scenario")}
     out["settings"] = _settings(top.get("settings") or {})
     out["zones"] = _zones(top["zones"])
@@ -161,8 +195,11 @@ def parse(data: Any) -> dict[str, Any]:
     for i, item in enumerate(_list(top["projects"], "projects")):
         where = f"projects[{i}]"
         _object(item, where, {"name", "domain"}, {"id"})
-        project = {"id": _unique_id(item, where, ids, True), "name": _text(item, "name", where),
-                   "domain_id": _ref(item, "domain", where, domain_ref, "domain")}
+        project = {
+            "id": _unique_id(item, where, ids, True),
+            "name": _text(item, "name", where),
+            "domain_id": _ref(item, "domain", where, domain_ref, "domain"),
+        }
         if project["name"] in project_ref:
             _fail(f"{where}.name", f"duplicate project name {project['name']!r}")
         project_ref[project["id"]] = project_ref[project["name"]] = project["id"]
@@ -173,17 +210,23 @@ def parse(data: Any) -> dict[str, Any]:
     for i, item in enumerate(_list(top["users"], "users")):
         where = f"users[{i}]"
         _object(item, where, {"name", "domain", "password"}, {"id", "projects", "roles"})
-        member_of = [_ref({"project": p}, "project", f"{where}.projects[{j}]", project_ref,
-                          "project") for j, p in enumerate(_list(item.get("projects", []),
-                                                                 f"{where}.projects"))]
+        member_of = [
+            _ref({"project": p}, "project", f"{where}.projects[{j}]", project_ref, "project")
+            for j, p in enumerate(_list(item.get("projects", []), f"{where}.projects"))
+        ]
         roles = _list(item.get("roles", ["_member_"]), f"{where}.roles")
         if not all(isinstance(role, str) and role for role in roles):
             _fail(f"{where}.roles", "must be a list of role names")
-        users.append({"id": _unique_id(item, where, ids, True),
-                      "name": _text(item, "name", where),
-                      "domain_id": _ref(item, "domain", where, domain_ref, "domain"),
-                      "password": _text(item, "password", where),
-                      "project_ids": member_of, "roles": roles})
+        users.append(
+            {
+                "id": _unique_id(item, where, ids, True),
+                "name": _text(item, "name", where),
+                "domain_id": _ref(item, "domain", where, domain_ref, "domain"),
+                "password": _text(item, "password", where),
+                "project_ids": member_of,
+                "roles": roles,
+            }
+        )
     out["users"] = users
 
     out["os_catalog"] = {}
@@ -197,19 +240,31 @@ def parse(data: Any) -> dict[str, Any]:
     for i, item in enumerate(_list(top.get("volume_types", []), "volume_types")):
         where = f"volume_types[{i}]"
         _object(item, where, {"name"}, {"id"})
-        types.append({"id": _unique_id(item, where, ids, False),
-                      "name": _text(item, "name", where)})
+        types.append(
+            {"id": _unique_id(item, where, ids, False), "name": _text(item, "name", where)}
+        )
     out["volume_types"] = types
 
-    context = {"zones": zone_names, "projects": project_ref, "ids": ids,
-               "types": {t["name"] for t in types}, "os_catalog": out["os_catalog"]}
-    out["servers"] = [_server(item, f"servers[{i}]", context)
-                      for i, item in enumerate(_list(top.get("servers", []), "servers"))]
+    context = {
+        "zones": zone_names,
+        "projects": project_ref,
+        "ids": ids,
+        "types": {t["name"] for t in types},
+        "os_catalog": out["os_catalog"],
+    }
+    out["servers"] = [
+        _server(item, f"servers[{i}]", context)
+        for i, item in enumerate(_list(top.get("servers", []), "servers"))
+    ]
     context["servers"] = {server["id"]: server for server in out["servers"]}
-    out["images"] = [_image(item, f"images[{i}]", context)
-                     for i, item in enumerate(_list(top.get("images", []), "images"))]
-    out["volumes"] = [_volume(item, f"volumes[{i}]", context)
-                      for i, item in enumerate(_list(top.get("volumes", []), "volumes"))]
+    out["images"] = [
+        _image(item, f"images[{i}]", context)
+        for i, item in enumerate(_list(top.get("images", []), "images"))
+    ]
+    out["volumes"] = [
+        _volume(item, f"volumes[{i}]", context)
+        for i, item in enumerate(_list(top.get("volumes", []), "volumes"))
+    ]
     return out
 
 
@@ -226,9 +281,14 @@ def _settings(value: Any) -> dict[str, float]:
     for key, given in value.items():
         integer = key in INTEGER_SETTINGS
         ok = not isinstance(given, bool) and (
-            isinstance(given, int) if integer else isinstance(given, int | float))
-        positive = key not in ("saving_after_seconds", "upload_base_seconds",
-                               "upload_seconds_per_gb", "sync_seconds")
+            isinstance(given, int) if integer else isinstance(given, int | float)
+        )
+        positive = key not in (
+            "saving_after_seconds",
+            "upload_base_seconds",
+            "upload_seconds_per_gb",
+            "sync_seconds",
+        )
         if not ok or given < (1 if positive else 0):
             kind = "an integer" if integer else "a number"
             bound = ">= 1" if positive else ">= 0"
@@ -242,8 +302,10 @@ def _zones(value: Any) -> list[dict[str, str]]:
     for i, item in enumerate(_list(value, "zones")):
         where = f"zones[{i}]"
         _object(item, where, {"name", "image_server"}, set())
-        zone = {"name": _text(item, "name", where),
-                "image_server": _text(item, "image_server", where)}
+        zone = {
+            "name": _text(item, "name", where),
+            "image_server": _text(item, "image_server", where),
+        }
         if any(z["name"] == zone["name"] for z in zones):
             _fail(f"{where}.name", f"duplicate zone {zone['name']!r}")
         zones.append(zone)
@@ -254,18 +316,37 @@ def _zones(value: Any) -> list[dict[str, str]]:
 
 def _server(item: Any, where: str, context: dict) -> dict[str, Any]:
     _object(item, where, {"name", "project"}, {"id", "status", "availability_zone"})
-    return {"id": _unique_id(item, where, context["ids"], False),
-            "name": _text(item, "name", where),
-            "project_id": _ref(item, "project", where, context["projects"], "project"),
-            "status": _text(item, "status", where, "ACTIVE", choices=SERVER_STATUSES),
-            "availability_zone": _text(item, "availability_zone", where, context["zones"][0],
-                                       choices=set(context["zones"]))}
+    return {
+        "id": _unique_id(item, where, context["ids"], False),
+        "name": _text(item, "name", where),
+        "project_id": _ref(item, "project", where, context["projects"], "project"),
+        "status": _text(item, "status", where, "ACTIVE", choices=SERVER_STATUSES),
+        "availability_zone": _text(
+            item, "availability_zone", where, context["zones"][0], choices=set(context["zones"])
+        ),
+    }
 
 
 def _image(item: Any, where: str, context: dict) -> dict[str, Any]:
-    _object(item, where, {"name", "owner"},
-            {"id", "status", "visibility", "protected", "size", "checksum", "min_disk",
-             "min_ram", "disk_format", "container_format", "properties", "tags"})
+    _object(
+        item,
+        where,
+        {"name", "owner"},
+        {
+            "id",
+            "status",
+            "visibility",
+            "protected",
+            "size",
+            "checksum",
+            "min_disk",
+            "min_ram",
+            "disk_format",
+            "container_format",
+            "properties",
+            "tags",
+        },
+    )
     owner = item["owner"]
     if not isinstance(owner, str) or not owner:
         _fail(f"{where}.owner", "must be a project name or a project id")
@@ -273,46 +354,66 @@ def _image(item: Any, where: str, context: dict) -> dict[str, Any]:
     if not isinstance(properties, dict):
         _fail(f"{where}.properties", "must be an object")
     tags = _list(item.get("tags", []), f"{where}.tags")
-    return {"id": _unique_id(item, where, context["ids"], False),
-            "name": _text(item, "name", where),
-            "owner": context["projects"].get(owner, owner),
-            "status": _text(item, "status", where, "active", choices=IMAGE_STATUSES),
-            "visibility": _text(item, "visibility", where, "private", choices=VISIBILITIES),
-            "protected": _boolean(item, "protected", where, False),
-            "size": _integer(item, "size", where),
-            "checksum": _text(item, "checksum", where, nullable=True),
-            "min_disk": _integer(item, "min_disk", where, 0),
-            "min_ram": _integer(item, "min_ram", where, 0),
-            "disk_format": _text(item, "disk_format", where, "raw"),
-            "container_format": _text(item, "container_format", where, "bare"),
-            "properties": dict(properties), "tags": [str(tag) for tag in tags]}
+    return {
+        "id": _unique_id(item, where, context["ids"], False),
+        "name": _text(item, "name", where),
+        "owner": context["projects"].get(owner, owner),
+        "status": _text(item, "status", where, "active", choices=IMAGE_STATUSES),
+        "visibility": _text(item, "visibility", where, "private", choices=VISIBILITIES),
+        "protected": _boolean(item, "protected", where, False),
+        "size": _integer(item, "size", where),
+        "checksum": _text(item, "checksum", where, nullable=True),
+        "min_disk": _integer(item, "min_disk", where, 0),
+        "min_ram": _integer(item, "min_ram", where, 0),
+        "disk_format": _text(item, "disk_format", where, "raw"),
+        "container_format": _text(item, "container_format", where, "bare"),
+        "properties": dict(properties),
+        "tags": [str(tag) for tag in tags],
+    }
 
 
 def _volume(item: Any, where: str, context: dict) -> dict[str, Any]:
-    _object(item, where, {"name", "project", "size"},
-            {"id", "status", "availability_zone", "volume_type", "os", "volume_image_metadata",
-             "bootable", "server", "device", "description", "metadata", "upload"})
+    _object(
+        item,
+        where,
+        {"name", "project", "size"},
+        {
+            "id",
+            "status",
+            "availability_zone",
+            "volume_type",
+            "os",
+            "volume_image_metadata",
+            "bootable",
+            "server",
+            "device",
+            "description",
+            "metadata",
+            "upload",
+        },
+    )
     if not isinstance(item["name"], str):
         _fail(f"{where}.name", "must be a string")
-    volume = {"id": _unique_id(item, where, context["ids"], False),
-              "name": item["name"],
-              "project_id": _ref(item, "project", where, context["projects"], "project"),
-              "size": _integer(item, "size", where, minimum=1),
-              "status": _text(item, "status", where, "available", choices=VOLUME_STATUSES),
-              "availability_zone": _text(item, "availability_zone", where, context["zones"][0],
-                                         choices=set(context["zones"])),
-              "volume_type": _text(item, "volume_type", where, choices=context["types"],
-                                   nullable=True),
-              "description": _text(item, "description", where, nullable=True),
-              "metadata": _strings(item, "metadata", where),
-              "device": _text(item, "device", where, "/dev/vda")}
+    volume = {
+        "id": _unique_id(item, where, context["ids"], False),
+        "name": item["name"],
+        "project_id": _ref(item, "project", where, context["projects"], "project"),
+        "size": _integer(item, "size", where, minimum=1),
+        "status": _text(item, "status", where, "available", choices=VOLUME_STATUSES),
+        "availability_zone": _text(
+            item, "availability_zone", where, context["zones"][0], choices=set(context["zones"])
+        ),
+        "volume_type": _text(item, "volume_type", where, choices=context["types"], nullable=True),
+        "description": _text(item, "description", where, nullable=True),
+        "metadata": _strings(item, "metadata", where),
+        "device": _text(item, "device", where, "/dev/vda"),
+    }
     image_meta = None
     if item.get("os") is not None:
         os_key = _text(item, "os", where, choices=set(context["os_catalog"]))
         image_meta = dict(context["os_catalog"][os_key])
     if item.get("volume_image_metadata") is not None:
-        image_meta = {**(image_meta or {}),
-                      **_strings(item, "volume_image_metadata", where)}
+        image_meta = {**(image_meta or {}), **_strings(item, "volume_image_metadata", where)}
     volume["volume_image_metadata"] = image_meta
     volume["bootable"] = _boolean(item, "bootable", where, image_meta is not None)
 
@@ -321,14 +422,22 @@ def _volume(item: Any, where: str, context: dict) -> dict[str, Any]:
         if "upload" not in item:
             _fail(where, "an 'uploading' volume needs an 'upload' object")
         upload_where = f"{where}.upload"
-        raw = _object(item["upload"], upload_where, {"image_name"},
-                      {"image_id", "started_seconds_ago", "previous_status"})
-        upload = {"image_id": _unique_id({"id": raw.get("image_id")}, f"{upload_where}.image",
-                                         context["ids"], False),
-                  "image_name": _text(raw, "image_name", upload_where),
-                  "started_seconds_ago": _integer(raw, "started_seconds_ago", upload_where, 0),
-                  "previous_status": _text(raw, "previous_status", upload_where, "available",
-                                           choices={"available", "in-use"})}
+        raw = _object(
+            item["upload"],
+            upload_where,
+            {"image_name"},
+            {"image_id", "started_seconds_ago", "previous_status"},
+        )
+        upload = {
+            "image_id": _unique_id(
+                {"id": raw.get("image_id")}, f"{upload_where}.image", context["ids"], False
+            ),
+            "image_name": _text(raw, "image_name", upload_where),
+            "started_seconds_ago": _integer(raw, "started_seconds_ago", upload_where, 0),
+            "previous_status": _text(
+                raw, "previous_status", upload_where, "available", choices={"available", "in-use"}
+            ),
+        }
     elif "upload" in item:
         _fail(f"{where}.upload", "only an 'uploading' volume can have an upload")
     volume["upload"] = upload

@@ -39,8 +39,14 @@ class App:
         self.world = World(scenario, speed)
         self.log = RequestLog()
         self.quiet = quiet
-        self.routes: list[Route] = [*versions.ROUTES, *identity.ROUTES, *blockstorage.ROUTES,
-                                    *image.ROUTES, *compute.ROUTES, *control.ROUTES]
+        self.routes: list[Route] = [
+            *versions.ROUTES,
+            *identity.ROUTES,
+            *blockstorage.ROUTES,
+            *image.ROUTES,
+            *compute.ROUTES,
+            *control.ROUTES,
+        ]
 
     # -- one request ----------------------------------------------------------------------
 
@@ -49,11 +55,18 @@ class App:
         received_at = self.world.now()
         split = urlsplit(handler.path)
         path = unquote(split.path) or "/"
-        call = Call(method=handler.command, path=path,
-                    query=parse_qs(split.query, keep_blank_values=True),
-                    headers=handler.headers, body=b"", base_url=self._base_url(handler),
-                    request_id=f"req-{uuid.uuid4()}", world=self.world, app=self,
-                    received_at=received_at)
+        call = Call(
+            method=handler.command,
+            path=path,
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=handler.headers,
+            body=b"",
+            base_url=self._base_url(handler),
+            request_id=f"req-{uuid.uuid4()}",
+            world=self.world,
+            app=self,
+            received_at=received_at,
+        )
         match = self._match(call.method, path)
         reply = None
         try:
@@ -70,8 +83,9 @@ class App:
                 return
             if fault.spec.get("status"):
                 status = fault.spec["status"]
-                reply = self._error(match.family, ApiError(
-                    status, f"Injected fault {fault.id}: simulated {status}"))
+                reply = self._error(
+                    match.family, ApiError(status, f"Injected fault {fault.id}: simulated {status}")
+                )
         if reply is None:
             reply = self._dispatch(call, match)
         if fault and fault.spec.get("delay_answer") is not None:
@@ -99,8 +113,9 @@ class App:
                     return Match(route, found.groupdict(), route.template, route.family)
                 other_method = other_method or route
         if other_method:
-            return Match(None, {}, other_method.template, other_method.family,
-                         method_not_allowed=True)
+            return Match(
+                None, {}, other_method.template, other_method.family, method_not_allowed=True
+            )
         return Match(None, {}, path, family_of(path))
 
     def _take_fault(self, call: Call) -> Fault | None:
@@ -124,29 +139,46 @@ class App:
         except ApiError as error:
             return self._error(error.family or family, error)
         except Exception:  # a simulator bug must not become a traceback
-            print(f"k5sim: error handling {call.method} {call.path} ({call.request_id})",
-                  file=sys.stderr)
+            print(
+                f"k5sim: error handling {call.method} {call.path} ({call.request_id})",
+                file=sys.stderr,
+            )
             traceback.print_exc()
-            return self._error(family, ApiError(500, "The server has either erred or is "
-                                                "incapable of performing the requested "
-                                                "operation."))
+            return self._error(
+                family,
+                ApiError(
+                    500,
+                    "The server has either erred or is "
+                    "incapable of performing the requested "
+                    "operation.",
+                ),
+            )
 
     def _authenticate(self, call: Call) -> None:
         token = self.world.valid_token(call.headers.get("X-Auth-Token", "").strip())
         if token is None:
-            raise ApiError(401, UNAUTHENTICATED, headers={
-                "WWW-Authenticate": f'Keystone uri="{call.url("/identity/v3")}"'})
+            raise ApiError(
+                401,
+                UNAUTHENTICATED,
+                headers={"WWW-Authenticate": f'Keystone uri="{call.url("/identity/v3")}"'},
+            )
         call.token = token
         url_project = call.params.get("project_id")
         if url_project and url_project != token.project_id:
             # What cinder/nova `api/openstack/wsgi.py` answer for another project's URL.
-            raise ApiError(400, f"Malformed request URL: URL's project_id '{url_project}' "
-                                f"doesn't match Context's project_id '{token.project_id}'")
+            raise ApiError(
+                400,
+                f"Malformed request URL: URL's project_id '{url_project}' "
+                f"doesn't match Context's project_id '{token.project_id}'",
+            )
         call.project_id = call.project_id or token.project_id
 
     def _error(self, family: str, error: ApiError) -> Reply:
-        return Reply(error.status, error_body(family, error.status, error.message, error.extra),
-                     dict(error.headers))
+        return Reply(
+            error.status,
+            error_body(family, error.status, error.message, error.extra),
+            dict(error.headers),
+        )
 
     # -- the wire -------------------------------------------------------------------------
 
@@ -182,14 +214,27 @@ class App:
 
     def _record(self, call: Call, template: str, status: int | None, started: float) -> None:
         elapsed = time.monotonic() - started
-        self.log.record({"method": call.method, "path": call.path, "template": template,
-                         "status": status, "reset": status is None,
-                         "project_id": call.project_id, "request_id": call.request_id,
-                         "time": zulu_time(time.time()), "received_at": call.received_at,
-                         "duration_ms": round(elapsed * 1000, 1)})
+        self.log.record(
+            {
+                "method": call.method,
+                "path": call.path,
+                "template": template,
+                "status": status,
+                "reset": status is None,
+                "project_id": call.project_id,
+                "request_id": call.request_id,
+                "time": zulu_time(time.time()),
+                "received_at": call.received_at,
+                "duration_ms": round(elapsed * 1000, 1),
+            }
+        )
         if not self.quiet:
-            print(f"{call.method} {call.path} {status if status else 'RESET'} "
-                  f"{elapsed * 1000:.0f}ms {call.request_id}", file=sys.stderr, flush=True)
+            print(
+                f"{call.method} {call.path} {status if status else 'RESET'} "
+                f"{elapsed * 1000:.0f}ms {call.request_id}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 @dataclass
@@ -253,11 +298,15 @@ def make_server(app: App, host: str, port: int) -> SimServer:
 
         do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
-        def send_error(self, code: int, message: str | None = None,
-                       explain: str | None = None) -> None:
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
             # Malformed request lines and unknown verbs: still JSON with a request id.
-            body = json.dumps(error_body(family_of(getattr(self, "path", "/") or "/"), code,
-                                         message or "Bad request")).encode()
+            body = json.dumps(
+                error_body(
+                    family_of(getattr(self, "path", "/") or "/"), code, message or "Bad request"
+                )
+            ).encode()
             self.send_response(code, message)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -35,8 +35,7 @@ class World:
             self.settings = scenario["settings"]
             self.region = scenario["region"]
             self.zones = [zone["name"] for zone in scenario["zones"]]
-            self.image_servers = {zone["name"]: zone["image_server"]
-                                  for zone in scenario["zones"]}
+            self.image_servers = {zone["name"]: zone["image_server"] for zone in scenario["zones"]}
             self.os_catalog = scenario["os_catalog"]
             self.volume_types = {t["name"]: t for t in scenario["volume_types"]}
             self.clock = Clock(speed)
@@ -97,16 +96,32 @@ class World:
             return None
         return token
 
-    def add_volume(self, *, project_id: str, name: str, size: int, availability_zone: str,
-                   status: str = "available", volume_id: str | None = None,
-                   user_id: str | None = None, created_at: float | None = None,
-                   **fields: Any) -> Volume:
+    def add_volume(
+        self,
+        *,
+        project_id: str,
+        name: str,
+        size: int,
+        availability_zone: str,
+        status: str = "available",
+        volume_id: str | None = None,
+        user_id: str | None = None,
+        created_at: float | None = None,
+        **fields: Any,
+    ) -> Volume:
         now = self.now()
-        volume = Volume(id=volume_id or str(uuid.uuid4()), project_id=project_id,
-                        user_id=user_id or self._first_member(project_id), name=name,
-                        status=status, size=size, availability_zone=availability_zone,
-                        created_at=now if created_at is None else created_at,
-                        seq=next(self._seq), **fields)
+        volume = Volume(
+            id=volume_id or str(uuid.uuid4()),
+            project_id=project_id,
+            user_id=user_id or self._first_member(project_id),
+            name=name,
+            status=status,
+            size=size,
+            availability_zone=availability_zone,
+            created_at=now if created_at is None else created_at,
+            seq=next(self._seq),
+            **fields,
+        )
         volume.updated_at = volume.created_at
         self.volumes[volume.id] = volume
         self.project_volumes.setdefault(project_id, {})[volume.id] = volume
@@ -135,8 +150,15 @@ class World:
         return "0" * 32
 
     def attach(self, volume: Volume, server: Server, device: str, at: float) -> None:
-        volume.attachments.append(Attachment(id=str(uuid.uuid4()), server_id=server.id,
-                                             device=device, host_name=None, attached_at=at))
+        volume.attachments.append(
+            Attachment(
+                id=str(uuid.uuid4()),
+                server_id=server.id,
+                device=device,
+                host_name=None,
+                attached_at=at,
+            )
+        )
         server.volume_ids.append(volume.id)
 
     # -- loading a scenario -------------------------------------------------------------
@@ -155,8 +177,12 @@ class World:
         count = len(scenario["servers"])
         for i, item in enumerate(scenario["servers"]):
             created = now - (count - i) * 86400  # a day apart, oldest first
-            server = Server(user_id=self._first_member(item["project_id"]), created_at=created,
-                            updated_at=created, **item)
+            server = Server(
+                user_id=self._first_member(item["project_id"]),
+                created_at=created,
+                updated_at=created,
+                **item,
+            )
             self.servers[server.id] = server
             self.project_servers.setdefault(server.project_id, {})[server.id] = server
         count = len(scenario["images"])
@@ -165,20 +191,29 @@ class World:
             image = self.add_image(created_at=created, **item)
             if image.status == "active":
                 # Images present from the start are already registered everywhere.
-                image.zone_sync = {zone: {"status": "registered", "due_at": created}
-                                   for zone in self.zones}
+                image.zone_sync = {
+                    zone: {"status": "registered", "due_at": created} for zone in self.zones
+                }
         count = len(scenario["volumes"])
         for i, item in enumerate(scenario["volumes"]):
-            fields = {k: v for k, v in item.items()
-                      if k not in ("id", "server_id", "device", "upload")}
-            volume = self.add_volume(volume_id=item["id"],
-                                     created_at=now - (count - i) * 3600, **fields)
+            fields = {
+                k: v for k, v in item.items() if k not in ("id", "server_id", "device", "upload")
+            }
+            volume = self.add_volume(
+                volume_id=item["id"], created_at=now - (count - i) * 3600, **fields
+            )
             if item["server_id"]:
-                self.attach(volume, self.servers[item["server_id"]], item["device"],
-                            volume.created_at)
+                self.attach(
+                    volume, self.servers[item["server_id"]], item["device"], volume.created_at
+                )
             upload = item["upload"]
             if upload:
                 accepted = now - self.span(upload["started_seconds_ago"])
                 volume.status = upload["previous_status"]
-                uploads.begin(self, volume, upload["image_name"], accepted_at=accepted,
-                              image_id=upload["image_id"])
+                uploads.begin(
+                    self,
+                    volume,
+                    upload["image_name"],
+                    accepted_at=accepted,
+                    image_id=upload["image_id"],
+                )

@@ -25,14 +25,24 @@ GIB = 1024**3
 
 # Keys of volume_image_metadata that describe the source image rather than the OS; Cinder
 # does not copy them onto the new image.
-SOURCE_IMAGE_KEYS = {"image_id", "image_name", "checksum", "size", "min_disk", "min_ram",
-                     "disk_format", "container_format"}
+SOURCE_IMAGE_KEYS = {
+    "image_id",
+    "image_name",
+    "checksum",
+    "size",
+    "min_disk",
+    "min_ram",
+    "disk_format",
+    "container_format",
+}
 
 
 def sync_failure_reason(server: str, image_id: str) -> str:
     """K5's wording, from the vendor page, for a failed registration to another zone."""
-    return (f"ERROR:A timeout occurred during synchronize image the server({server}) "
-            f"in the image operation. image_id={image_id}")
+    return (
+        f"ERROR:A timeout occurred during synchronize image the server({server}) "
+        f"in the image operation. image_id={image_id}"
+    )
 
 
 def retry_after(world: Any, project_id: str) -> float | None:
@@ -51,38 +61,62 @@ def retry_after(world: Any, project_id: str) -> float | None:
 
 def duration(world: Any, size_gb: int) -> float:
     settings = world.settings
-    return world.span(settings["upload_base_seconds"]
-                      + size_gb * settings["upload_seconds_per_gb"])
+    return world.span(settings["upload_base_seconds"] + size_gb * settings["upload_seconds_per_gb"])
 
 
-def begin(world: Any, volume: Volume, image_name: str, *, accepted_at: float | None = None,
-          image_id: str | None = None, disk_format: str = "raw",
-          container_format: str = "bare", visibility: str = "private",
-          protected: bool = False) -> Upload:
+def begin(
+    world: Any,
+    volume: Volume,
+    image_name: str,
+    *,
+    accepted_at: float | None = None,
+    image_id: str | None = None,
+    disk_format: str = "raw",
+    container_format: str = "bare",
+    visibility: str = "private",
+    protected: bool = False,
+) -> Upload:
     """Accept an upload of `volume` (already checked by the caller) and schedule its steps."""
     now = world.now() if accepted_at is None else accepted_at
     source = volume.volume_image_metadata or {}
     properties = {k: v for k, v in source.items() if k not in SOURCE_IMAGE_KEYS}
     if "image_id" in source:
         properties["fcx.base_image_id"] = source["image_id"]
-    image = world.add_image(id=image_id or str(uuid.uuid4()), name=image_name,
-                            owner=volume.project_id, status="queued", created_at=now,
-                            visibility=visibility, protected=protected,
-                            disk_format=disk_format, container_format=container_format,
-                            min_disk=volume.size, properties=properties,
-                            origin_zone=volume.availability_zone)
+    image = world.add_image(
+        id=image_id or str(uuid.uuid4()),
+        name=image_name,
+        owner=volume.project_id,
+        status="queued",
+        created_at=now,
+        visibility=visibility,
+        protected=protected,
+        disk_format=disk_format,
+        container_format=container_format,
+        min_disk=volume.size,
+        properties=properties,
+        origin_zone=volume.availability_zone,
+    )
     length = duration(world, volume.size)
-    upload = Upload(id=str(uuid.uuid4()), project_id=volume.project_id, volume_id=volume.id,
-                    image_id=image.id, image_name=image_name, size=volume.size,
-                    zone=volume.availability_zone, previous_status=volume.status,
-                    accepted_at=now, ends_at=now + length)
+    upload = Upload(
+        id=str(uuid.uuid4()),
+        project_id=volume.project_id,
+        volume_id=volume.id,
+        image_id=image.id,
+        image_name=image_name,
+        size=volume.size,
+        zone=volume.availability_zone,
+        previous_status=volume.status,
+        accepted_at=now,
+        ends_at=now + length,
+    )
     world.uploads[upload.id] = upload
     bisect.insort(world.upload_times.setdefault(volume.project_id, []), now)
     volume.status = "uploading"
     volume.upload_id = upload.id
     volume.updated_at = now
-    world.schedule(now + min(world.span(world.settings["saving_after_seconds"]), length),
-                   _to_saving, upload.id)
+    world.schedule(
+        now + min(world.span(world.settings["saving_after_seconds"]), length), _to_saving, upload.id
+    )
     world.schedule(upload.ends_at, _finish, upload.id)
     vanish = world.faults.take_vanish(volume.id)
     if vanish:
@@ -165,8 +199,9 @@ def _sync(world: Any, due: float, image_id: str, zone: str) -> None:
         entry["status"] = "cancelled"
     elif world.faults.take_sync_failure(zone, image_id):
         entry["status"] = "failed"
-        image.properties.setdefault("sync_status_reason",
-                                    sync_failure_reason(world.image_servers[zone], image.id))
+        image.properties.setdefault(
+            "sync_status_reason", sync_failure_reason(world.image_servers[zone], image.id)
+        )
         image.updated_at = due
     else:
         entry["status"] = "registered"

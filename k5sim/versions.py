@@ -14,10 +14,15 @@ GLANCE_VERSIONS = ("2.9", "2.8", "2.7", "2.6", "2.5", "2.4", "2.3", "2.2", "2.1"
 
 
 def identity_version(call: Call) -> dict:
-    return {"id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
-            "links": [{"rel": "self", "href": call.url("/identity/v3/")}],
-            "media-types": [{"base": "application/json",
-                             "type": "application/vnd.openstack.identity-v3+json"}]}
+    return {
+        "id": "v3.14",
+        "status": "stable",
+        "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": call.url("/identity/v3/")}],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+        ],
+    }
 
 
 def identity_root(call: Call) -> Reply:
@@ -30,15 +35,23 @@ def identity_v3(call: Call) -> Reply:
 
 def _cinder_version(call: Call, major: int) -> dict:
     current = major == 3
-    return {"id": f"v{major}.0", "status": "CURRENT" if current else "DEPRECATED",
-            "version": CINDER_MAX_MICROVERSION if current else "",
-            "min_version": "3.0" if current else "",
-            "updated": "2016-02-08T12:20:21Z" if current else "2014-06-28T12:20:21Z",
-            "links": [{"rel": "describedby", "type": "text/html",
-                       "href": "https://docs.openstack.org/"},
-                      {"rel": "self", "href": call.url(f"/blockstorage/v{major}/")}],
-            "media-types": [{"base": "application/json",
-                             "type": f"application/vnd.openstack.volume+json;version={major}"}]}
+    return {
+        "id": f"v{major}.0",
+        "status": "CURRENT" if current else "DEPRECATED",
+        "version": CINDER_MAX_MICROVERSION if current else "",
+        "min_version": "3.0" if current else "",
+        "updated": "2016-02-08T12:20:21Z" if current else "2014-06-28T12:20:21Z",
+        "links": [
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+            {"rel": "self", "href": call.url(f"/blockstorage/v{major}/")},
+        ],
+        "media-types": [
+            {
+                "base": "application/json",
+                "type": f"application/vnd.openstack.volume+json;version={major}",
+            }
+        ],
+    }
 
 
 def blockstorage_root(call: Call) -> Reply:
@@ -54,17 +67,27 @@ def blockstorage_v3(call: Call) -> Reply:
 
 
 def image_root(call: Call) -> Reply:
-    versions = [{"id": f"v{number}", "status": "CURRENT" if i == 0 else "SUPPORTED",
-                 "links": [{"rel": "self", "href": call.url("/image/v2/")}]}
-                for i, number in enumerate(GLANCE_VERSIONS)]
+    versions = [
+        {
+            "id": f"v{number}",
+            "status": "CURRENT" if i == 0 else "SUPPORTED",
+            "links": [{"rel": "self", "href": call.url("/image/v2/")}],
+        }
+        for i, number in enumerate(GLANCE_VERSIONS)
+    ]
     return Reply(300, {"versions": versions})
 
 
 def _nova_version(call: Call) -> dict:
     # K5's compute endpoint is `/v2/{project_id}` without microversions.
-    return {"id": "v2.0", "status": "CURRENT", "version": "", "min_version": "",
-            "updated": "2011-01-21T11:33:21Z",
-            "links": [{"rel": "self", "href": call.url("/compute/v2/")}]}
+    return {
+        "id": "v2.0",
+        "status": "CURRENT",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [{"rel": "self", "href": call.url("/compute/v2/")}],
+    }
 
 
 def compute_root(call: Call) -> Reply:
@@ -72,9 +95,20 @@ def compute_root(call: Call) -> Reply:
 
 
 def compute_v2(call: Call) -> Reply:
-    return Reply(200, {"version": {**_nova_version(call), "media-types": [
-        {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}
-    ]}})
+    return Reply(
+        200,
+        {
+            "version": {
+                **_nova_version(call),
+                "media-types": [
+                    {
+                        "base": "application/json",
+                        "type": "application/vnd.openstack.compute+json;version=2",
+                    }
+                ],
+            }
+        },
+    )
 
 
 ROUTES = [

@@ -35,8 +35,10 @@ class Route:
     auth: bool = True
 
     def __post_init__(self) -> None:
-        pattern = _PARAM.sub(lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(self.template)
-                             .replace(r"\{", "{").replace(r"\}", "}"))
+        pattern = _PARAM.sub(
+            lambda m: f"(?P<{m.group(1)}>[^/]+)",
+            re.escape(self.template).replace(r"\{", "{").replace(r"\}", "}"),
+        )
         self.regex = re.compile(pattern.rstrip("/") or "/")
 
 
@@ -74,8 +76,9 @@ class Call:
         return f"{self.base_url}{path}"
 
 
-def int_arg(call: Call, name: str, default: int | None, *, message: str | None = None
-            ) -> int | None:
+def int_arg(
+    call: Call, name: str, default: int | None, *, message: str | None = None
+) -> int | None:
     """A non-negative integer query parameter (400 otherwise)."""
     text = call.arg(name)
     if text is None:

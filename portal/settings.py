@@ -102,8 +102,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory: end-to-end tests run real qcluster processes against the test
     # database (they are handed its path). One per test run, so parallel runs don't collide.
-    DATABASES["default"]["TEST"] = {"NAME": env_str(
-        "TEST_SQLITE_PATH", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))}
+    DATABASES["default"]["TEST"] = {
+        "NAME": env_str("TEST_SQLITE_PATH", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Job queue (django-q2) ------------------------------------------------------------------
@@ -134,15 +135,21 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
 # Shared between web and worker hosts when Redis is there (throttling, K5 list cache).
 REDIS_CACHE_URL = env_url("REDIS_CACHE_URL", REDIS_URL, schemes=("redis", "rediss", "unix"))
 if REDIS_CACHE_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_CACHE_URL, "KEY_PREFIX": "k5portal"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_CACHE_URL,
+            "KEY_PREFIX": "k5portal",
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- K5 -------------------------------------------------------------------------------------
 # Where the demo project points; on a laptop that is the bundled simulator (`python -m k5sim`).
-K5_DEMO_AUTH_URL = env_url("K5_DEMO_AUTH_URL", "http://127.0.0.1:8774/identity/v3",
-                           schemes=("http", "https"))
+K5_DEMO_AUTH_URL = env_url(
+    "K5_DEMO_AUTH_URL", "http://127.0.0.1:8774/identity/v3", schemes=("http", "https")
+)
 K5_CONNECT_TIMEOUT = env_float("K5_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 K5_READ_TIMEOUT = env_float("K5_READ_TIMEOUT", 30.0, minimum=0.1)
 # How long a project's volume list (with servers) is reused by pages and the API.
@@ -222,15 +229,17 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"api": env_str("API_THROTTLE_RATE", "600/min")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "imaging.api.errors.handle",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
-                                 "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "K5 image portal API",
     "DESCRIPTION": "Create images from K5 volumes and follow them until they are usable in "
-                   "every availability zone. Errors: {\"error\": {\"code\", \"message\", "
-                   "\"fields\"}}.",
+    'every availability zone. Errors: {"error": {"code", "message", '
+    '"fields"}}.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -252,11 +261,13 @@ ENGINE_EXPECTED_SECONDS_PER_GB = env_float("ENGINE_EXPECTED_SECONDS_PER_GB", 20.
 # A job running longer than this multiple of its expected duration is failed as stuck.
 ENGINE_STUCK_FACTOR = env_float("ENGINE_STUCK_FACTOR", 4.0, minimum=1.0)
 # A job left in "submitting" this long (worker died, answer lost) is reconciled against K5.
-ENGINE_SUBMIT_GRACE_SECONDS = env_float("ENGINE_SUBMIT_GRACE_SECONDS",
-                                        2 * K5_READ_TIMEOUT + 30, minimum=1)
+ENGINE_SUBMIT_GRACE_SECONDS = env_float(
+    "ENGINE_SUBMIT_GRACE_SECONDS", 2 * K5_READ_TIMEOUT + 30, minimum=1
+)
 # How long a wait after K5 is unreachable before the upload is tried again.
-ENGINE_UNAVAILABLE_BACKOFF_SECONDS = env_float("ENGINE_UNAVAILABLE_BACKOFF_SECONDS", 60.0,
-                                               minimum=0)
+ENGINE_UNAVAILABLE_BACKOFF_SECONDS = env_float(
+    "ENGINE_UNAVAILABLE_BACKOFF_SECONDS", 60.0, minimum=0
+)
 # How long one scheduled ticker task keeps ticking (django-q2's scheduler runs once a minute).
 ENGINE_TICKER_SECONDS = env_float("ENGINE_TICKER_SECONDS", 55.0, minimum=1)
 ENGINE_NOTIFY_TIMEOUT = env_float("ENGINE_NOTIFY_TIMEOUT", 10.0, minimum=0.1)

@@ -6,8 +6,14 @@ from imaging.models import K5Project
 
 
 def make_project(**fields) -> K5Project:
-    defaults = dict(name="p", region="jp-east-1", identity_url="http://127.0.0.1/identity/v3",
-                    contract="demo", k5_project_id="abc", username="u")
+    defaults = dict(
+        name="p",
+        region="jp-east-1",
+        identity_url="http://127.0.0.1/identity/v3",
+        contract="demo",
+        k5_project_id="abc",
+        username="u",
+    )
     return K5Project(**(defaults | fields))
 
 

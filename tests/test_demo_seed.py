@@ -9,7 +9,8 @@ from imaging.models import K5Project, Membership
 
 @pytest.mark.django_db
 def test_seed_demo_creates_users_and_projects_bound_to_the_simulator_and_is_repeatable(
-        k5sim, capsys):
+    k5sim, capsys
+):
     call_command("seed_demo", "--auth-url", k5sim.auth_url)
     call_command("seed_demo", "--auth-url", k5sim.auth_url)
 
@@ -21,7 +22,11 @@ def test_seed_demo_creates_users_and_projects_bound_to_the_simulator_and_is_repe
     first = projects["demo-project-1"]
     assert first.k5_project_id == k5sim.project_id("demo-project-1")
     assert (first.identity_url, first.contract, first.username, first.region) == (
-        k5sim.auth_url, "demo", "demo-user", "jp-east-1")
+        k5sim.auth_url,
+        "demo",
+        "demo-user",
+        "jp-east-1",
+    )
     assert first.get_password() == "demo-password"
     roles = dict(Membership.objects.values_list("project__name", "role"))
     assert roles == {"demo-project-1": "member", "demo-project-2": "admin"}
@@ -39,8 +44,9 @@ def test_check_authenticates_and_summarises_the_volumes(k5sim, capsys):
     capsys.readouterr()
     call_command("k5project", "check", "demo-project-1")
     line = capsys.readouterr().out.strip()
-    volumes = [v for v in k5sim.state()["volumes"]
-               if v["project_id"] == k5sim.project_id("demo-project-1")]
+    volumes = [
+        v for v in k5sim.state()["volumes"] if v["project_id"] == k5sim.project_id("demo-project-1")
+    ]
     assert line.startswith("demo-project-1: OK - signed in as demo-user to project ")
     assert f"in jp-east-1; {len(volumes)} volume(s) (" in line
     assert "1 uploading" in line and "1 error" in line
@@ -67,9 +73,16 @@ def test_remove_keeps_a_project_that_has_audit_history(k5sim):
 
     call_command("seed_demo", "--auth-url", k5sim.auth_url)
     project = K5Project.objects.get(name="demo-project-1")
-    submit_job(Submission(project=project, volume_id="10000000-0000-4000-8000-000000000001",
-                          image_name="kept", preparation_confirmed=True),
-               user=User.objects.get(username="demo"), channel="web")
+    submit_job(
+        Submission(
+            project=project,
+            volume_id="10000000-0000-4000-8000-000000000001",
+            image_name="kept",
+            preparation_confirmed=True,
+        ),
+        user=User.objects.get(username="demo"),
+        channel="web",
+    )
     with pytest.raises(CommandError, match="1 image job\\(s\\) in its audit history"):
         call_command("k5project", "remove", "demo-project-1")
     assert K5Project.objects.filter(name="demo-project-1").exists()

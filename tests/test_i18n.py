@@ -26,8 +26,8 @@ JA_PO = settings.BASE_DIR / "locale" / "ja" / "LC_MESSAGES" / "django.po"
 JA_MO = JA_PO.with_suffix(".mo")
 
 # The simulator's demo volumes (k5sim/README.md), as in tests/engine/conftest.py.
-CENTOS_WEB = "10000000-0000-4000-8000-000000000001"     # available, CentOS, 30 GB, 1a
-UBUNTU_FRONT = "10000000-0000-4000-8000-000000000006"   # in-use, front-01 ACTIVE
+CENTOS_WEB = "10000000-0000-4000-8000-000000000001"  # available, CentOS, 30 GB, 1a
+UBUNTU_FRONT = "10000000-0000-4000-8000-000000000006"  # in-use, front-01 ACTIVE
 CENTOS_BROKEN = "10000000-0000-4000-8000-000000000007"  # error
 
 
@@ -42,11 +42,17 @@ def fresh_clients():
 def project(db, k5sim) -> K5Project:
     """demo-project-1 of the live simulator, as in tests/engine/conftest.py."""
     project = K5Project(
-        name="demo-project-1", region="jp-east-1", identity_url=k5sim.auth_url,
-        contract="demo", k5_project_id=k5sim.project_id("demo-project-1"),
-        username="demo-user", availability_zones_override=["jp-east-1a", "jp-east-1b"],
-        sync_server_zones={"http://192.0.2.11:9292": "jp-east-1a",
-                           "http://192.0.2.12:9292": "jp-east-1b"},
+        name="demo-project-1",
+        region="jp-east-1",
+        identity_url=k5sim.auth_url,
+        contract="demo",
+        k5_project_id=k5sim.project_id("demo-project-1"),
+        username="demo-user",
+        availability_zones_override=["jp-east-1a", "jp-east-1b"],
+        sync_server_zones={
+            "http://192.0.2.11:9292": "jp-east-1a",
+            "http://192.0.2.12:9292": "jp-east-1b",
+        },
     )
     project.set_password("demo-password")
     project.save()
@@ -78,8 +84,9 @@ def switch_language(client: Client, language: str, *, on: str = "/") -> str:
     """Submit the header's language form as the browser would: its action, its CSRF token,
     its hidden `next`, the chosen option. Returns the page it leads back to."""
     html = page(client, on)
-    form = re.search(r'<form action="([^"]+)" method="post" class="inline language">(.*?)</form>',
-                     html, re.S)
+    form = re.search(
+        r'<form action="([^"]+)" method="post" class="inline language">(.*?)</form>', html, re.S
+    )
     assert form, "the language form is in the header"
     action, body = form.groups()
     assert action == "/i18n/setlang/"
@@ -98,41 +105,68 @@ def test_a_member_switches_to_japanese_and_sees_every_page_in_japanese(browser, 
 
     dashboard = switch_language(browser, "ja")
     assert '<html lang="ja">' in dashboard
-    for words in ("ダッシュボード", "参加している K5 プロジェクト", "アップロード枠",
-                  "メンバー", "過去 30 日間のジョブ結果", "K5 イメージポータル", "ログアウト",
-                  "この 1 時間のアップロード: "):
+    for words in (
+        "ダッシュボード",
+        "参加している K5 プロジェクト",
+        "アップロード枠",
+        "メンバー",
+        "過去 30 日間のジョブ結果",
+        "K5 イメージポータル",
+        "ログアウト",
+        "この 1 時間のアップロード: ",
+    ):
         assert words in dashboard, words
     assert "Your K5 projects" not in dashboard
 
     volumes = page(browser, f"/projects/{project.pk}/volumes/")
     assert '<html lang="ja">' in volumes
-    for words in ("demo-project-1 のボリューム", "イメージ作成可否", "起動可能",
-                  "K5 から再取得", "件のボリュームを表示",
-                  # why a volume cannot be imaged, from the engine's rules
-                  "サーバー front-01 のステータスが SHUTOFF ではなく ACTIVE です",
-                  "ボリュームのステータスが error です"):
+    for words in (
+        "demo-project-1 のボリューム",
+        "イメージ作成可否",
+        "起動可能",
+        "K5 から再取得",
+        "件のボリュームを表示",
+        # why a volume cannot be imaged, from the engine's rules
+        "サーバー front-01 のステータスが SHUTOFF ではなく ACTIVE です",
+        "ボリュームのステータスが error です",
+    ):
         assert words in volumes, words
     assert "not SHUTOFF" not in volumes and "Can be imaged" not in volumes
 
     url = f"/projects/{project.pk}/volumes/{CENTOS_WEB}/create-image/"
     form = page(browser, url)
-    for words in ("イメージの作成", "イメージ名", "イメージ作成前の準備",
-                  "上記の準備を完了しました", "旧 NIC に結び付いたネットワーク設定"):
+    for words in (
+        "イメージの作成",
+        "イメージ名",
+        "イメージ作成前の準備",
+        "上記の準備を完了しました",
+        "旧 NIC に結び付いたネットワーク設定",
+    ):
         assert words in form, words
 
     # A refusal from the submission rules comes back next to its field, in Japanese.
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
     refused = browser.post(url, {"csrfmiddlewaretoken": token, "image_name": "web-golden"})
     assert refused.status_code == 200
-    assert "イメージ作成前の準備を確認してください: 旧 NIC に結び付いたネットワーク設定を削除した" \
+    assert (
+        "イメージ作成前の準備を確認してください: 旧 NIC に結び付いたネットワーク設定を削除した"
         in unescape(refused.content.decode())
+    )
 
-    queued = browser.post(url, {"csrfmiddlewaretoken": token, "image_name": "web-golden",
-                                "preparation_confirmed": "on"})
+    queued = browser.post(
+        url,
+        {"csrfmiddlewaretoken": token, "image_name": "web-golden", "preparation_confirmed": "on"},
+    )
     assert queued.status_code == 302
     job_page = page(browser, queued["Location"])
-    for words in ("イメージ作成ジョブを登録しました: web-golden", "待機中",
-                  "アベイラビリティゾーン", "作成元ゾーン", "同期待ち", "履歴"):
+    for words in (
+        "イメージ作成ジョブを登録しました: web-golden",
+        "待機中",
+        "アベイラビリティゾーン",
+        "作成元ゾーン",
+        "同期待ち",
+        "履歴",
+    ):
         assert words in job_page, words
 
     jobs = page(browser, "/jobs/")
@@ -166,14 +200,24 @@ def test_api_errors_stay_english_for_a_japanese_client(client, bob, project):
     _token, key = ApiToken.issue(bob, "tests")
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ja"
     headers = {"HTTP_AUTHORIZATION": f"Token {key}", "HTTP_ACCEPT_LANGUAGE": "ja"}
-    refused = client.post("/api/v1/jobs/", {
-        "project": project.pk, "volume_id": CENTOS_WEB, "image_name": "web-golden",
-        "preparation_confirmed": False}, content_type="application/json", **headers)
+    refused = client.post(
+        "/api/v1/jobs/",
+        {
+            "project": project.pk,
+            "volume_id": CENTOS_WEB,
+            "image_name": "web-golden",
+            "preparation_confirmed": False,
+        },
+        content_type="application/json",
+        **headers,
+    )
     assert refused.status_code == 400
     error = refused.json()["error"]
     assert error["code"] == "preparation_required"
-    assert error["message"] == ("Confirm the preparation before imaging: the network settings "
-                                "tied to the old NIC were removed (CentOS, Ubuntu, RHEL).")
+    assert error["message"] == (
+        "Confirm the preparation before imaging: the network settings "
+        "tied to the old NIC were removed (CentOS, Ubuntu, RHEL)."
+    )
     assert error["fields"] == {"preparation_confirmed": [error["message"]]}
 
     listed = client.get(f"/api/v1/projects/{project.pk}/volumes/", **headers)
@@ -183,6 +227,7 @@ def test_api_errors_stay_english_for_a_japanese_client(client, bob, project):
 
 
 # --- the catalog -----------------------------------------------------------------------------
+
 
 def read_po(path: Path) -> list[dict]:
     """Entries of a .po file: flags, msgid, msgid_plural, msgstr / msgstr[n] (header skipped,
@@ -207,9 +252,12 @@ def read_po(path: Path) -> list[dict]:
 
 
 def untranslated(entries: list[dict]) -> list[str]:
-    return [e["msgid"] for e in entries
-            if not all(v for k, v in e.items() if k.startswith("msgstr"))
-            or not any(k.startswith("msgstr") for k in e)]
+    return [
+        e["msgid"]
+        for e in entries
+        if not all(v for k, v in e.items() if k.startswith("msgstr"))
+        or not any(k.startswith("msgstr") for k in e)
+    ]
 
 
 def placeholders(text: str) -> list[str]:
@@ -234,21 +282,24 @@ def test_the_committed_mo_is_compiled_from_the_committed_po():
         catalog = gettext.GNUTranslations(mo)
     for entry in read_po(JA_PO):
         if "msgid_plural" in entry:
-            assert catalog.ngettext(entry["msgid"], entry["msgid_plural"], 2) == \
-                entry["msgstr[0]"]
+            assert catalog.ngettext(entry["msgid"], entry["msgid_plural"], 2) == entry["msgstr[0]"]
         else:
             assert catalog.gettext(entry["msgid"]) == entry["msgstr"], entry["msgid"]
 
 
-@pytest.mark.skipif(not shutil.which("xgettext") or not shutil.which("msgmerge"),
-                    reason="GNU gettext is not installed (only needed to extract messages)")
-def test_every_marked_string_in_the_code_is_in_the_japanese_catalog(tmp_path, settings,
-                                                                     monkeypatch):
+@pytest.mark.skipif(
+    not shutil.which("xgettext") or not shutil.which("msgmerge"),
+    reason="GNU gettext is not installed (only needed to extract messages)",
+)
+def test_every_marked_string_in_the_code_is_in_the_japanese_catalog(
+    tmp_path, settings, monkeypatch
+):
     """Extract the messages from a copy of the sources into a copy of the catalog, as
     `manage.py makemessages -l ja` would: anything new must already be translated."""
     for name in ("imaging", "portal", "templates"):
-        shutil.copytree(settings.BASE_DIR / name, tmp_path / name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            settings.BASE_DIR / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
     catalog = tmp_path / "locale" / "ja" / "LC_MESSAGES" / "django.po"
     catalog.parent.mkdir(parents=True)
     shutil.copy(JA_PO, catalog)

@@ -4,9 +4,20 @@ from django.core.management import CommandError, call_command
 
 from imaging.models import K5Project, Membership
 
-ADD = ["add", "tokyo-web", "--region", "jp-east-1", "--contract", "C123",
-       "--identity-url", "https://identity.jp-east-1.cloud.global.fujitsu.com/v3",
-       "--project-id", "0123abcd", "--username", "svc-imager"]
+ADD = [
+    "add",
+    "tokyo-web",
+    "--region",
+    "jp-east-1",
+    "--contract",
+    "C123",
+    "--identity-url",
+    "https://identity.jp-east-1.cloud.global.fujitsu.com/v3",
+    "--project-id",
+    "0123abcd",
+    "--username",
+    "svc-imager",
+]
 
 
 def k5project(*args, capsys=None) -> str:
@@ -15,8 +26,7 @@ def k5project(*args, capsys=None) -> str:
 
 
 @pytest.mark.django_db
-def test_add_takes_the_password_from_the_environment_and_stores_it_encrypted(
-        monkeypatch, capsys):
+def test_add_takes_the_password_from_the_environment_and_stores_it_encrypted(monkeypatch, capsys):
     monkeypatch.setenv("K5_PASSWORD", "from-env-secret")
     out = k5project(*ADD, capsys=capsys)
     assert "added tokyo-web (jp-east-1)" in out
@@ -52,7 +62,8 @@ def test_list_grant_revoke_and_remove(monkeypatch, capsys):
     k5project(*ADD)
     bob = User.objects.create_user("bob")
     assert "tokyo-web\tjp-east-1\tC123\t0123abcd\tsvc-imager\tv2\t4/3600s" in k5project(
-        "list", capsys=capsys)
+        "list", capsys=capsys
+    )
     k5project("grant", "tokyo-web", "bob", "--role", "viewer")
     k5project("grant", "tokyo-web", "bob", "--role", "admin")
     assert Membership.objects.get(user=bob).role == "admin"

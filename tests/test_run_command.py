@@ -23,9 +23,15 @@ def test_bin_run_serves_the_portal_seeded_with_the_demo_and_stops_on_sigterm(tmp
     port, sim_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env |= {"PORT": str(port), "K5SIM_PORT": str(sim_port), "PORTAL_VAR_DIR": str(tmp_path)}
-    run = subprocess.Popen([str(ROOT / "bin" / "run")], cwd=ROOT, env=env, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           start_new_session=True)
+    run = subprocess.Popen(
+        [str(ROOT / "bin" / "run")],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     output = []
     try:
         deadline = time.monotonic() + 240
@@ -46,9 +52,13 @@ def test_bin_run_serves_the_portal_seeded_with_the_demo_and_stops_on_sigterm(tmp
         assert login.status_code == 200
         home = web.post(
             f"http://127.0.0.1:{port}/accounts/login/",
-            data={"username": "demo", "password": "demo-password",
-                  "csrfmiddlewaretoken": web.cookies["csrftoken"]},
-            headers={"Referer": login.url}, timeout=10,
+            data={
+                "username": "demo",
+                "password": "demo-password",
+                "csrfmiddlewaretoken": web.cookies["csrftoken"],
+            },
+            headers={"Referer": login.url},
+            timeout=10,
         )
         assert home.status_code == 200
         assert "demo-project-1" in home.text and "demo-project-2" in home.text

@@ -10,11 +10,18 @@ from tests.support.simulator import ROOT
 
 
 def start_django(**env) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("DATABASE_URL", "REDIS_URL", "PORTAL_PRODUCTION")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "PORTAL_PRODUCTION")
+    }
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
-        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -35,10 +42,14 @@ def test_it_starts_with_the_laptop_defaults():
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not a URL"),
         ({"K5_DEMO_AUTH_URL": "ftp://x/v3"}, "K5_DEMO_AUTH_URL='ftp://x/v3' is not a URL"),
         ({"PORTAL_PRODUCTION": "true"}, "SECRET_KEY (or SECRET_KEY_FILE) must be set"),
-        ({"PORTAL_PRODUCTION": "true", "SECRET_KEY": "x" * 50},
-         "K5_CREDENTIAL_KEYS must be set in production"),
-        ({"SECRET_KEY_FILE": "/nonexistent/secret"},
-         "SECRET_KEY_FILE='/nonexistent/secret' cannot be read"),
+        (
+            {"PORTAL_PRODUCTION": "true", "SECRET_KEY": "x" * 50},
+            "K5_CREDENTIAL_KEYS must be set in production",
+        ),
+        (
+            {"SECRET_KEY_FILE": "/nonexistent/secret"},
+            "SECRET_KEY_FILE='/nonexistent/secret' cannot be read",
+        ),
     ],
 )
 def test_it_refuses_bad_values_naming_the_variable(env, named):
@@ -48,12 +59,23 @@ def test_it_refuses_bad_values_naming_the_variable(env, named):
 
 
 def test_redis_url_switches_the_broker_without_code_change():
-    code = ("from django.conf import settings; "
-            "print(settings.Q_CLUSTER.get('redis'), settings.Q_CLUSTER.get('orm'))")
+    code = (
+        "from django.conf import settings; "
+        "print(settings.Q_CLUSTER.get('redis'), settings.Q_CLUSTER.get('orm'))"
+    )
     clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    run = lambda env: subprocess.run(  # noqa: E731
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env={**clean, **env},
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout.strip().splitlines()[-1]
+    run = lambda env: (  # noqa: E731
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert run({}) == "None default"
     assert run({"REDIS_URL": "redis://127.0.0.1:6379/3"}) == "redis://127.0.0.1:6379/3 None"

@@ -18,12 +18,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(
-                "The Authorization header must be 'Token <key>', with no spaces in the key.")
+                "The Authorization header must be 'Token <key>', with no spaces in the key."
+            )
         try:
             key = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(
-                "The token contains invalid characters.") from None
+                "The token contains invalid characters."
+            ) from None
         token = ApiToken.authenticate(key)
         if token is None or not token.usable:
             raise exceptions.AuthenticationFailed("Invalid, disabled or expired API token.")
@@ -39,9 +41,13 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <key>`: create a key on your profile page or with "
-                               "`manage.py apitoken create USERNAME`."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>`: create a key on your profile page or with "
+            "`manage.py apitoken create USERNAME`.",
+        }
 
 
 class PerTokenThrottle(SimpleRateThrottle):

@@ -1,6 +1,6 @@
 """Every error from /api/ is JSON of one shape, never an HTML page or a traceback:
 
-    {"error": {"code": "image_name_taken", "message": "…", "fields": {"image_name": ["…"]}}}
+{"error": {"code": "image_name_taken", "message": "…", "fields": {"image_name": ["…"]}}}
 """
 
 from __future__ import annotations
@@ -47,8 +47,11 @@ def handle(exc, context):
         fields = {exc.field: [exc.message]} if exc.field else {}
         return Response(body(exc.code, exc.message, fields), status=refusal_status(exc))
     if isinstance(exc, CredentialsInvalid | K5Error):
-        message = str(exc) if isinstance(exc, CredentialsInvalid) else (
-            f"K5 could not be asked: {exc.message}")
+        message = (
+            str(exc)
+            if isinstance(exc, CredentialsInvalid)
+            else (f"K5 could not be asked: {exc.message}")
+        )
         return Response(body("k5_unavailable", message), status=503)
     response = exception_handler(exc, context)
     if response is None:
@@ -67,8 +70,9 @@ def handle(exc, context):
 
 def _answer_in_json(request) -> None:
     """An error is JSON even when the caller asked for CSV (or HTML): tools parse it."""
-    if request is not None and not isinstance(getattr(request, "accepted_renderer", None),
-                                              JSONRenderer):
+    if request is not None and not isinstance(
+        getattr(request, "accepted_renderer", None), JSONRenderer
+    ):
         request.accepted_renderer = JSONRenderer()
         request.accepted_media_type = JSONRenderer.media_type
 
@@ -97,6 +101,11 @@ def _is_endpoint(path: str) -> bool:
 
 
 def server_error(request, *args, **kwargs):
-    return JsonResponse(body("server_error", "Something went wrong on our side; it has been "
-                             "logged. Try again, or report the time of the request."),
-                        status=500)
+    return JsonResponse(
+        body(
+            "server_error",
+            "Something went wrong on our side; it has been "
+            "logged. Try again, or report the time of the request.",
+        ),
+        status=500,
+    )

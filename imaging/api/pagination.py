@@ -20,8 +20,13 @@ class Pages(PageNumberPagination):
         except ValueError:
             size = 0
         if not 1 <= size <= self.max_page_size:
-            raise ValidationError({self.page_size_query_param: [
-                f"A whole number from 1 to {self.max_page_size}, not {given!r}."]})
+            raise ValidationError(
+                {
+                    self.page_size_query_param: [
+                        f"A whole number from 1 to {self.max_page_size}, not {given!r}."
+                    ]
+                }
+            )
         return size
 
     def get_schema_operation_parameters(self, view):
@@ -31,7 +36,9 @@ class Pages(PageNumberPagination):
                 parameter["schema"]["minimum"] = 1
             elif parameter["name"] == self.page_size_query_param:
                 parameter["schema"].update(minimum=1, maximum=self.max_page_size)
-                parameter["description"] = (f"Number of results per page, 1 to "
-                                            f"{self.max_page_size} ({self.page_size} if "
-                                            f"not given).")
+                parameter["description"] = (
+                    f"Number of results per page, 1 to "
+                    f"{self.max_page_size} ({self.page_size} if "
+                    f"not given)."
+                )
         return parameters

@@ -25,9 +25,14 @@ class CSVRenderer(BaseRenderer):
             writer = csv.DictWriter(out, fieldnames=header)
             writer.writeheader()
             for row in rows:
-                writer.writerow({key: json.dumps(value, ensure_ascii=False)
-                                 if isinstance(value, dict | list) else value
-                                 for key, value in row.items()})
+                writer.writerow(
+                    {
+                        key: json.dumps(value, ensure_ascii=False)
+                        if isinstance(value, dict | list)
+                        else value
+                        for key, value in row.items()
+                    }
+                )
         return out.getvalue().encode(self.charset)
 
 

@@ -10,11 +10,15 @@ from rest_framework import serializers
 
 
 class ApiErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="stable, for tools: e.g. `volume_busy`, "
-                                 "`image_name_taken`, `not_found`, `throttled`")
+    code = serializers.CharField(
+        help_text="stable, for tools: e.g. `volume_busy`, "
+        "`image_name_taken`, `not_found`, `throttled`"
+    )
     message = serializers.CharField(help_text="for people")
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
-                                   help_text="field name: what is wrong with it")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="field name: what is wrong with it",
+    )
 
 
 class ApiErrorSerializer(serializers.Serializer):
@@ -54,7 +58,6 @@ class ApiSchema(AutoSchema):
             responses.setdefault(code, {"description": description})
         for code, response in responses.items():
             if code >= "400" and "content" not in response:
-                error = self._get_response_for_code(ApiErrorSerializer, code,
-                                                    direction=direction)
+                error = self._get_response_for_code(ApiErrorSerializer, code, direction=direction)
                 response["content"] = error["content"]
         return dict(sorted(responses.items()))

@@ -11,8 +11,9 @@ from imaging.models import ImageJob, JobEvent, K5Project, OsFamily, ZoneSyncResu
 class ProjectSerializer(serializers.ModelSerializer):
     # Declared, not derived from the model: the model's bounds depend on the database backend,
     # and the schema must be the same whichever one generates it.
-    upload_limit = serializers.IntegerField(read_only=True,
-                                            help_text="uploads K5 allows per window")
+    upload_limit = serializers.IntegerField(
+        read_only=True, help_text="uploads K5 allows per window"
+    )
     upload_window_seconds = serializers.IntegerField(read_only=True)
     role = serializers.SerializerMethodField()
     uploads_in_window = serializers.SerializerMethodField()
@@ -20,8 +21,16 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = K5Project
-        fields = ["id", "name", "region", "role", "upload_limit", "upload_window_seconds",
-                  "uploads_in_window", "next_slot_at"]
+        fields = [
+            "id",
+            "name",
+            "region",
+            "role",
+            "upload_limit",
+            "upload_window_seconds",
+            "uploads_in_window",
+            "next_slot_at",
+        ]
 
     @extend_schema_field(serializers.ChoiceField(choices=["viewer", "member", "admin"]))
     def get_role(self, project) -> str:
@@ -30,8 +39,9 @@ class ProjectSerializer(serializers.ModelSerializer):
     def get_uploads_in_window(self, project) -> int:
         return self.context["budgets"][project.pk].used
 
-    @extend_schema_field(serializers.DateTimeField(allow_null=True, help_text="null: a slot "
-                                                   "is free now"))
+    @extend_schema_field(
+        serializers.DateTimeField(allow_null=True, help_text="null: a slot is free now")
+    )
     def get_next_slot_at(self, project):
         return self.context["budgets"][project.pk].next_slot_at
 
@@ -64,21 +74,35 @@ class VolumeSerializer(serializers.Serializer):
 class JobCreateSerializer(serializers.Serializer):
     project = serializers.IntegerField(help_text="id of a project from /api/v1/projects/")
     volume_id = serializers.RegexField(
-        r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64,
+        r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        max_length=64,
         error_messages={"invalid": "A K5 volume id: letters, digits, '.', '_' and '-'."},
-        help_text="the volume's K5 id (a UUID), from /api/v1/projects/{id}/volumes/")
-    image_name = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=1000,
-                                       help_text="1-255 characters, unused in the project")
-    force = serializers.BooleanField(required=False, default=False,
-                                     help_text="required for an in-use volume")
+        help_text="the volume's K5 id (a UUID), from /api/v1/projects/{id}/volumes/",
+    )
+    image_name = serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=1000,
+        help_text="1-255 characters, unused in the project",
+    )
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="required for an in-use volume"
+    )
     os_stopped_confirmed = serializers.BooleanField(
-        required=False, default=False,
-        help_text="the OS of the attached server is stopped although K5 reports it running")
+        required=False,
+        default=False,
+        help_text="the OS of the attached server is stopped although K5 reports it running",
+    )
     preparation_confirmed = serializers.BooleanField(
-        help_text="Linux: the network settings were removed; Windows: Sysprep was run")
+        help_text="Linux: the network settings were removed; Windows: Sysprep was run"
+    )
     os_family = serializers.ChoiceField(
-        choices=["linux", "windows"], required=False, allow_null=True, default=None,
-        help_text="only for a volume whose OS K5 does not report")
+        choices=["linux", "windows"],
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="only for a volume whose OS K5 does not report",
+    )
     disk_format = serializers.ChoiceField(choices=["raw"], required=False, default="raw")
     container_format = serializers.ChoiceField(choices=["bare"], required=False, default="bare")
 
@@ -102,19 +126,44 @@ class JobSerializer(serializers.ModelSerializer):
     estimated_start = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     requested_by = serializers.CharField(source="requested_by_name", read_only=True)
-    expected_seconds = serializers.IntegerField(read_only=True, help_text="how long the "
-                                                "upload should take, from past jobs")
+    expected_seconds = serializers.IntegerField(
+        read_only=True, help_text="how long the upload should take, from past jobs"
+    )
     zones = ZoneSerializer(many=True, read_only=True)
     events = serializers.SerializerMethodField()
 
     class Meta:
         model = ImageJob
-        fields = ["id", "project", "project_name", "volume_id", "volume", "image_name",
-                  "image_id", "disk_format", "container_format", "force", "os_family",
-                  "state", "terminal", "waiting_reason", "error", "queue_position",
-                  "estimated_start", "progress", "expected_seconds", "requested_by", "channel",
-                  "created_at", "submitted_at", "upload_finished_at", "finished_at",
-                  "retry_of", "zones", "events"]
+        fields = [
+            "id",
+            "project",
+            "project_name",
+            "volume_id",
+            "volume",
+            "image_name",
+            "image_id",
+            "disk_format",
+            "container_format",
+            "force",
+            "os_family",
+            "state",
+            "terminal",
+            "waiting_reason",
+            "error",
+            "queue_position",
+            "estimated_start",
+            "progress",
+            "expected_seconds",
+            "requested_by",
+            "channel",
+            "created_at",
+            "submitted_at",
+            "upload_finished_at",
+            "finished_at",
+            "retry_of",
+            "zones",
+            "events",
+        ]
 
     @extend_schema_field(JobErrorSerializer(allow_null=True))
     def get_error(self, job):
@@ -129,8 +178,7 @@ class JobSerializer(serializers.ModelSerializer):
         forecast = self._forecast(job)
         return forecast[0] if forecast else None
 
-    @extend_schema_field(serializers.DateTimeField(allow_null=True,
-                                                   help_text="null unless queued"))
+    @extend_schema_field(serializers.DateTimeField(allow_null=True, help_text="null unless queued"))
     def get_estimated_start(self, job):
         forecast = self._forecast(job)
         return forecast[1] if forecast else None
@@ -151,5 +199,16 @@ class EventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = JobEvent
-        fields = ["id", "created_at", "project", "project_name", "job", "kind", "actor",
-                  "from_state", "to_state", "message", "detail"]
+        fields = [
+            "id",
+            "created_at",
+            "project",
+            "project_name",
+            "job",
+            "kind",
+            "actor",
+            "from_state",
+            "to_state",
+            "message",
+            "detail",
+        ]

@@ -58,8 +58,9 @@ class ProjectViewSet(InEnglish, viewsets.ReadOnlyModelViewSet):
 
     def list(self, request, *args, **kwargs):
         projects = list(self.get_queryset())
-        return Response(self.get_serializer(projects, many=True,
-                                            context=self._context(projects)).data)
+        return Response(
+            self.get_serializer(projects, many=True, context=self._context(projects)).data
+        )
 
     def retrieve(self, request, *args, **kwargs):
         project = self.get_object()
@@ -68,17 +69,35 @@ class ProjectViewSet(InEnglish, viewsets.ReadOnlyModelViewSet):
     def _context(self, projects):
         """Roles and upload budgets of the projects shown, and of no others."""
         user = self.request.user
-        roles = ({p.pk: "admin" for p in projects} if user.is_staff else dict(
-            Membership.objects.filter(user=user, project__in=projects)
-            .values_list("project_id", "role")))
-        return {**self.get_serializer_context(), "roles": roles,
-                "budgets": {p.pk: budget(p) for p in projects}}
+        roles = (
+            {p.pk: "admin" for p in projects}
+            if user.is_staff
+            else dict(
+                Membership.objects.filter(user=user, project__in=projects).values_list(
+                    "project_id", "role"
+                )
+            )
+        )
+        return {
+            **self.get_serializer_context(),
+            "roles": roles,
+            "budgets": {p.pk: budget(p) for p in projects},
+        }
 
     @extend_schema(
-        responses={200: VolumeSerializer(many=True), 503: OpenApiResponse(
-            description="K5 could not be asked (`k5_unavailable`)")},
-        parameters=[OpenApiParameter("refresh", bool, description="ask K5 now instead of "
-                                     "using the list cached for K5_INVENTORY_CACHE_SECONDS")])
+        responses={
+            200: VolumeSerializer(many=True),
+            503: OpenApiResponse(description="K5 could not be asked (`k5_unavailable`)"),
+        },
+        parameters=[
+            OpenApiParameter(
+                "refresh",
+                bool,
+                description="ask K5 now instead of "
+                "using the list cached for K5_INVENTORY_CACHE_SECONDS",
+            )
+        ],
+    )
     @action(detail=True, pagination_class=None)
     def volumes(self, request, pk=None):
         project = self.get_object()
@@ -101,8 +120,13 @@ def forecasts_for(jobs) -> dict[int, dict]:
     return {pk: queue_forecast(project) for pk, project in projects.items()}
 
 
-class JobViewSet(InEnglish, mixins.CreateModelMixin, mixins.ListModelMixin,
-                 mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class JobViewSet(
+    InEnglish,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = JobSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = JobFilterSet
@@ -110,15 +134,18 @@ class JobViewSet(InEnglish, mixins.CreateModelMixin, mixins.ListModelMixin,
     parser_classes = [JSONParser]  # the contract is JSON; a form post is 415
 
     def get_queryset(self):
-        return (visible_jobs(self.request.user).select_related("project")
-                .prefetch_related(Prefetch("zones", ZoneSyncResult.objects.order_by(
-                    "-role", "availability_zone")))
-                .order_by("-created_at", "-id"))
+        return (
+            visible_jobs(self.request.user)
+            .select_related("project")
+            .prefetch_related(
+                Prefetch("zones", ZoneSyncResult.objects.order_by("-role", "availability_zone"))
+            )
+            .order_by("-created_at", "-id")
+        )
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        serializer = self.get_serializer(page, many=True,
-                                         context=self._context(page))
+        serializer = self.get_serializer(page, many=True, context=self._context(page))
         return self.get_paginated_response(serializer.data)
 
     def retrieve(self, request, *args, **kwargs):
@@ -130,37 +157,63 @@ class JobViewSet(InEnglish, mixins.CreateModelMixin, mixins.ListModelMixin,
 
     @extend_schema(
         request=JobCreateSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", {"type": "string", "maxLength":
-                                                          MAX_IDEMPOTENCY_KEY},
-                                     OpenApiParameter.HEADER,
-                                     description="replaying the same key and body returns "
-                                     "the same job (200); another body with it is 409")],
-        responses={201: JobSerializer, 200: JobSerializer,
-                   400: OpenApiResponse(description="a rule was broken: `code` names it, "
-                                        "`fields` the field"),
-                   403: OpenApiResponse(description="viewers cannot submit"),
-                   404: OpenApiResponse(description="no such project or volume"),
-                   409: OpenApiResponse(description="volume busy, image name used, or this "
-                                        "Idempotency-Key was used for another request"),
-                   415: OpenApiResponse(description="the body must be JSON"),
-                   503: OpenApiResponse(description="K5 could not be asked")})
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
+                OpenApiParameter.HEADER,
+                description="replaying the same key and body returns "
+                "the same job (200); another body with it is 409",
+            )
+        ],
+        responses={
+            201: JobSerializer,
+            200: JobSerializer,
+            400: OpenApiResponse(
+                description="a rule was broken: `code` names it, `fields` the field"
+            ),
+            403: OpenApiResponse(description="viewers cannot submit"),
+            404: OpenApiResponse(description="no such project or volume"),
+            409: OpenApiResponse(
+                description="volume busy, image name used, or this "
+                "Idempotency-Key was used for another request"
+            ),
+            415: OpenApiResponse(description="the body must be JSON"),
+            503: OpenApiResponse(description="K5 could not be asked"),
+        },
+    )
     def create(self, request, *args, **kwargs):
         given = JobCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
         project = get_object_or_404(visible_projects(request.user), pk=data["project"])
         submission = Submission(
-            project=project, volume_id=data["volume_id"], image_name=data["image_name"],
-            preparation_confirmed=data["preparation_confirmed"], force=data["force"],
-            os_stopped_confirmed=data["os_stopped_confirmed"], os_family=data["os_family"],
-            disk_format=data["disk_format"], container_format=data["container_format"])
+            project=project,
+            volume_id=data["volume_id"],
+            image_name=data["image_name"],
+            preparation_confirmed=data["preparation_confirmed"],
+            force=data["force"],
+            os_stopped_confirmed=data["os_stopped_confirmed"],
+            os_family=data["os_family"],
+            disk_format=data["disk_format"],
+            container_format=data["container_format"],
+        )
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > MAX_IDEMPOTENCY_KEY:
             # Cut short, two different keys could meet: one request answered as another.
-            raise ValidationError({"Idempotency-Key": [
-                f"At most {MAX_IDEMPOTENCY_KEY} characters (it has {len(key)})."]})
-        options = {"user": request.user, "channel": "api", "idempotency_key": key,
-                   "client_address": _client_address(request)}
+            raise ValidationError(
+                {
+                    "Idempotency-Key": [
+                        f"At most {MAX_IDEMPOTENCY_KEY} characters (it has {len(key)})."
+                    ]
+                }
+            )
+        options = {
+            "user": request.user,
+            "channel": "api",
+            "idempotency_key": key,
+            "client_address": _client_address(request),
+        }
         try:
             job, created = submit_job(submission, **options)
         except Refusal as refusal:
@@ -168,45 +221,64 @@ class JobViewSet(InEnglish, mixins.CreateModelMixin, mixins.ListModelMixin,
             # committed, then the rules saw the original's job as "volume busy". Asked again,
             # the service finds the job by its key and answers the replay (or 409 if the body
             # differs) — the tool must not be told its own request conflicts.
-            if not (key and refusal.code in CONFLICT_CODES and ImageJob.objects.filter(
-                    requested_by=request.user, idempotency_key=key).exists()):
+            if not (
+                key
+                and refusal.code in CONFLICT_CODES
+                and ImageJob.objects.filter(requested_by=request.user, idempotency_key=key).exists()
+            ):
                 raise
             job, created = submit_job(submission, **options)
         job = self.get_queryset().get(pk=job.pk)
-        return Response(self.get_serializer(job, context=self._context([job])).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            self.get_serializer(job, context=self._context([job])).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
-    @extend_schema(request=None, responses={
-        200: JobSerializer,
-        403: OpenApiResponse(description="only the requester or a project admin may"),
-        409: OpenApiResponse(description="the job can no longer be cancelled (it reached "
-                             "K5, or ended)")})
+    @extend_schema(
+        request=None,
+        responses={
+            200: JobSerializer,
+            403: OpenApiResponse(description="only the requester or a project admin may"),
+            409: OpenApiResponse(
+                description="the job can no longer be cancelled (it reached K5, or ended)"
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = cancel_job(self.get_object(), request.user)
         return Response(self.get_serializer(job, context=self._context([job])).data)
 
-    @extend_schema(request=None, responses={
-        201: JobSerializer,
-        400: OpenApiResponse(description="the volume no longer passes a rule"),
-        403: OpenApiResponse(description="only the requester or a project admin may"),
-        409: OpenApiResponse(description="only failed or sync-failed jobs can be retried, "
-                             "once"),
-        503: OpenApiResponse(description="K5 could not be asked")})
+    @extend_schema(
+        request=None,
+        responses={
+            201: JobSerializer,
+            400: OpenApiResponse(description="the volume no longer passes a rule"),
+            403: OpenApiResponse(description="only the requester or a project admin may"),
+            409: OpenApiResponse(
+                description="only failed or sync-failed jobs can be retried, once"
+            ),
+            503: OpenApiResponse(description="K5 could not be asked"),
+        },
+    )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
-        new = retry_job(self.get_object(), request.user, channel="api",
-                        client_address=_client_address(request))
+        new = retry_job(
+            self.get_object(), request.user, channel="api", client_address=_client_address(request)
+        )
         new = self.get_queryset().get(pk=new.pk)
-        return Response(self.get_serializer(new, context=self._context([new])).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            self.get_serializer(new, context=self._context([new])).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(responses=EventSerializer(many=True), filters=False)
     @action(detail=True, pagination_class=Pages, url_name="events", filter_backends=[])
     def events(self, request, pk=None):
         job = self.get_object()
-        page = self.paginate_queryset(job.events.select_related("project").order_by(
-            "created_at", "id"))
+        page = self.paginate_queryset(
+            job.events.select_related("project").order_by("created_at", "id")
+        )
         return self.get_paginated_response(EventSerializer(page, many=True).data)
 
 
@@ -221,10 +293,12 @@ class EventListView(InEnglish, ListAPIView):
     permission_classes = [IsAuthenticated]
 
     def get_queryset(self):
-        return (visible_events(self.request.user).select_related("project")
-                .order_by("-created_at", "-id"))
+        return (
+            visible_events(self.request.user)
+            .select_related("project")
+            .order_by("-created_at", "-id")
+        )
 
 
 def _client_address(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
-

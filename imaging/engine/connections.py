@@ -41,9 +41,17 @@ def client_for(project: K5Project) -> K5Client:
 
 
 def _cached_client(project: K5Project) -> K5Client:
-    key = "|".join([project.password_encrypted, project.identity_url, project.region,
-                    project.contract, project.username, project.k5_project_id,
-                    project.block_storage_version])
+    key = "|".join(
+        [
+            project.password_encrypted,
+            project.identity_url,
+            project.region,
+            project.contract,
+            project.username,
+            project.k5_project_id,
+            project.block_storage_version,
+        ]
+    )
     with _lock:
         cached = _clients.get(project.pk)
         if cached and cached[0] == key:
@@ -75,12 +83,14 @@ def _sign_in(project: K5Project) -> K5Client:
     deadline = time.monotonic() + hold
     while not EngineLease.acquire(lease, holder, hold):
         if time.monotonic() > deadline:
-            raise K5Unavailable("another worker has been signing in to K5 for too long; "
-                                "trying again later")
+            raise K5Unavailable(
+                "another worker has been signing in to K5 for too long; trying again later"
+            )
         time.sleep(0.1)
     try:
-        project.refresh_from_db(fields=["password_encrypted", "credentials_invalid_at",
-                                        "credentials_error"])
+        project.refresh_from_db(
+            fields=["password_encrypted", "credentials_invalid_at", "credentials_error"]
+        )
         if not project.credentials_valid:
             raise CredentialsInvalid(project.credentials_error)
         client = _cached_client(project)
@@ -103,15 +113,23 @@ def forget_clients() -> None:
 
 def mark_credentials_invalid(project: K5Project, error: K5CredentialError) -> None:
     """Stop using the credential until an admin changes it, and tell every waiting job why."""
-    message = (f"K5 rejected the credential of {project.username}: {error.message}. No further "
-               "attempt is made until an admin updates it (K5 locks the user after 5 wrong "
-               "passwords in 15 minutes).")
+    message = (
+        f"K5 rejected the credential of {project.username}: {error.message}. No further "
+        "attempt is made until an admin updates it (K5 locks the user after 5 wrong "
+        "passwords in 15 minutes)."
+    )
     with transaction.atomic():
         changed = K5Project.objects.filter(pk=project.pk, credentials_invalid_at=None).update(
-            credentials_invalid_at=timezone.now(), credentials_error=message)
+            credentials_invalid_at=timezone.now(), credentials_error=message
+        )
         if changed:
-            JobEvent.record(project_id=project.pk, job_id=None, kind=EventKind.NOTE,
-                            message=message, detail={"request_id": error.request_id})
+            JobEvent.record(
+                project_id=project.pk,
+                job_id=None,
+                kind=EventKind.NOTE,
+                message=message,
+                detail={"request_id": error.request_id},
+            )
         ImageJob.objects.active().filter(project=project).update(waiting_reason=message)
     project.credentials_invalid_at = project.credentials_invalid_at or timezone.now()
     project.credentials_error = message

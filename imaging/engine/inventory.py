@@ -49,13 +49,14 @@ def project_inventory(project: K5Project, *, refresh: bool = False) -> Inventory
         cache.set(key, cached, settings.K5_INVENTORY_CACHE_SECONDS)
     volumes, servers, refreshed_at = cached
     # Which volumes our jobs hold is read fresh: it changes with every submission.
-    running = set(ImageJob.objects.active().filter(project=project)
-                  .values_list("volume_id", flat=True))
+    running = set(
+        ImageJob.objects.active().filter(project=project).values_list("volume_id", flat=True)
+    )
     rows = []
     for volume in sorted(volumes, key=lambda v: (v.name.lower(), v.id)):
         found = servers.get(volume.attached_server_id) if volume.attached_server_id else None
-        server = ({"id": found.id, "name": found.name, "status": found.status} if found
-                  else None)
-        rows.append(VolumeRow(volume, server,
-                              eligibility(volume, server, job_running=volume.id in running)))
+        server = {"id": found.id, "name": found.name, "status": found.status} if found else None
+        rows.append(
+            VolumeRow(volume, server, eligibility(volume, server, job_running=volume.id in running))
+        )
     return Inventory(rows=rows, refreshed_at=refreshed_at)

@@ -15,7 +15,8 @@ from imaging.k5 import CallRecord
 from imaging.models import EventKind, ImageJob
 
 _calls: contextvars.ContextVar[list[CallRecord] | None] = contextvars.ContextVar(
-    "k5_calls", default=None)
+    "k5_calls", default=None
+)
 
 
 def observe(record: CallRecord) -> None:
@@ -39,5 +40,4 @@ def recording_calls(job: ImageJob) -> Iterator[list[dict]]:
             detail["duration"] = round(call.duration, 3)
             summary.append(detail)
             outcome = f"HTTP {call.status}" if call.status else (call.error or "no answer")
-            job.record(EventKind.K5_CALL, f"{call.method} {call.path} → {outcome}",
-                       detail=detail)
+            job.record(EventKind.K5_CALL, f"{call.method} {call.path} → {outcome}", detail=detail)

@@ -44,13 +44,26 @@ def notify_job_finished(job_id: int) -> list[str]:
 
 def job_payload(job: ImageJob) -> dict:
     return {
-        "event": "job.finished", "id": job.pk, "project": job.project.name,
-        "state": job.state, "image_name": job.image_name, "image_id": job.image_id or None,
-        "volume_id": job.volume_id, "requested_by": job.requested_by_name,
-        "error": job.error_message or None, "finished_at": job.finished_at,
+        "event": "job.finished",
+        "id": job.pk,
+        "project": job.project.name,
+        "state": job.state,
+        "image_name": job.image_name,
+        "image_id": job.image_id or None,
+        "volume_id": job.volume_id,
+        "requested_by": job.requested_by_name,
+        "error": job.error_message or None,
+        "finished_at": job.finished_at,
         "url": settings.PORTAL_BASE_URL.rstrip("/") + job_path(job),
-        "zones": [{"availability_zone": z.availability_zone, "role": z.role,
-                   "status": z.status, "reason": z.reason or None} for z in job.zones.all()],
+        "zones": [
+            {
+                "availability_zone": z.availability_zone,
+                "role": z.role,
+                "status": z.status,
+                "reason": z.reason or None,
+            }
+            for z in job.zones.all()
+        ],
     }
 
 
@@ -64,9 +77,12 @@ def sign(secret: str, body: bytes) -> str:
 
 def _email(job: ImageJob) -> str:
     subject = SUBJECTS[job.state].format(name=job.image_name)
-    lines = [f"Project: {job.project.name}", f"Volume: {job.volume.get('name') or job.volume_id}",
-             f"Image: {job.image_name} ({job.image_id or 'not created'})",
-             f"State: {job.get_state_display()}"]
+    lines = [
+        f"Project: {job.project.name}",
+        f"Volume: {job.volume.get('name') or job.volume_id}",
+        f"Image: {job.image_name} ({job.image_id or 'not created'})",
+        f"State: {job.get_state_display()}",
+    ]
     if job.error_message:
         lines.append(f"Why: {job.error_message}")
     if job.state == JobState.SYNC_FAILED:
@@ -77,11 +93,17 @@ def _email(job: ImageJob) -> str:
     try:
         send_mail(subject, "\n".join(lines), None, [job.requested_by.email])
     except Exception as exc:
-        job.record(EventKind.NOTIFICATION, f"E-mail to {job.requested_by.email} failed: {exc}",
-                   detail={"channel": "email", "delivered": False})
+        job.record(
+            EventKind.NOTIFICATION,
+            f"E-mail to {job.requested_by.email} failed: {exc}",
+            detail={"channel": "email", "delivered": False},
+        )
         return "email failed"
-    job.record(EventKind.NOTIFICATION, f"E-mailed {job.requested_by.email}.",
-               detail={"channel": "email", "delivered": True})
+    job.record(
+        EventKind.NOTIFICATION,
+        f"E-mailed {job.requested_by.email}.",
+        detail={"channel": "email", "delivered": True},
+    )
     return "email sent"
 
 
@@ -93,13 +115,20 @@ def _webhook(job: ImageJob) -> str:
     if secret:
         headers["X-K5-Portal-Signature"] = sign(secret, body)
     try:
-        response = requests.post(project.webhook_url, data=body, headers=headers,
-                                 timeout=settings.ENGINE_NOTIFY_TIMEOUT, allow_redirects=False)
+        response = requests.post(
+            project.webhook_url,
+            data=body,
+            headers=headers,
+            timeout=settings.ENGINE_NOTIFY_TIMEOUT,
+            allow_redirects=False,
+        )
         delivered = 200 <= response.status_code < 300
         what = f"HTTP {response.status_code}"
     except requests.RequestException as exc:
         delivered, what = False, f"{type(exc).__name__}"
-    job.record(EventKind.NOTIFICATION,
-               f"Webhook {project.webhook_url} {'delivered' if delivered else 'failed'} ({what}).",
-               detail={"channel": "webhook", "delivered": delivered, "answer": what})
+    job.record(
+        EventKind.NOTIFICATION,
+        f"Webhook {project.webhook_url} {'delivered' if delivered else 'failed'} ({what}).",
+        detail={"channel": "webhook", "delivered": delivered, "answer": what},
+    )
     return "webhook delivered" if delivered else "webhook failed"

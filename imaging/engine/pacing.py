@@ -34,7 +34,8 @@ def counted_attempts(project: K5Project, now: datetime) -> list[datetime]:
     return list(
         UploadAttempt.objects.filter(project=project, sent_at__gt=since)
         .exclude(outcome__in=UploadAttempt.FREE_OUTCOMES)
-        .order_by("sent_at").values_list("sent_at", flat=True)
+        .order_by("sent_at")
+        .values_list("sent_at", flat=True)
     )
 
 
@@ -45,8 +46,12 @@ def budget(project: K5Project, now: datetime | None = None) -> Budget:
     next_slot = None
     if len(sent) >= project.upload_limit:
         next_slot = sent[len(sent) - project.upload_limit] + window
-    return Budget(limit=project.upload_limit, used=len(sent),
-                  window_seconds=project.upload_window_seconds, next_slot_at=next_slot)
+    return Budget(
+        limit=project.upload_limit,
+        used=len(sent),
+        window_seconds=project.upload_window_seconds,
+        next_slot_at=next_slot,
+    )
 
 
 def start_due_uploads(project: K5Project, now: datetime | None = None) -> list[ImageJob]:
@@ -61,22 +66,29 @@ def start_due_uploads(project: K5Project, now: datetime | None = None) -> list[I
         if free <= 0:
             return []
         started = []
-        queued = (ImageJob.objects.filter(project=project, state=JobState.QUEUED)
-                  .order_by("created_at", "id")[:free])
+        queued = ImageJob.objects.filter(project=project, state=JobState.QUEUED).order_by(
+            "created_at", "id"
+        )[:free]
         for job in queued:
             if job.not_before and job.not_before > now:
                 break  # K5 asked us to wait: the jobs behind it wait too, in order
-            job.transition(JobState.SUBMITTING, message="Upload slot taken; sending to K5.",
-                           detail={"slot": len(started) + 1, "free_slots": free},
-                           submit_started_at=None, submit_attempts=job.submit_attempts + 1,
-                           waiting_reason="", not_before=None)
+            job.transition(
+                JobState.SUBMITTING,
+                message="Upload slot taken; sending to K5.",
+                detail={"slot": len(started) + 1, "free_slots": free},
+                submit_started_at=None,
+                submit_attempts=job.submit_attempts + 1,
+                waiting_reason="",
+                not_before=None,
+            )
             UploadAttempt.objects.create(project=project, job=job, sent_at=now)
             started.append(job)
     return started
 
 
-def queue_forecast(project: K5Project, now: datetime | None = None, *, new_job: bool = False
-                   ) -> dict[int | None, tuple[int, datetime]]:
+def queue_forecast(
+    project: K5Project, now: datetime | None = None, *, new_job: bool = False
+) -> dict[int | None, tuple[int, datetime]]:
     """Queue position (1 = next) and estimated start of each queued job of the project; with
     `new_job`, also (under the key None) of a job that would be submitted now."""
     now = now or timezone.now()
@@ -85,11 +97,14 @@ def queue_forecast(project: K5Project, now: datetime | None = None, *, new_job: 
     # When each of the `limit` slots is next free: the oldest uploads in the window free theirs
     # first; unused slots are free now.
     slots = [now] * max(project.upload_limit - len(sent), 0)
-    slots += [when + window for when in sent[-project.upload_limit:]]
+    slots += [when + window for when in sent[-project.upload_limit :]]
     heapq.heapify(slots)
     forecast = {}
-    queued = list(ImageJob.objects.filter(project=project, state=JobState.QUEUED)
-                  .order_by("created_at", "id").values_list("pk", "not_before"))
+    queued = list(
+        ImageJob.objects.filter(project=project, state=JobState.QUEUED)
+        .order_by("created_at", "id")
+        .values_list("pk", "not_before")
+    )
     if new_job:
         queued.append((None, None))
     earliest = now

@@ -46,8 +46,11 @@ class PollResult:
 
 def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
     result = PollResult()
-    jobs = list(ImageJob.objects.filter(project=project, state__in=POLLED_STATES)
-                .order_by("created_at", "id"))
+    jobs = list(
+        ImageJob.objects.filter(project=project, state__in=POLLED_STATES).order_by(
+            "created_at", "id"
+        )
+    )
     result.jobs = len(jobs)
     if not jobs:
         return result
@@ -70,8 +73,9 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
         return result
     now = now or timezone.now()
     # K5 answered: any "credentials invalid" or "unreachable" note on running jobs is history.
-    ImageJob.objects.filter(project=project, state__in=(JobState.UPLOADING, JobState.VERIFYING)
-                            ).exclude(waiting_reason="").update(waiting_reason="")
+    ImageJob.objects.filter(
+        project=project, state__in=(JobState.UPLOADING, JobState.VERIFYING)
+    ).exclude(waiting_reason="").update(waiting_reason="")
     images_by_id = {found.id: found for found in images}
     watching = []
     for job in jobs:
@@ -86,69 +90,99 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
     if watching:
         # A job sits in its settle window for many ticks: one UPDATE for all of them, not
         # one per job per tick (1,000 verifying jobs doubled the tick's time).
-        ZoneSyncResult.objects.filter(job_id__in=watching, role=SyncRole.REPLICA,
-                                      status=SyncStatus.PENDING).update(checked_at=now)
+        ZoneSyncResult.objects.filter(
+            job_id__in=watching, role=SyncRole.REPLICA, status=SyncStatus.PENDING
+        ).update(checked_at=now)
     return result
 
 
-def advance_job(job: ImageJob, volumes: dict[str, Volume], images_by_id: dict[str, Image],
-                images: list[Image], now: datetime) -> str | None:
+def advance_job(
+    job: ImageJob,
+    volumes: dict[str, Volume],
+    images_by_id: dict[str, Image],
+    images: list[Image],
+    now: datetime,
+) -> str | None:
     if job.state == JobState.SUBMITTING:
         return reconcile_submitting(job, volumes, images, now)
     if job.state == JobState.UPLOADING:
-        return _follow_upload(job, volumes.get(job.volume_id), images_by_id.get(job.image_id),
-                              now)
+        return _follow_upload(job, volumes.get(job.volume_id), images_by_id.get(job.image_id), now)
     if job.state == JobState.VERIFYING:
         return _watch_sync(job, images_by_id.get(job.image_id), now)
     return None
 
 
-def _follow_upload(job: ImageJob, volume: Volume | None, found: Image | None,
-                   now: datetime) -> str | None:
+def _follow_upload(
+    job: ImageJob, volume: Volume | None, found: Image | None, now: datetime
+) -> str | None:
     if volume is None:
-        return fail(job, "The volume was deleted while the image was being created.",
-                    evidence={"volume": None, "image_status": found and found.status},
-                    image_found=found)
+        return fail(
+            job,
+            "The volume was deleted while the image was being created.",
+            evidence={"volume": None, "image_status": found and found.status},
+            image_found=found,
+        )
     if found is None:
-        return fail(job, "The image was deleted in K5 before it was ready.",
-                    evidence={"volume_status": volume.status, "image": None})
+        return fail(
+            job,
+            "The image was deleted in K5 before it was ready.",
+            evidence={"volume_status": volume.status, "image": None},
+        )
     if found.status in DEAD_IMAGE_STATES:
-        return fail(job, f"K5 could not create the image: it ended {found.status}.",
-                    evidence={"volume_status": volume.status, "image_status": found.status},
-                    image_found=found)
+        return fail(
+            job,
+            f"K5 could not create the image: it ended {found.status}.",
+            evidence={"volume_status": volume.status, "image_status": found.status},
+            image_found=found,
+        )
     if volume.status == "error":
-        return fail(job, "The volume went into an error state during the upload.",
-                    evidence={"volume_status": volume.status, "image_status": found.status},
-                    image_found=found)
+        return fail(
+            job,
+            "The volume went into an error state during the upload.",
+            evidence={"volume_status": volume.status, "image_status": found.status},
+            image_found=found,
+        )
     if found.status == "active" and volume.status != "uploading":
         settle = timedelta(seconds=settings.ENGINE_SYNC_SETTLE_SECONDS)
-        job.transition(JobState.VERIFYING,
-                       message="The image is active; checking that every availability zone "
-                               "received it.",
-                       detail={"image_status": found.status, "volume_status": volume.status},
-                       upload_finished_at=now, sync_watch_until=now + settle)
+        job.transition(
+            JobState.VERIFYING,
+            message="The image is active; checking that every availability zone received it.",
+            detail={"image_status": found.status, "volume_status": volume.status},
+            upload_finished_at=now,
+            sync_watch_until=now + settle,
+        )
         job.zones.filter(role=SyncRole.SOURCE).update(status=SyncStatus.SYNCED, checked_at=now)
         return "verifying"
     started = job.submitted_at or job.submit_started_at or job.created_at
     elapsed = (now - started).total_seconds()
     limit = settings.ENGINE_STUCK_FACTOR * max(job.expected_seconds, 1)
     if elapsed > limit:
-        return fail(job, f"The upload looks stuck: it has run {_minutes(elapsed)}, more than "
-                    f"{settings.ENGINE_STUCK_FACTOR:g} times the {_minutes(job.expected_seconds)}"
-                    " expected for this size. K5 was not touched; check the volume and image "
-                    "in K5 before retrying.",
-                    evidence={"volume_status": volume.status, "image_status": found.status,
-                              "elapsed_seconds": int(elapsed),
-                              "expected_seconds": job.expected_seconds},
-                    clean_up=False)
+        return fail(
+            job,
+            f"The upload looks stuck: it has run {_minutes(elapsed)}, more than "
+            f"{settings.ENGINE_STUCK_FACTOR:g} times the {_minutes(job.expected_seconds)}"
+            " expected for this size. K5 was not touched; check the volume and image "
+            "in K5 before retrying.",
+            evidence={
+                "volume_status": volume.status,
+                "image_status": found.status,
+                "elapsed_seconds": int(elapsed),
+                "expected_seconds": job.expected_seconds,
+            },
+            clean_up=False,
+        )
     return None
 
 
 def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None:
     if found is None or found.status != "active":
         status = found.status if found else "gone"
-        return fail(job, f"The image became {status} while its zones were being checked.",
-                    evidence={"image_status": status}, clean_up=False)
+        return fail(
+            job,
+            f"The image became {status} while its zones were being checked.",
+            evidence={"image_status": status},
+            clean_up=False,
+        )
     reason = found.sync_status_reason
     if reason:
         zone = _zone_of_reason(job.project, reason)
@@ -156,21 +190,25 @@ def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None
         failed = replicas.filter(availability_zone=zone) if zone else replicas
         failed.update(status=SyncStatus.FAILED, reason=reason, checked_at=now)
         where = f"availability zone {zone}" if zone else "another availability zone"
-        job.transition(JobState.SYNC_FAILED,
-                       message=f"The image could not be registered to {where}. The remedy is "
-                               "to delete the image and create it again.",
-                       detail={"sync_status_reason": reason, "zone": zone},
-                       error_message=f"The image is not usable: registering it to {where} "
-                                     "failed.",
-                       error_detail=reason)
+        job.transition(
+            JobState.SYNC_FAILED,
+            message=f"The image could not be registered to {where}. The remedy is "
+            "to delete the image and create it again.",
+            detail={"sync_status_reason": reason, "zone": zone},
+            error_message=f"The image is not usable: registering it to {where} failed.",
+            error_detail=reason,
+        )
         return "sync_failed"
     if now >= job.sync_watch_until:
-        job.zones.exclude(status=SyncStatus.FAILED).update(status=SyncStatus.SYNCED,
-                                                           checked_at=now)
-        job.transition(JobState.SUCCEEDED,
-                       message="The image is active and registered to every availability zone.",
-                       detail={"image_id": found.id, "zones": list(
-                           job.zones.values_list("availability_zone", flat=True))})
+        job.zones.exclude(status=SyncStatus.FAILED).update(status=SyncStatus.SYNCED, checked_at=now)
+        job.transition(
+            JobState.SUCCEEDED,
+            message="The image is active and registered to every availability zone.",
+            detail={
+                "image_id": found.id,
+                "zones": list(job.zones.values_list("availability_zone", flat=True)),
+            },
+        )
         return "succeeded"
     return None  # still watching: poll_project records the check for all such jobs at once
 
@@ -186,10 +224,21 @@ def _zone_of_reason(project: K5Project, reason: str) -> str | None:
     return None
 
 
-def fail(job: ImageJob, message: str, *, evidence: dict, image_found: Image | None = None,
-         clean_up: bool = True) -> str:
-    job.transition(JobState.FAILED, message=message, detail=evidence, error_message=message,
-                   error_detail=", ".join(f"{k}={v}" for k, v in evidence.items()))
+def fail(
+    job: ImageJob,
+    message: str,
+    *,
+    evidence: dict,
+    image_found: Image | None = None,
+    clean_up: bool = True,
+) -> str:
+    job.transition(
+        JobState.FAILED,
+        message=message,
+        detail=evidence,
+        error_message=message,
+        error_detail=", ".join(f"{k}={v}" for k, v in evidence.items()),
+    )
     if clean_up and image_found is not None and image_found.status in LEFTOVER_IMAGE_STATES:
         delete_leftover_image(job, image_found.id, image_found.status)
     return "failed"
@@ -206,8 +255,11 @@ def delete_leftover_image(job: ImageJob, image_id: str, status: str) -> bool:
     except (K5Error, CredentialsInvalid) as exc:
         job.record(EventKind.NOTE, f"Could not delete the leftover image {image_id}: {exc}")
         return False
-    job.record(EventKind.NOTE, f"Deleted the leftover {status} image {image_id}.",
-               detail={"image_id": image_id, "status": status})
+    job.record(
+        EventKind.NOTE,
+        f"Deleted the leftover {status} image {image_id}.",
+        detail={"image_id": image_id, "status": status},
+    )
     return True
 
 

@@ -36,8 +36,9 @@ def cancel_job(job: ImageJob, user) -> ImageJob:
     if job.state != JobState.QUEUED:
         raise Refusal("not_allowed", _why_not_cancellable(job))
     try:
-        job.transition(JobState.CANCELLED, message=f"Cancelled by {user.get_username()}.",
-                       actor=user)
+        job.transition(
+            JobState.CANCELLED, message=f"Cancelled by {user.get_username()}.", actor=user
+        )
     except InvalidTransition:
         job.refresh_from_db()
         raise Refusal("not_allowed", _why_not_cancellable(job)) from None
@@ -46,41 +47,62 @@ def cancel_job(job: ImageJob, user) -> ImageJob:
 
 def _require_act(job: ImageJob, user) -> None:
     if not can_act_on(user, job):
-        raise Refusal("forbidden", _("Only the member who requested this job, or a project "
-                                     "admin, may do that."))
+        raise Refusal(
+            "forbidden",
+            _("Only the member who requested this job, or a project admin, may do that."),
+        )
 
 
 def _why_not_cancellable(job: ImageJob):
     if job.terminal:
-        return interpolate_lazy(_("The job has already ended (%(state)s)."),
-                                {"state": _state_name(job)})
-    return _("The upload has already been sent to K5 and cannot be called back; wait for the "
-             "job to end.")
+        return interpolate_lazy(
+            _("The job has already ended (%(state)s)."), {"state": _state_name(job)}
+        )
+    return _(
+        "The upload has already been sent to K5 and cannot be called back; wait for the job to end."
+    )
 
 
-def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None = None
-              ) -> ImageJob:
+def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None = None) -> ImageJob:
     """Delete the old job's image if it is still there (recorded), then queue a new job with
     the same parameters, linked to the old one."""
     _require_act(job, user)
     if job.state not in RETRYABLE:
-        raise Refusal("not_allowed", interpolate_lazy(
-            _("Only a failed job or one whose sync failed can be retried; this one is "
-              "%(state)s."), {"state": _state_name(job)}))
+        raise Refusal(
+            "not_allowed",
+            interpolate_lazy(
+                _(
+                    "Only a failed job or one whose sync failed can be retried; this one is "
+                    "%(state)s."
+                ),
+                {"state": _state_name(job)},
+            ),
+        )
     if job.retries.exists():
-        raise Refusal("not_allowed", interpolate_lazy(
-            _("This job was already retried as job %(job)s."),
-            {"job": job.retries.latest("created_at").pk}))
+        raise Refusal(
+            "not_allowed",
+            interpolate_lazy(
+                _("This job was already retried as job %(job)s."),
+                {"job": job.retries.latest("created_at").pk},
+            ),
+        )
     if job.image_id:
         _delete_old_image(job, user)
     submission = Submission(
-        project=job.project, volume_id=job.volume_id, image_name=job.image_name,
-        preparation_confirmed=bool(job.preparation_confirmed), force=job.force,
-        os_stopped_confirmed=job.os_stopped_override, os_family=job.os_family,
-        disk_format=job.disk_format, container_format=job.container_format)
+        project=job.project,
+        volume_id=job.volume_id,
+        image_name=job.image_name,
+        preparation_confirmed=bool(job.preparation_confirmed),
+        force=job.force,
+        os_stopped_confirmed=job.os_stopped_override,
+        os_family=job.os_family,
+        disk_format=job.disk_format,
+        container_format=job.container_format,
+    )
     with transaction.atomic():
-        new_job, _created = submit_job(submission, user=user, channel=channel,
-                                client_address=client_address, retry_of=job)
+        new_job, _created = submit_job(
+            submission, user=user, channel=channel, client_address=client_address, retry_of=job
+        )
     return new_job
 
 
@@ -90,17 +112,27 @@ def _delete_old_image(job: ImageJob, user) -> None:
         with recording_calls(job):
             image.image_delete(client, job.image_id)
     except K5NotFound:
-        job.record(EventKind.ACTION, f"Image {job.image_id} was already gone in K5.",
-                   actor=user)
+        job.record(EventKind.ACTION, f"Image {job.image_id} was already gone in K5.", actor=user)
         return
     except CredentialsInvalid as exc:
         raise Refusal("k5_unavailable", str(exc)) from None
     except K5Error as exc:
-        raise Refusal("k5_unavailable", interpolate_lazy(
-            _("The old image %(image)s could not be deleted, so nothing was retried: "
-              "%(message)s"), {"image": job.image_id, "message": exc.message})) from None
-    job.record(EventKind.ACTION, f"Deleted image {job.image_id} before retrying.", actor=user,
-               detail={"image_id": job.image_id})
+        raise Refusal(
+            "k5_unavailable",
+            interpolate_lazy(
+                _(
+                    "The old image %(image)s could not be deleted, so nothing was retried: "
+                    "%(message)s"
+                ),
+                {"image": job.image_id, "message": exc.message},
+            ),
+        ) from None
+    job.record(
+        EventKind.ACTION,
+        f"Deleted image {job.image_id} before retrying.",
+        actor=user,
+        detail={"image_id": job.image_id},
+    )
 
 
 # Windows volumes: the vendor's tasks after the image is created.
@@ -119,11 +151,11 @@ def tick_after_task(job: ImageJob, user, task: str) -> None:
         raise Refusal("not_allowed", _("The after-image tasks come once the image is ready."))
     if task in job.after_tasks:
         return
-    done = {**job.after_tasks, task: {"by": user.get_username(),
-                                      "at": timezone.now().isoformat()}}
+    done = {**job.after_tasks, task: {"by": user.get_username(), "at": timezone.now().isoformat()}}
     with transaction.atomic():
         ImageJob.objects.filter(pk=job.pk).update(after_tasks=done)
         # The audit log stays in English, whoever's language ticked the task.
-        job.record(EventKind.ACTION, f"{english(AFTER_TASKS[task])}.", actor=user,
-                   detail={"task": task})
+        job.record(
+            EventKind.ACTION, f"{english(AFTER_TASKS[task])}.", actor=user, detail={"task": task}
+        )
     job.after_tasks = done

@@ -27,14 +27,21 @@ from imaging.models import (
 ZONE_CACHE = timedelta(hours=24)
 
 
-def submit_job(submission: Submission, *, user, channel: str, client_address: str | None = None,
-               idempotency_key: str = "", retry_of: ImageJob | None = None
-               ) -> tuple[ImageJob, bool]:
+def submit_job(
+    submission: Submission,
+    *,
+    user,
+    channel: str,
+    client_address: str | None = None,
+    idempotency_key: str = "",
+    retry_of: ImageJob | None = None,
+) -> tuple[ImageJob, bool]:
     """Validate and queue a job. Returns (job, created); a replay of an idempotency key with
     the same request returns the original job and creates nothing."""
     if not can_submit(user, submission.project):
-        raise Refusal("forbidden", _("Viewers cannot create images; ask a project admin for "
-                                     "the member role."))
+        raise Refusal(
+            "forbidden", _("Viewers cannot create images; ask a project admin for the member role.")
+        )
     fingerprint = request_fingerprint(submission)
     earlier = _earlier(user, idempotency_key)
     if earlier:
@@ -50,26 +57,45 @@ def submit_job(submission: Submission, *, user, channel: str, client_address: st
         raise
     try:
         with transaction.atomic():
-            job = _create_job(checked, user=user, channel=channel, client_address=client_address,
-                              idempotency_key=idempotency_key, fingerprint=fingerprint,
-                              retry_of=retry_of)
+            job = _create_job(
+                checked,
+                user=user,
+                channel=channel,
+                client_address=client_address,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                retry_of=retry_of,
+            )
     except IntegrityError:
         # Lost a race: another request created the job for this key or this volume first.
         earlier = _earlier(user, idempotency_key)
         if earlier:
             return _replayed(earlier, fingerprint), False
-        raise Refusal("volume_busy", _("Another image job for this volume is still running; "
-                                       "wait for it to end or cancel it."),
-                      field="volume_id") from None
+        raise Refusal(
+            "volume_busy",
+            _(
+                "Another image job for this volume is still running; "
+                "wait for it to end or cancel it."
+            ),
+            field="volume_id",
+        ) from None
     project_id = job.project_id
     transaction.on_commit(lambda: _kick(project_id))
     return job, True
 
 
 def request_fingerprint(s: Submission) -> str:
-    data = [s.project.pk, s.volume_id, s.image_name, bool(s.force), bool(s.os_stopped_confirmed),
-            bool(s.preparation_confirmed), s.os_family, s.disk_format or "raw",
-            s.container_format or "bare"]
+    data = [
+        s.project.pk,
+        s.volume_id,
+        s.image_name,
+        bool(s.force),
+        bool(s.os_stopped_confirmed),
+        bool(s.preparation_confirmed),
+        s.os_family,
+        s.disk_format or "raw",
+        s.container_format or "bare",
+    ]
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
@@ -81,48 +107,88 @@ def _earlier(user, idempotency_key: str) -> ImageJob | None:
 
 def _replayed(job: ImageJob, fingerprint: str) -> ImageJob:
     if job.request_fingerprint != fingerprint:
-        raise Refusal("idempotency_conflict", _("This Idempotency-Key was already used for a "
-                                                "different request; use a new key for a new "
-                                                "request."))
+        raise Refusal(
+            "idempotency_conflict",
+            _(
+                "This Idempotency-Key was already used for a "
+                "different request; use a new key for a new "
+                "request."
+            ),
+        )
     return job
 
 
-def _create_job(checked: CheckedSubmission, *, user, channel, client_address, idempotency_key,
-                fingerprint, retry_of) -> ImageJob:
+def _create_job(
+    checked: CheckedSubmission,
+    *,
+    user,
+    channel,
+    client_address,
+    idempotency_key,
+    fingerprint,
+    retry_of,
+) -> ImageJob:
     s = checked.submission
     volume = checked.volume
     job = ImageJob.objects.create(
-        project=s.project, volume_id=volume.id, volume=checked.volume_snapshot(),
-        volume_size_gb=volume.size, volume_zone=volume.availability_zone or "",
-        os_family=checked.os_family, image_name=s.image_name,
+        project=s.project,
+        volume_id=volume.id,
+        volume=checked.volume_snapshot(),
+        volume_size_gb=volume.size,
+        volume_zone=volume.availability_zone or "",
+        os_family=checked.os_family,
+        image_name=s.image_name,
         # force only means something for an attached volume; K5 ignores it otherwise.
         force=bool(s.force) and volume.status == "in-use",
-        os_stopped_override=bool(s.os_stopped_confirmed and checked.server
-                                 and checked.server["status"] != "SHUTOFF"),
-        preparation_confirmed=checked.preparation, requested_by=user,
-        requested_by_name=user.get_username(), channel=channel, client_address=client_address,
-        idempotency_key=idempotency_key or "", request_fingerprint=fingerprint,
-        retry_of=retry_of, expected_seconds=expected_seconds(s.project, volume.size),
+        os_stopped_override=bool(
+            s.os_stopped_confirmed and checked.server and checked.server["status"] != "SHUTOFF"
+        ),
+        preparation_confirmed=checked.preparation,
+        requested_by=user,
+        requested_by_name=user.get_username(),
+        channel=channel,
+        client_address=client_address,
+        idempotency_key=idempotency_key or "",
+        request_fingerprint=fingerprint,
+        retry_of=retry_of,
+        expected_seconds=expected_seconds(s.project, volume.size),
     )
     zones = project_zones(s.project)
     source = job.volume_zone
     for zone in sorted(set(zones) | ({source} if source else set())):
         ZoneSyncResult.objects.create(
-            job=job, availability_zone=zone,
-            role=SyncRole.SOURCE if zone == source else SyncRole.REPLICA)
-    detail = {"volume": job.volume, "force": job.force, "preparation": job.preparation_confirmed,
-              "channel": channel, "client_address": client_address}
-    job.record(EventKind.ACTION, f"Requested image {job.image_name!r} from volume "
-               f"{volume.name or volume.id}.", actor=user, detail=detail)
+            job=job,
+            availability_zone=zone,
+            role=SyncRole.SOURCE if zone == source else SyncRole.REPLICA,
+        )
+    detail = {
+        "volume": job.volume,
+        "force": job.force,
+        "preparation": job.preparation_confirmed,
+        "channel": channel,
+        "client_address": client_address,
+    }
+    job.record(
+        EventKind.ACTION,
+        f"Requested image {job.image_name!r} from volume {volume.name or volume.id}.",
+        actor=user,
+        detail=detail,
+    )
     if job.os_stopped_override:
-        job.record(EventKind.ACTION, f"Confirmed that the OS of {checked.server['name']} is "
-                   f"stopped although K5 reports it {checked.server['status']}.", actor=user,
-                   detail={"server": checked.server})
-    job.record(EventKind.ACTION, f"Confirmed the preparation: {job.preparation_confirmed}.",
-               actor=user)
+        job.record(
+            EventKind.ACTION,
+            f"Confirmed that the OS of {checked.server['name']} is "
+            f"stopped although K5 reports it {checked.server['status']}.",
+            actor=user,
+            detail={"server": checked.server},
+        )
+    job.record(
+        EventKind.ACTION, f"Confirmed the preparation: {job.preparation_confirmed}.", actor=user
+    )
     if retry_of:
-        retry_of.record(EventKind.ACTION, f"Retried as job {job.pk}.", actor=user,
-                        detail={"retry": job.pk})
+        retry_of.record(
+            EventKind.ACTION, f"Retried as job {job.pk}.", actor=user, detail={"retry": job.pk}
+        )
     return job
 
 
@@ -130,19 +196,23 @@ def project_zones(project: K5Project) -> list[str]:
     """The region's availability zones: the override, else compute's list (cached a day)."""
     if project.availability_zones_override:
         return list(project.availability_zones_override)
-    fresh = (project.availability_zones_refreshed_at
-             and timezone.now() - project.availability_zones_refreshed_at < ZONE_CACHE)
+    fresh = (
+        project.availability_zones_refreshed_at
+        and timezone.now() - project.availability_zones_refreshed_at < ZONE_CACHE
+    )
     if project.availability_zones and fresh:
         return list(project.availability_zones)
     from imaging.engine.connections import client_for
 
     try:
-        zones = sorted(z.name for z in compute.availability_zone_list(client_for(project))
-                       if z.available)
+        zones = sorted(
+            z.name for z in compute.availability_zone_list(client_for(project)) if z.available
+        )
     except K5Error:
         return list(project.availability_zones)  # keep the stale list rather than none
     K5Project.objects.filter(pk=project.pk).update(
-        availability_zones=zones, availability_zones_refreshed_at=timezone.now())
+        availability_zones=zones, availability_zones_refreshed_at=timezone.now()
+    )
     project.availability_zones = zones
     return zones
 
@@ -150,17 +220,24 @@ def project_zones(project: K5Project) -> list[str]:
 def expected_seconds(project: K5Project, size_gb: int) -> int:
     """How long an upload of this size should take: learned from the project's last
     successful jobs (median seconds per GB), else the configured default."""
-    done = (ImageJob.objects.filter(project=project, state=JobState.SUCCEEDED,
-                                    submitted_at__isnull=False, upload_finished_at__isnull=False,
-                                    volume_size_gb__gt=0)
-            .order_by("-finished_at")[:20]
-            .values_list("submitted_at", "upload_finished_at", "volume_size_gb"))
+    done = (
+        ImageJob.objects.filter(
+            project=project,
+            state=JobState.SUCCEEDED,
+            submitted_at__isnull=False,
+            upload_finished_at__isnull=False,
+            volume_size_gb__gt=0,
+        )
+        .order_by("-finished_at")[:20]
+        .values_list("submitted_at", "upload_finished_at", "volume_size_gb")
+    )
     rates = [max((end - start).total_seconds(), 0) / size for start, end, size in done]
     size_gb = max(size_gb, 1)
     if len(rates) >= 3:
         return max(int(statistics.median(rates) * size_gb), 1)
-    return int(settings.ENGINE_EXPECTED_BASE_SECONDS
-               + settings.ENGINE_EXPECTED_SECONDS_PER_GB * size_gb)
+    return int(
+        settings.ENGINE_EXPECTED_BASE_SECONDS + settings.ENGINE_EXPECTED_SECONDS_PER_GB * size_gb
+    )
 
 
 def _kick(project_id: int) -> None:

@@ -37,8 +37,9 @@ CLOCK_SKEW = timedelta(minutes=10)
 def send_upload(job_id: int) -> str:
     """Send the upload call of a job that holds a slot. Returns what happened, for logs."""
     now = timezone.now()
-    claimed = ImageJob.objects.filter(pk=job_id, state=JobState.SUBMITTING,
-                                      submit_started_at__isnull=True).update(submit_started_at=now)
+    claimed = ImageJob.objects.filter(
+        pk=job_id, state=JobState.SUBMITTING, submit_started_at__isnull=True
+    ).update(submit_started_at=now)
     if not claimed:
         return "not claimed: another worker sent it, or the job moved on"
     job = ImageJob.objects.select_related("project").get(pk=job_id)
@@ -56,16 +57,25 @@ def send_upload(job_id: int) -> str:
         # upload never left.
         backoff = settings.ENGINE_UNAVAILABLE_BACKOFF_SECONDS
         return _back_to_queue(
-            job, attempt, Outcome.NOT_SENT, f"Could not sign in to K5 ({exc.message}); the "
+            job,
+            attempt,
+            Outcome.NOT_SENT,
+            f"Could not sign in to K5 ({exc.message}); the "
             "upload was not sent and will be tried again.",
             not_before=timezone.now() + timedelta(seconds=backoff),
-            waiting_reason=f"K5 sign-in failed; trying again in {int(backoff)} s.")
+            waiting_reason=f"K5 sign-in failed; trying again in {int(backoff)} s.",
+        )
 
     with recording_calls(job) as calls:
         try:
             accepted = blockstorage.volume_upload_to_image(
-                client, job.volume_id, job.image_name, force=job.force,
-                disk_format=job.disk_format, container_format=job.container_format)
+                client,
+                job.volume_id,
+                job.image_name,
+                force=job.force,
+                disk_format=job.disk_format,
+                container_format=job.container_format,
+            )
         except K5Error as exc:
             error = exc
         else:
@@ -77,9 +87,13 @@ def send_upload(job_id: int) -> str:
         job.transition(
             JobState.UPLOADING,
             message=f"K5 accepted the upload; image {accepted.image_id} is being created.",
-            detail={"image_id": accepted.image_id, "request_id": accepted.request_id,
-                    "calls": calls},
-            image_id=accepted.image_id, submitted_at=timezone.now(),
+            detail={
+                "image_id": accepted.image_id,
+                "request_id": accepted.request_id,
+                "calls": calls,
+            },
+            image_id=accepted.image_id,
+            submitted_at=timezone.now(),
             k5_request_ids=[*job.k5_request_ids, accepted.request_id],
         )
     except InvalidTransition:
@@ -91,35 +105,51 @@ def _upload_refused(job: ImageJob, attempt: UploadAttempt | None, exc: K5Error) 
     if isinstance(exc, K5RateLimited):
         wait = max(int(exc.retry_after or 60), 1)
         return _back_to_queue(
-            job, attempt, Outcome.RATE_LIMITED,
+            job,
+            attempt,
+            Outcome.RATE_LIMITED,
             f"K5 answered that the project's upload limit is reached; waiting {wait} s as it "
-            "asked.", not_before=timezone.now() + timedelta(seconds=wait),
-            waiting_reason=f"K5's upload limit is reached; next try after {wait} s.")
+            "asked.",
+            not_before=timezone.now() + timedelta(seconds=wait),
+            waiting_reason=f"K5's upload limit is reached; next try after {wait} s.",
+        )
     if isinstance(exc, K5CredentialError):
         mark_credentials_invalid(job.project, exc)
-        return _back_to_queue(job, attempt, Outcome.NOT_SENT, "The K5 credential was rejected; "
-                              "the job waits until an admin updates it.",
-                              waiting_reason=job.project.credentials_error)
+        return _back_to_queue(
+            job,
+            attempt,
+            Outcome.NOT_SENT,
+            "The K5 credential was rejected; the job waits until an admin updates it.",
+            waiting_reason=job.project.credentials_error,
+        )
     if isinstance(exc, K5UploadOutcomeUnknown):
         _set_outcome(attempt, Outcome.UNKNOWN)
-        job.record(EventKind.NOTE, f"K5 did not answer the upload call clearly ({exc.message});"
-                   " K5 will be checked before anything is sent again.",
-                   detail={"error": str(exc)})
+        job.record(
+            EventKind.NOTE,
+            f"K5 did not answer the upload call clearly ({exc.message});"
+            " K5 will be checked before anything is sent again.",
+            detail={"error": str(exc)},
+        )
         return "outcome unknown: left for reconciliation"
     if isinstance(exc, K5Unavailable):
         backoff = settings.ENGINE_UNAVAILABLE_BACKOFF_SECONDS
         return _back_to_queue(
-            job, attempt, Outcome.NOT_SENT, f"K5 could not be reached ({exc.message}); the "
+            job,
+            attempt,
+            Outcome.NOT_SENT,
+            f"K5 could not be reached ({exc.message}); the "
             "upload was not sent and will be tried again.",
             not_before=timezone.now() + timedelta(seconds=backoff),
-            waiting_reason=f"K5 was unreachable; trying again in {int(backoff)} s.")
+            waiting_reason=f"K5 was unreachable; trying again in {int(backoff)} s.",
+        )
     _set_outcome(attempt, Outcome.REJECTED)
     _fail(job, f"K5 refused to create the image: {exc.message}", exc)
     return "rejected"
 
 
-def reconcile_submitting(job: ImageJob, volumes: dict[str, Volume], images: list[Image],
-                         now) -> str | None:
+def reconcile_submitting(
+    job: ImageJob, volumes: dict[str, Volume], images: list[Image], now
+) -> str | None:
     """A job stuck in `submitting`: find out from K5 whether its upload happened."""
     grace = timedelta(seconds=settings.ENGINE_SUBMIT_GRACE_SECONDS)
     attempt = job.upload_attempts.order_by("-sent_at").first()
@@ -137,37 +167,57 @@ def reconcile_submitting(job: ImageJob, volumes: dict[str, Volume], images: list
         # (a gateway's 502 can come back before Cinder has created the image).
         return None
     since = job.submit_started_at - CLOCK_SKEW
-    ours = sorted((image for image in images
-                   if image.name == job.image_name and image.created_at
-                   and image.created_at >= since), key=lambda image: image.created_at)
+    ours = sorted(
+        (
+            image
+            for image in images
+            if image.name == job.image_name and image.created_at and image.created_at >= since
+        ),
+        key=lambda image: image.created_at,
+    )
     if ours:
         image = ours[0]
         _set_outcome(attempt, Outcome.ACCEPTED)
         job.transition(
             JobState.UPLOADING,
             message=f"The upload call's answer was lost, but K5 shows image {image.id} "
-                    f"({image.status}) created from it; following that image.",
-            detail={"image_id": image.id, "image_status": image.status,
-                    "image_created_at": image.created_at},
-            image_id=image.id, submitted_at=job.submit_started_at)
+            f"({image.status}) created from it; following that image.",
+            detail={
+                "image_id": image.id,
+                "image_status": image.status,
+                "image_created_at": image.created_at,
+            },
+            image_id=image.id,
+            submitted_at=job.submit_started_at,
+        )
         return "adopted"
     volume = volumes.get(job.volume_id)
     if volume is not None and volume.status == "uploading":
         return None  # K5 is busy with it; the image shows up in a later list
-    _back_to_queue(job, attempt, Outcome.NOT_SENT,
-                   "K5 shows no image and the volume is not uploading: the interrupted upload "
-                   "never happened; it will be sent again.",
-                   detail={"volume_status": volume.status if volume else None})
+    _back_to_queue(
+        job,
+        attempt,
+        Outcome.NOT_SENT,
+        "K5 shows no image and the volume is not uploading: the interrupted upload "
+        "never happened; it will be sent again.",
+        detail={"volume_status": volume.status if volume else None},
+    )
     return "requeued"
 
 
-def _back_to_queue(job, attempt, outcome, message, *, not_before=None, waiting_reason="",
-                   detail=None) -> str:
+def _back_to_queue(
+    job, attempt, outcome, message, *, not_before=None, waiting_reason="", detail=None
+) -> str:
     _set_outcome(attempt, outcome)
     try:
-        job.transition(JobState.QUEUED, message=message, detail=detail,
-                       submit_started_at=None, not_before=not_before,
-                       waiting_reason=waiting_reason)
+        job.transition(
+            JobState.QUEUED,
+            message=message,
+            detail=detail,
+            submit_started_at=None,
+            not_before=not_before,
+            waiting_reason=waiting_reason,
+        )
     except InvalidTransition:
         logger.warning("job %s moved before it could be queued again", job.pk)
     return f"requeued: {outcome}"
@@ -188,8 +238,12 @@ def _set_outcome(attempt: UploadAttempt | None, outcome: str) -> None:
 
 def _fail(job: ImageJob, message: str, exc: K5Error) -> None:
     try:
-        job.transition(JobState.FAILED, message=message,
-                       detail={"status": exc.status, "request_id": exc.request_id},
-                       error_message=message, error_detail=str(exc))
+        job.transition(
+            JobState.FAILED,
+            message=message,
+            detail={"status": exc.status, "request_id": exc.request_id},
+            error_message=message,
+            error_detail=str(exc),
+        )
     except InvalidTransition:
         logger.warning("job %s moved before it could be failed", job.pk)

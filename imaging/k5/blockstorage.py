@@ -10,12 +10,18 @@ from .errors import K5UploadOutcomeUnknown
 from .types import UploadAccepted, Volume
 
 
-def volume_list(client: K5Client, *, status: str | None = None,
-                name: str | None = None) -> list[Volume]:
+def volume_list(
+    client: K5Client, *, status: str | None = None, name: str | None = None
+) -> list[Volume]:
     """Every volume of the project (all pages), optionally filtered by exact status/name."""
     path = "volumes/detail"
-    pages = client.get_pages(BLOCK_STORAGE, path, collection="volumes", next_href=_next_href,
-                             params={"status": status, "name": name})
+    pages = client.get_pages(
+        BLOCK_STORAGE,
+        path,
+        collection="volumes",
+        next_href=_next_href,
+        params={"status": status, "name": name},
+    )
     volumes = []
     for item, request_id in pages:
         with parsing(path, request_id):
@@ -31,9 +37,15 @@ def volume_get(client: K5Client, volume_id: str) -> Volume:
         return Volume.from_api(reply.body["volume"], reply.request_id)
 
 
-def volume_upload_to_image(client: K5Client, volume_id: str, image_name: str, *,
-                           force: bool | str = False, disk_format: str = "raw",
-                           container_format: str = "bare") -> UploadAccepted:
+def volume_upload_to_image(
+    client: K5Client,
+    volume_id: str,
+    image_name: str,
+    *,
+    force: bool | str = False,
+    disk_format: str = "raw",
+    container_format: str = "bare",
+) -> UploadAccepted:
     """Ask K5 to create the image `image_name` from the volume (os-volume_upload_image).
 
     Sent exactly once, never retried: K5 allows 4 uploads an hour per project (K5RateLimited
@@ -46,12 +58,14 @@ def volume_upload_to_image(client: K5Client, volume_id: str, image_name: str, *,
     "True"/"False" strings are accepted here and converted.
     """
     path = f"volumes/{quote(volume_id, safe='')}/action"
-    body = {"os-volume_upload_image": {
-        "image_name": image_name,
-        "force": _as_bool(force),
-        "disk_format": disk_format,
-        "container_format": container_format,
-    }}
+    body = {
+        "os-volume_upload_image": {
+            "image_name": image_name,
+            "force": _as_bool(force),
+            "disk_format": disk_format,
+            "container_format": container_format,
+        }
+    }
     reply = client.post(BLOCK_STORAGE, path, json=body, outcome_unknown=K5UploadOutcomeUnknown)
     with parsing(path, reply.request_id):
         return UploadAccepted.from_api(reply.body["os-volume_upload_image"], reply.request_id)

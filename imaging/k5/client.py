@@ -106,12 +106,15 @@ class K5Client:
         self._http = _TimeoutHttp(self._timeout)
         self._http.hooks["response"].append(self._record_response)
         self.auth = LockoutSafePassword(config, record=self._emit)
-        self.session = ks_session.Session(auth=self.auth, session=self._http,
-                                          verify=config.verify, app_name="k5-image-portal")
+        self.session = ks_session.Session(
+            auth=self.auth, session=self._http, verify=config.verify, app_name="k5-image-portal"
+        )
 
     def __repr__(self) -> str:
-        return (f"<K5Client {self.config.auth_url} region={self.config.region} "
-                f"project={self.config.project_id or self.config.project_name}>")
+        return (
+            f"<K5Client {self.config.auth_url} region={self.config.region} "
+            f"project={self.config.project_id or self.config.project_name}>"
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -139,20 +142,31 @@ class K5Client:
             raise ValueError(f"unknown K5 service {service!r}") from None
         catalog = self.auth.get_access(self.session).service_catalog
         try:
-            url = catalog.url_for(service_type=service_type, service_name=name,
-                                  interface="public", region_name=self.config.region)
+            url = catalog.url_for(
+                service_type=service_type,
+                service_name=name,
+                interface="public",
+                region_name=self.config.region,
+            )
         except ka_exceptions.CatalogException:
-            regions = sorted({
-                endpoint.region_name or "?"
-                for endpoints in catalog.get_endpoints_data(
-                    service_type=service_type, service_name=name, interface="public").values()
-                for endpoint in endpoints
-            })
-            where = (f"it is only in: {', '.join(regions)}" if regions
-                     else "the catalog has no such endpoint in any region")
+            regions = sorted(
+                {
+                    endpoint.region_name or "?"
+                    for endpoints in catalog.get_endpoints_data(
+                        service_type=service_type, service_name=name, interface="public"
+                    ).values()
+                    for endpoint in endpoints
+                }
+            )
+            where = (
+                f"it is only in: {', '.join(regions)}"
+                if regions
+                else "the catalog has no such endpoint in any region"
+            )
             raise K5EndpointNotFound(
                 f"no public endpoint named {name!r} (type {service_type}) in region "
-                f"{self.config.region!r}; {where}") from None
+                f"{self.config.region!r}; {where}"
+            ) from None
         if service == IMAGE:
             # K5 lists the image service unversioned and the facade appends v2/; tolerate a
             # catalog that includes the version, as other OpenStack clouds do.
@@ -162,20 +176,31 @@ class K5Client:
     # --- HTTP -----------------------------------------------------------------------------
 
     def get(self, service: str, path: str, *, params: dict | None = None) -> Reply:
-        return self._send("GET", service, path, params=params,
-                          retries=self.config.get_retries)
+        return self._send("GET", service, path, params=params, retries=self.config.get_retries)
 
-    def post(self, service: str, path: str, *, json: Any,
-             outcome_unknown: type[K5OutcomeUnknown] = K5OutcomeUnknown) -> Reply:
+    def post(
+        self,
+        service: str,
+        path: str,
+        *,
+        json: Any,
+        outcome_unknown: type[K5OutcomeUnknown] = K5OutcomeUnknown,
+    ) -> Reply:
         """Send once. Never retried: K5 may already have acted on it."""
         return self._send("POST", service, path, json=json, outcome_unknown=outcome_unknown)
 
     def delete(self, service: str, path: str) -> Reply:
         return self._send("DELETE", service, path, outcome_unknown=K5OutcomeUnknown)
 
-    def get_pages(self, service: str, path: str, *, collection: str,
-                  next_href: Callable[[dict], str | None],
-                  params: dict | None = None) -> Iterator[tuple[dict, str | None]]:
+    def get_pages(
+        self,
+        service: str,
+        path: str,
+        *,
+        collection: str,
+        next_href: Callable[[dict], str | None],
+        params: dict | None = None,
+    ) -> Iterator[tuple[dict, str | None]]:
         """Every item of a paginated collection, with the request id of its page.
 
         The next link only lends its marker (and limit): the request goes to the catalog
@@ -189,8 +214,12 @@ class K5Client:
             with parsing(path, reply.request_id):
                 items = reply.body[collection]
             if not isinstance(items, list):
-                raise K5InvalidResponse(f"{collection!r} is not a list", method="GET",
-                                        path=path, request_id=reply.request_id)
+                raise K5InvalidResponse(
+                    f"{collection!r} is not a list",
+                    method="GET",
+                    path=path,
+                    request_id=reply.request_id,
+                )
             for item in items:
                 yield item, reply.request_id
             href = next_href(reply.body)
@@ -202,17 +231,29 @@ class K5Client:
                 raise K5InvalidResponse(
                     f"K5's next link {'repeats' if marker else 'lacks'} a page marker; "
                     "stopped listing to avoid an endless loop",
-                    method="GET", path=path, request_id=reply.request_id)
+                    method="GET",
+                    path=path,
+                    request_id=reply.request_id,
+                )
             seen_markers.add(marker)
             params["marker"] = marker
             if query.get("limit"):
                 params["limit"] = query["limit"][-1]
-        raise K5InvalidResponse(f"more than {self.config.max_pages} pages; stopped listing",
-                                method="GET", path=path)
+        raise K5InvalidResponse(
+            f"more than {self.config.max_pages} pages; stopped listing", method="GET", path=path
+        )
 
-    def _send(self, method: str, service: str, path: str, *, params: dict | None = None,
-              json: Any = None, retries: int = 0,
-              outcome_unknown: type[K5OutcomeUnknown] | None = None) -> Reply:
+    def _send(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json: Any = None,
+        retries: int = 0,
+        outcome_unknown: type[K5OutcomeUnknown] | None = None,
+    ) -> Reply:
         url = self.endpoint(service).rstrip("/") + "/" + path.lstrip("/")
         shown_path = urlsplit(url).path
         attempt = 0
@@ -220,30 +261,44 @@ class K5Client:
             started = time.monotonic()
             try:
                 response = self.session.request(
-                    url, method, json=json, params=params, headers={"Accept": "application/json"},
-                    timeout=self._timeout, raise_exc=False, connect_retries=0,
-                    status_code_retries=0)
+                    url,
+                    method,
+                    json=json,
+                    params=params,
+                    headers={"Accept": "application/json"},
+                    timeout=self._timeout,
+                    raise_exc=False,
+                    connect_retries=0,
+                    status_code_retries=0,
+                )
             except ka_exceptions.ConnectionError as exc:
                 failure, maybe_sent = _describe_transport_failure(exc)
-                self._emit(CallRecord(method, shown_path, None, None,
-                                      time.monotonic() - started, failure))
+                self._emit(
+                    CallRecord(method, shown_path, None, None, time.monotonic() - started, failure)
+                )
                 if isinstance(exc, ka_exceptions.SSLError):
-                    raise K5Error(f"TLS failure talking to K5: {failure}", method=method,
-                                  path=shown_path) from None
+                    raise K5Error(
+                        f"TLS failure talking to K5: {failure}", method=method, path=shown_path
+                    ) from None
                 if outcome_unknown is not None and maybe_sent:
                     raise outcome_unknown(
                         f"{failure} after the request was sent: K5 may or may not have acted "
-                        "on it; check before sending it again", method=method,
-                        path=shown_path) from None
+                        "on it; check before sending it again",
+                        method=method,
+                        path=shown_path,
+                    ) from None
                 if attempt < retries:
                     attempt = self._pause_before_retry(attempt, method, shown_path, failure)
                     continue
                 raise K5Unavailable(
                     f"{failure}" + ("" if maybe_sent else " (the request was not sent)"),
-                    method=method, path=shown_path) from None
+                    method=method,
+                    path=shown_path,
+                ) from None
             except ka_exceptions.ClientException as exc:
-                raise K5Error(f"{type(exc).__name__}: {exc}", method=method,
-                              path=shown_path) from None
+                raise K5Error(
+                    f"{type(exc).__name__}: {exc}", method=method, path=shown_path
+                ) from None
 
             status = response.status_code
             if status < 400:
@@ -255,11 +310,15 @@ class K5Client:
             if outcome_unknown is not None and status in _UNKNOWN_OUTCOME_STATUSES:
                 raise outcome_unknown(
                     f"K5 failed with HTTP {status} and may already have acted: {error.message}",
-                    status=status, request_id=error.request_id, method=method, path=shown_path)
+                    status=status,
+                    request_id=error.request_id,
+                    method=method,
+                    path=shown_path,
+                )
             raise error
 
     def _pause_before_retry(self, attempt: int, method: str, path: str, reason: str) -> int:
-        delay = min(self.config.retry_backoff * (2 ** attempt), self.config.retry_backoff_max)
+        delay = min(self.config.retry_backoff * (2**attempt), self.config.retry_backoff_max)
         logger.warning("K5 %s %s failed (%s); retrying in %.2fs", method, path, reason, delay)
         time.sleep(delay)
         return attempt + 1
@@ -272,19 +331,27 @@ class K5Client:
         error = None
         if response.status_code >= 400:
             error = message_from_body(_json_or_none(response), response.text) or None
-        self._emit(CallRecord(
-            method=response.request.method or "",
-            path=urlsplit(response.url).path,
-            status=response.status_code,
-            request_id=request_id_of(response),
-            duration=response.elapsed.total_seconds(),
-            error=error,
-        ))
+        self._emit(
+            CallRecord(
+                method=response.request.method or "",
+                path=urlsplit(response.url).path,
+                status=response.status_code,
+                request_id=request_id_of(response),
+                duration=response.elapsed.total_seconds(),
+                error=error,
+            )
+        )
 
     def _emit(self, record: CallRecord) -> None:
-        logger.debug("K5 %s %s -> %s in %.3fs request_id=%s%s", record.method, record.path,
-                     record.status, record.duration, record.request_id,
-                     f" error={record.error}" if record.error else "")
+        logger.debug(
+            "K5 %s %s -> %s in %.3fs request_id=%s%s",
+            record.method,
+            record.path,
+            record.status,
+            record.duration,
+            record.request_id,
+            f" error={record.error}" if record.error else "",
+        )
         if self._observer is None:
             return
         try:
@@ -302,8 +369,11 @@ def parsing(path: str, request_id: str | None) -> Iterator[None]:
     try:
         yield
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise K5InvalidResponse(f"unexpected answer from K5 ({type(exc).__name__}: {exc})",
-                                request_id=request_id, path=path) from None
+        raise K5InvalidResponse(
+            f"unexpected answer from K5 ({type(exc).__name__}: {exc})",
+            request_id=request_id,
+            path=path,
+        ) from None
 
 
 def _json_or_none(response: requests.Response) -> Any:

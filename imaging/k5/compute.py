@@ -22,8 +22,9 @@ def server_list(client: K5Client) -> list[Server]:
     power state of the servers they are attached to."""
     path = "servers/detail"
     servers = []
-    for item, request_id in client.get_pages(COMPUTE, path, collection="servers",
-                                             next_href=_next_href):
+    for item, request_id in client.get_pages(
+        COMPUTE, path, collection="servers", next_href=_next_href
+    ):
         with parsing(path, request_id):
             servers.append(Server.from_api(item, request_id))
     return servers
@@ -41,6 +42,10 @@ def availability_zone_list(client: K5Client) -> list[AvailabilityZone]:
     path = "os-availability-zone"
     reply = client.get(COMPUTE, path)
     with parsing(path, reply.request_id):
-        return [AvailabilityZone(name=zone["zoneName"],
-                                 available=bool((zone.get("zoneState") or {}).get("available")))
-                for zone in reply.body["availabilityZoneInfo"]]
+        return [
+            AvailabilityZone(
+                name=zone["zoneName"],
+                available=bool((zone.get("zoneState") or {}).get("available")),
+            )
+            for zone in reply.body["availabilityZoneInfo"]
+        ]

@@ -23,9 +23,16 @@ class K5Error(Exception):
 
     permanent: bool = True
 
-    def __init__(self, message: str, *, status: int | None = None,
-                 request_id: str | None = None, method: str | None = None,
-                 path: str | None = None, permanent: bool | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        permanent: bool | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
@@ -42,9 +49,11 @@ class K5Error(Exception):
         return f"{where}{status}{self.message}{request}"
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(status={self.status!r}, message={self.message!r}, "
-                f"request_id={self.request_id!r}, method={self.method!r}, path={self.path!r}, "
-                f"permanent={self.permanent!r})")
+        return (
+            f"{type(self).__name__}(status={self.status!r}, message={self.message!r}, "
+            f"request_id={self.request_id!r}, method={self.method!r}, path={self.path!r}, "
+            f"permanent={self.permanent!r})"
+        )
 
 
 class K5CredentialError(K5Error):
@@ -117,16 +126,21 @@ class K5UploadOutcomeUnknown(K5OutcomeUnknown):
 
 def request_id_of(response: requests.Response) -> str | None:
     """K5's request id: Cinder, Glance and Keystone send one header, Nova another."""
-    return (response.headers.get("x-openstack-request-id")
-            or response.headers.get("x-compute-request-id"))
+    return response.headers.get("x-openstack-request-id") or response.headers.get(
+        "x-compute-request-id"
+    )
 
 
 def error_from_response(response: requests.Response, method: str, path: str) -> K5Error:
     """The K5Error for a service's 4xx/5xx answer."""
     status = response.status_code
     body = _json_body(response)
-    fields = {"status": status, "request_id": request_id_of(response), "method": method,
-              "path": path}
+    fields = {
+        "status": status,
+        "request_id": request_id_of(response),
+        "method": method,
+        "path": path,
+    }
     message = message_from_body(body, response.text) or response.reason or f"HTTP {status}"
     if status == 400:
         return K5BadRequest(message, **fields)
@@ -203,4 +217,4 @@ def _json_body(response: requests.Response) -> object:
 
 def _short(text: str) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE - 1] + "…"
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"

@@ -67,11 +67,13 @@ class K5Config:
     def __post_init__(self):
         if self.block_storage_version not in ("v2", "v3"):
             raise ValueError(
-                f"block_storage_version must be 'v2' or 'v3', not {self.block_storage_version!r}")
+                f"block_storage_version must be 'v2' or 'v3', not {self.block_storage_version!r}"
+            )
         if not self.user_id and not (self.username and self.contract):
             raise ValueError("K5Config needs user_id, or username and contract")
-        if not self.project_id and not (self.project_name
-                                        and (self.project_domain_name or self.contract)):
+        if not self.project_id and not (
+            self.project_name and (self.project_domain_name or self.contract)
+        ):
             raise ValueError("K5Config needs project_id, or project_name and its domain")
         if not self.password:
             raise ValueError("K5Config needs a password")
@@ -102,8 +104,7 @@ class LockoutSafePassword(v3.Password):
     after a service answers 401.
     """
 
-    def __init__(self, config: K5Config, *,
-                 record: Callable[[CallRecord], None] | None = None):
+    def __init__(self, config: K5Config, *, record: Callable[[CallRecord], None] | None = None):
         super().__init__(
             auth_url=config.auth_url,
             password=config.password,
@@ -112,8 +113,9 @@ class LockoutSafePassword(v3.Password):
             user_domain_name=None if config.user_id else config.contract,
             project_id=config.project_id,
             project_name=None if config.project_id else config.project_name,
-            project_domain_name=(None if config.project_id
-                                 else config.project_domain_name or config.contract),
+            project_domain_name=(
+                None if config.project_id else config.project_domain_name or config.contract
+            ),
         )
         # An instance attribute shadows keystoneauth's class-wide 120 s.
         self.MIN_TOKEN_LIFE_SECONDS = config.token_refresh_margin  # type: ignore[misc]
@@ -135,8 +137,11 @@ class LockoutSafePassword(v3.Password):
             raise K5CredentialError(
                 "not sending the password again: K5 rejected it earlier "
                 f"({first.message}); fix the credential and create a new client",
-                status=first.status, request_id=first.request_id, method=first.method,
-                path=first.path)
+                status=first.status,
+                request_id=first.request_id,
+                method=first.method,
+                path=first.path,
+            )
         started = time.monotonic()
         try:
             return super().get_auth_ref(session, **kwargs)
@@ -147,13 +152,25 @@ class LockoutSafePassword(v3.Password):
             # `from None`: keystoneauth's exception holds the request, i.e. the password.
             raise error from None
         except ka_exceptions.ConnectionError as exc:
-            self._note(CallRecord("POST", self._token_path(), None, None,
-                                  time.monotonic() - started, type(exc).__name__))
-            raise K5Unavailable(f"cannot reach K5 identity: {type(exc).__name__}",
-                                method="POST", path=self._token_path()) from None
+            self._note(
+                CallRecord(
+                    "POST",
+                    self._token_path(),
+                    None,
+                    None,
+                    time.monotonic() - started,
+                    type(exc).__name__,
+                )
+            )
+            raise K5Unavailable(
+                f"cannot reach K5 identity: {type(exc).__name__}",
+                method="POST",
+                path=self._token_path(),
+            ) from None
         except ka_exceptions.InvalidResponse:
-            raise K5InvalidResponse("K5 identity answered without a token",
-                                    method="POST", path=self._token_path()) from None
+            raise K5InvalidResponse(
+                "K5 identity answered without a token", method="POST", path=self._token_path()
+            ) from None
 
     def _token_path(self) -> str:
         return urlsplit(self.auth_url).path.rstrip("/") + "/auth/tokens"
@@ -167,12 +184,21 @@ def _auth_error(exc: ka_exceptions.HttpError) -> K5Error:
     response = exc.response
     path = urlsplit(exc.url or "").path
     if response is None:
-        return K5Unavailable(f"K5 identity failed: HTTP {exc.http_status}",
-                             status=exc.http_status, method="POST", path=path)
+        return K5Unavailable(
+            f"K5 identity failed: HTTP {exc.http_status}",
+            status=exc.http_status,
+            method="POST",
+            path=path,
+        )
     error = error_from_response(response, "POST", path)
     # 4xx from the token endpoint is about the credential or scope (wrong password, locked
     # user, unknown project): permanent until a person fixes it. Rate limits and 5xx are not.
     if 400 <= error.status < 500 and not isinstance(error, K5RateLimited):
-        return K5CredentialError(error.message, status=error.status,
-                                 request_id=error.request_id, method="POST", path=path)
+        return K5CredentialError(
+            error.message,
+            status=error.status,
+            request_id=error.request_id,
+            method="POST",
+            path=path,
+        )
     return error

@@ -18,8 +18,14 @@ def image_get(client: K5Client, image_id: str) -> Image:
         return Image.from_api(reply.body, reply.request_id)
 
 
-def image_list(client: K5Client, *, name: str | None = None, status: str | None = None,
-               owner: str | None = None, created_after: datetime | None = None) -> list[Image]:
+def image_list(
+    client: K5Client,
+    *,
+    name: str | None = None,
+    status: str | None = None,
+    owner: str | None = None,
+    created_after: datetime | None = None,
+) -> list[Image]:
     """Every image visible to the project (all pages) matching the filters.
 
     K5 allows several images with one name, so a name filter can return more than one.
@@ -32,8 +38,9 @@ def image_list(client: K5Client, *, name: str | None = None, status: str | None 
             raise ValueError("created_after must be timezone-aware")
         stamp = created_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         params["created_at"] = f"gt:{stamp}"
-    pages = client.get_pages(IMAGE, path, collection="images",
-                             next_href=lambda body: body.get("next"), params=params)
+    pages = client.get_pages(
+        IMAGE, path, collection="images", next_href=lambda body: body.get("next"), params=params
+    )
     images = []
     for item, request_id in pages:
         with parsing(path, request_id):

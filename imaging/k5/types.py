@@ -16,10 +16,26 @@ LINUX = "linux"
 WINDOWS = "windows"
 UNKNOWN = "unknown"
 
-_LINUX_NAMES = frozenset({
-    "linux", "centos", "ubuntu", "rhel", "redhat", "debian", "sles", "suse", "opensuse",
-    "fedora", "oraclelinux", "oracle", "almalinux", "rocky", "cirros", "coreos",
-})
+_LINUX_NAMES = frozenset(
+    {
+        "linux",
+        "centos",
+        "ubuntu",
+        "rhel",
+        "redhat",
+        "debian",
+        "sles",
+        "suse",
+        "opensuse",
+        "fedora",
+        "oraclelinux",
+        "oracle",
+        "almalinux",
+        "rocky",
+        "cirros",
+        "coreos",
+    }
+)
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
 
@@ -63,11 +79,13 @@ class Volume:
             bootable=str(data.get("bootable", "")).lower() in _TRUE,
             attachments=tuple(
                 Attachment(server_id=a["server_id"], device=a.get("device"))
-                for a in data.get("attachments") or () if a.get("server_id")
+                for a in data.get("attachments") or ()
+                if a.get("server_id")
             ),
             volume_type=_volume_type_name(data.get("volume_type")),
-            image_metadata={str(k): str(v)
-                            for k, v in (data.get("volume_image_metadata") or {}).items()},
+            image_metadata={
+                str(k): str(v) for k, v in (data.get("volume_image_metadata") or {}).items()
+            },
             request_id=request_id,
         )
 
@@ -85,18 +103,44 @@ class UploadAccepted:
 
     @classmethod
     def from_api(cls, data: dict[str, Any], request_id: str | None = None) -> UploadAccepted:
-        return cls(volume_id=data["id"], image_id=data["image_id"],
-                   image_name=data.get("image_name", ""), status=data.get("status", ""),
-                   request_id=request_id)
+        return cls(
+            volume_id=data["id"],
+            image_id=data["image_id"],
+            image_name=data.get("image_name", ""),
+            status=data.get("status", ""),
+            request_id=request_id,
+        )
 
 
 # Glance v2 fields that are not free-form image properties.
-_IMAGE_CORE = frozenset({
-    "id", "name", "status", "owner", "created_at", "updated_at", "size", "virtual_size",
-    "protected", "disk_format", "container_format", "visibility", "checksum", "min_disk",
-    "min_ram", "tags", "file", "self", "schema", "direct_url", "locations", "os_hidden",
-    "os_hash_algo", "os_hash_value",
-})
+_IMAGE_CORE = frozenset(
+    {
+        "id",
+        "name",
+        "status",
+        "owner",
+        "created_at",
+        "updated_at",
+        "size",
+        "virtual_size",
+        "protected",
+        "disk_format",
+        "container_format",
+        "visibility",
+        "checksum",
+        "min_disk",
+        "min_ram",
+        "tags",
+        "file",
+        "self",
+        "schema",
+        "direct_url",
+        "locations",
+        "os_hidden",
+        "os_hash_algo",
+        "os_hash_value",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -155,9 +199,13 @@ class Server:
 
     @classmethod
     def from_api(cls, data: dict[str, Any], request_id: str | None = None) -> Server:
-        return cls(id=data["id"], name=data.get("name", ""), status=data.get("status", ""),
-                   availability_zone=data.get("OS-EXT-AZ:availability_zone"),
-                   request_id=request_id)
+        return cls(
+            id=data["id"],
+            name=data.get("name", ""),
+            status=data.get("status", ""),
+            availability_zone=data.get("OS-EXT-AZ:availability_zone"),
+            request_id=request_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -167,7 +215,7 @@ class AvailabilityZone:
 
 
 def os_family_of(image_metadata: dict[str, str]) -> str:
-    """"linux", "windows" or "unknown" from a volume's image metadata.
+    """ "linux", "windows" or "unknown" from a volume's image metadata.
 
     Looks at os_type, os_distro and K5's fcx.<os> flags (e.g. fcx.win, fcx.centos; which flags
     K5 sets is unconfirmed). Contradicting hints give "unknown": better to ask a person than
@@ -180,7 +228,7 @@ def os_family_of(image_metadata: dict[str, str]) -> str:
             hints.add(family)
     for key, value in image_metadata.items():
         if key.startswith("fcx.") and str(value).lower() in _TRUE:
-            family = _family_of_name(key[len("fcx."):])
+            family = _family_of_name(key[len("fcx.") :])
             if family:
                 hints.add(family)
     return hints.pop() if len(hints) == 1 else UNKNOWN

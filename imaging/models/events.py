@@ -33,15 +33,18 @@ class JobEventQuerySet(models.QuerySet):
 
 
 class JobEvent(models.Model):
-    job = models.ForeignKey("imaging.ImageJob", on_delete=models.PROTECT, related_name="events",
-                            null=True, blank=True)
-    project = models.ForeignKey("imaging.K5Project", on_delete=models.PROTECT,
-                                related_name="events")
+    job = models.ForeignKey(
+        "imaging.ImageJob", on_delete=models.PROTECT, related_name="events", null=True, blank=True
+    )
+    project = models.ForeignKey(
+        "imaging.K5Project", on_delete=models.PROTECT, related_name="events"
+    )
     kind = models.CharField(max_length=16, choices=EventKind.choices)
     # The actor is frozen as a name: the history must still read right after a user is renamed
     # or removed. `actor` is None for the engine (actor_name "worker").
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                              blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     actor_name = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     from_state = models.CharField(max_length=16, blank=True)
@@ -67,12 +70,26 @@ class JobEvent(models.Model):
         raise AppendOnly("audit events are never deleted")
 
     @classmethod
-    def record(cls, *, project_id: int, job_id: int | None, kind: str, message: str,
-               actor=None, from_state: str = "", to_state: str = "",
-               detail: dict | None = None) -> JobEvent:
+    def record(
+        cls,
+        *,
+        project_id: int,
+        job_id: int | None,
+        kind: str,
+        message: str,
+        actor=None,
+        from_state: str = "",
+        to_state: str = "",
+        detail: dict | None = None,
+    ) -> JobEvent:
         return cls.objects.create(
-            project_id=project_id, job_id=job_id, kind=kind, message=message,
+            project_id=project_id,
+            job_id=job_id,
+            kind=kind,
+            message=message,
             actor=actor if actor is not None and actor.is_authenticated else None,
             actor_name=actor.get_username() if actor is not None else WORKER,
-            from_state=from_state, to_state=to_state, detail=detail or {},
+            from_state=from_state,
+            to_state=to_state,
+            detail=detail or {},
         )

@@ -17,10 +17,10 @@ from imaging.models.events import EventKind, JobEvent
 
 
 class JobState(models.TextChoices):
-    QUEUED = "queued", _("Queued")              # waiting for a pacing slot or for K5
+    QUEUED = "queued", _("Queued")  # waiting for a pacing slot or for K5
     SUBMITTING = "submitting", _("Submitting")  # the upload call is being sent / reconciled
-    UPLOADING = "uploading", _("Uploading")     # K5 accepted; copying the volume into the image
-    VERIFYING = "verifying", _("Verifying")     # image active; watching availability-zone sync
+    UPLOADING = "uploading", _("Uploading")  # K5 accepted; copying the volume into the image
+    VERIFYING = "verifying", _("Verifying")  # image active; watching availability-zone sync
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
     SYNC_FAILED = "sync_failed", _("Sync failed")
@@ -28,8 +28,9 @@ class JobState(models.TextChoices):
 
 
 # Tools and reports depend on these names.
-TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.SYNC_FAILED,
-                             JobState.CANCELLED})
+TERMINAL_STATES = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.SYNC_FAILED, JobState.CANCELLED}
+)
 ACTIVE_STATES = frozenset(set(JobState) - TERMINAL_STATES)
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -63,16 +64,14 @@ class ImageJobQuerySet(models.QuerySet):
 
 
 class ImageJob(models.Model):
-    project = models.ForeignKey("imaging.K5Project", on_delete=models.PROTECT,
-                                related_name="jobs")
+    project = models.ForeignKey("imaging.K5Project", on_delete=models.PROTECT, related_name="jobs")
     volume_id = models.CharField(max_length=64, db_index=True)
     # What we knew of the volume when the job was requested: name, size, zone, status,
     # attached server and its power state, OS.
     volume = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     volume_size_gb = models.PositiveIntegerField(default=0)
     volume_zone = models.CharField(max_length=64, blank=True)
-    os_family = models.CharField(max_length=8, choices=OsFamily.choices,
-                                 default=OsFamily.UNKNOWN)
+    os_family = models.CharField(max_length=8, choices=OsFamily.choices, default=OsFamily.UNKNOWN)
     image_name = models.CharField(max_length=255)
     disk_format = models.CharField(max_length=8, default="raw")
     container_format = models.CharField(max_length=8, default="bare")
@@ -82,16 +81,18 @@ class ImageJob(models.Model):
     # "linux-network-settings-removed" or "windows-sysprep-run": what the requester confirmed.
     preparation_confirmed = models.CharField(max_length=64)
 
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                     null=True, related_name="image_jobs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="image_jobs"
+    )
     requested_by_name = models.CharField(max_length=150)
     channel = models.CharField(max_length=4, choices=Channel.choices, default=Channel.WEB)
     client_address = models.GenericIPAddressField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
 
-    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED,
-                             db_index=True)
+    state = models.CharField(
+        max_length=16, choices=JobState.choices, default=JobState.QUEUED, db_index=True
+    )
     # Why a non-terminal job is not moving ("waiting for a slot", "credentials invalid", ...).
     waiting_reason = models.CharField(max_length=500, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
@@ -99,8 +100,9 @@ class ImageJob(models.Model):
     k5_request_ids = models.JSONField(default=list, blank=True)
     error_message = models.TextField(blank=True)
     error_detail = models.TextField(blank=True)
-    retry_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="retries")
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="retries"
+    )
     submit_attempts = models.PositiveIntegerField(default=0)
     expected_seconds = models.PositiveIntegerField(default=0)
     # Windows: the after-image tasks the requester ticked off (restore snapshot, restart).
@@ -108,8 +110,8 @@ class ImageJob(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     submit_started_at = models.DateTimeField(null=True, blank=True)  # upload call being sent
-    submitted_at = models.DateTimeField(null=True, blank=True)       # K5 accepted it
-    upload_finished_at = models.DateTimeField(null=True, blank=True) # image active
+    submitted_at = models.DateTimeField(null=True, blank=True)  # K5 accepted it
+    upload_finished_at = models.DateTimeField(null=True, blank=True)  # image active
     sync_watch_until = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -158,26 +160,36 @@ class ImageJob(models.Model):
             return round(0.9 + 0.1 * min(done, 0.99), 3)
         return 0.0
 
-    def transition(self, to_state: str, *, message: str, actor=None,
-                   detail: dict | None = None, **fields) -> None:
+    def transition(
+        self, to_state: str, *, message: str, actor=None, detail: dict | None = None, **fields
+    ) -> None:
         """Move to `to_state`, saving `fields` with it, and record the event — or raise
         InvalidTransition when the move is not allowed from the job's current state."""
         from_state = self.state
         if to_state not in ALLOWED_TRANSITIONS.get(from_state, ()):
             raise InvalidTransition(
-                f"a {JobState(from_state).label.lower()} job cannot become {to_state}")
+                f"a {JobState(from_state).label.lower()} job cannot become {to_state}"
+            )
         now = timezone.now()
         if to_state in TERMINAL_STATES:
             fields.setdefault("finished_at", now)
             fields.setdefault("waiting_reason", "")
         with transaction.atomic():
             moved = ImageJob.objects.filter(pk=self.pk, state=from_state).update(
-                state=to_state, updated_at=now, **fields)
+                state=to_state, updated_at=now, **fields
+            )
             if not moved:
                 raise InvalidTransition(f"job {self.pk} is no longer {from_state}")
-            JobEvent.record(project_id=self.project_id, job_id=self.pk,
-                            kind=EventKind.TRANSITION, message=message, actor=actor,
-                            from_state=from_state, to_state=to_state, detail=detail)
+            JobEvent.record(
+                project_id=self.project_id,
+                job_id=self.pk,
+                kind=EventKind.TRANSITION,
+                message=message,
+                actor=actor,
+                from_state=from_state,
+                to_state=to_state,
+                detail=detail,
+            )
             if to_state in TERMINAL_STATES:
                 from imaging import tasks
 
@@ -188,8 +200,14 @@ class ImageJob(models.Model):
             setattr(self, name, value)
 
     def record(self, kind: str, message: str, *, actor=None, detail: dict | None = None):
-        return JobEvent.record(project_id=self.project_id, job_id=self.pk, kind=kind,
-                               message=message, actor=actor, detail=detail)
+        return JobEvent.record(
+            project_id=self.project_id,
+            job_id=self.pk,
+            kind=kind,
+            message=message,
+            actor=actor,
+            detail=detail,
+        )
 
 
 class SyncRole(models.TextChoices):
@@ -209,15 +227,17 @@ class ZoneSyncResult(models.Model):
     job = models.ForeignKey(ImageJob, on_delete=models.CASCADE, related_name="zones")
     availability_zone = models.CharField(max_length=64)
     role = models.CharField(max_length=8, choices=SyncRole.choices)
-    status = models.CharField(max_length=8, choices=SyncStatus.choices,
-                              default=SyncStatus.PENDING)
+    status = models.CharField(max_length=8, choices=SyncStatus.choices, default=SyncStatus.PENDING)
     reason = models.TextField(blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["job", "-role", "availability_zone"]
-        constraints = [models.UniqueConstraint(fields=["job", "availability_zone"],
-                                               name="one_result_per_job_zone")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "availability_zone"], name="one_result_per_job_zone"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.availability_zone} ({self.role}): {self.status}"
@@ -242,8 +262,9 @@ class UploadAttempt(models.Model):
     # counts: a rate limiter counts requests, not successes, and guessing low costs a 413.
     FREE_OUTCOMES = (Outcome.RATE_LIMITED, Outcome.NOT_SENT)
 
-    project = models.ForeignKey("imaging.K5Project", on_delete=models.CASCADE,
-                                related_name="upload_attempts")
+    project = models.ForeignKey(
+        "imaging.K5Project", on_delete=models.CASCADE, related_name="upload_attempts"
+    )
     job = models.ForeignKey(ImageJob, on_delete=models.CASCADE, related_name="upload_attempts")
     # The latest moment K5 can have counted the call: set when the slot is taken, moved when
     # the call leaves and again when its outcome is known, so our window never reopens

@@ -26,7 +26,9 @@ class K5Project(models.Model):
         max_length=50,
         validators=[RegexValidator(r"^[a-z]{2}-[a-z]+-?\d+$", "Regions look like jp-east-1.")],
     )
-    identity_url = models.URLField(help_text="Keystone v3 URL, e.g. https://identity.jp-east-1.cloud.global.fujitsu.com/v3")
+    identity_url = models.URLField(
+        help_text="Keystone v3 URL, e.g. https://identity.jp-east-1.cloud.global.fujitsu.com/v3"
+    )
     contract = models.CharField(max_length=64, help_text="The K5 contract number (domain name).")
     k5_project_id = models.CharField("K5 project id", max_length=64)
     username = models.CharField(max_length=255)
@@ -44,21 +46,24 @@ class K5Project(models.Model):
     availability_zones = models.JSONField(default=list, blank=True, editable=False)
     availability_zones_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     availability_zones_override = models.JSONField(
-        default=list, blank=True,
+        default=list,
+        blank=True,
         help_text='Zones to use instead of those compute lists, e.g. ["jp-east-1a", "jp-east-1b"].',
     )
     # sync_status_reason names the image server that failed (http://ip:9292); this map says
     # which zone that server serves, so the failed zone can be pinpointed.
     sync_server_zones = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text='Image server URL to zone, e.g. {"http://10.0.0.5:9292": "jp-east-1b"}.',
     )
     # Set when K5 rejects the password: no further attempt until an admin changes it (K5 locks
     # the user after 5 wrong passwords in 15 minutes, and the user may be shared).
     credentials_invalid_at = models.DateTimeField(null=True, blank=True, editable=False)
     credentials_error = models.TextField(blank=True, editable=False)
-    webhook_url = models.URLField(blank=True,
-                                  help_text="Receives a signed JSON POST when a job ends.")
+    webhook_url = models.URLField(
+        blank=True, help_text="Receives a signed JSON POST when a job ends."
+    )
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -119,8 +124,9 @@ class Role(models.TextChoices):
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="k5_memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="k5_memberships"
+    )
     project = models.ForeignKey(K5Project, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
 

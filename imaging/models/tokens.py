@@ -20,8 +20,9 @@ def _digest(key: str) -> str:
 
 
 class ApiToken(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'CI pipeline'.")
     # The first characters of the key, kept in clear to find the row and to show the user
     # which token is which; the rest is only ever stored as a SHA-256 digest.
@@ -47,14 +48,14 @@ class ApiToken(models.Model):
             if not cls.objects.filter(prefix=prefix).exists():
                 break
         expires = timezone.now() + timedelta(days=days) if days else None
-        token = cls.objects.create(user=user, name=name, prefix=prefix, digest=_digest(key),
-                                   expires_at=expires)
+        token = cls.objects.create(
+            user=user, name=name, prefix=prefix, digest=_digest(key), expires_at=expires
+        )
         return token, key
 
     @classmethod
     def authenticate(cls, key: str) -> ApiToken | None:
-        token = (cls.objects.select_related("user")
-                 .filter(prefix=key[:PREFIX_LENGTH]).first())
+        token = cls.objects.select_related("user").filter(prefix=key[:PREFIX_LENGTH]).first()
         if token is None or not secrets.compare_digest(token.digest, _digest(key)):
             return None
         return token

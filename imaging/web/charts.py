@@ -31,9 +31,12 @@ class Bar:
 def outcome_chart(jobs, *, days: int = 30, width: int = 600, height: int = 140) -> dict:
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
-    rows = (jobs.filter(finished_at__date__gte=first, state__in=[s for s, _ in OUTCOMES])
-            .annotate(day=TruncDate("finished_at")).values("day", "state")
-            .annotate(n=Count("id")))
+    rows = (
+        jobs.filter(finished_at__date__gte=first, state__in=[s for s, _ in OUTCOMES])
+        .annotate(day=TruncDate("finished_at"))
+        .values("day", "state")
+        .annotate(n=Count("id"))
+    )
     counts: dict[date, dict[str, int]] = {}
     for row in rows:
         counts.setdefault(row["day"], {})[row["state"]] = row["n"]
@@ -50,13 +53,25 @@ def outcome_chart(jobs, *, days: int = 30, width: int = 600, height: int = 140) 
                 h = height * n / peak
                 y -= h
                 segments.append((JobState(state).label, colour, round(y, 1), round(h, 1), n))
-        bars.append(Bar(day=day, x=round(i * slot + 1, 1), segments=segments,
-                        total=sum(counts.get(day, {}).values())))
+        bars.append(
+            Bar(
+                day=day,
+                x=round(i * slot + 1, 1),
+                segments=segments,
+                total=sum(counts.get(day, {}).values()),
+            )
+        )
     totals = {state: sum(c.get(state, 0) for c in counts.values()) for state, _ in OUTCOMES}
     return {
-        "bars": bars, "width": width, "height": height, "bar_width": round(slot - 2, 1),
+        "bars": bars,
+        "width": width,
+        "height": height,
+        "bar_width": round(slot - 2, 1),
         "legend": [(JobState(s).label, colour, totals[s]) for s, colour in OUTCOMES],
-        "peak": peak, "first": first, "last": today, "total": sum(totals.values()),
+        "peak": peak,
+        "first": first,
+        "last": today,
+        "total": sum(totals.values()),
         "summary": _("%(total)d finished jobs in the last %(days)d days")
         % {"total": sum(totals.values()), "days": days},
     }

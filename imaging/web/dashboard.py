@@ -12,8 +12,11 @@ from imaging.models import ACTIVE_STATES, TERMINAL_STATES, Membership
 from imaging.web.charts import outcome_chart
 
 # The member's role as the dashboard names it (the stored value, translated).
-ROLE_NAMES = {"viewer": gettext_lazy("viewer"), "member": gettext_lazy("member"),
-              "admin": gettext_lazy("admin")}
+ROLE_NAMES = {
+    "viewer": gettext_lazy("viewer"),
+    "member": gettext_lazy("member"),
+    "admin": gettext_lazy("admin"),
+}
 
 
 @login_required
@@ -21,9 +24,11 @@ def dashboard(request):
     user = request.user
     roles = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
     projects = [
-        {"project": project,
-         "role": _role_name("admin" if user.is_staff else roles.get(project.pk)),
-         "budget": budget_text(budget(project))}
+        {
+            "project": project,
+            "role": _role_name("admin" if user.is_staff else roles.get(project.pk)),
+            "budget": budget_text(budget(project)),
+        }
         for project in visible_projects(user).order_by("name")
     ]
     mine = visible_jobs(user).filter(requested_by=user).select_related("project")
@@ -31,10 +36,16 @@ def dashboard(request):
     for job in running:
         job.progress = job.progress_estimate()
     recent = mine.filter(state__in=TERMINAL_STATES).order_by("-finished_at")[:10]
-    return render(request, "imaging/dashboard.html", {
-        "projects": projects, "running": running, "recent": recent,
-        "chart": outcome_chart(visible_jobs(user)),
-    })
+    return render(
+        request,
+        "imaging/dashboard.html",
+        {
+            "projects": projects,
+            "running": running,
+            "recent": recent,
+            "chart": outcome_chart(visible_jobs(user)),
+        },
+    )
 
 
 def _role_name(role: str | None):
@@ -42,17 +53,26 @@ def _role_name(role: str | None):
 
 
 def budget_text(b: Budget) -> str:
-    """"3 of 4 uploads used this hour; next slot 14:05"."""
+    """ "3 of 4 uploads used this hour; next slot 14:05"."""
     if b.window_seconds == 3600:
-        text = _("%(used)d of %(limit)d uploads used this hour") % {"used": b.used,
-                                                                    "limit": b.limit}
+        text = _("%(used)d of %(limit)d uploads used this hour") % {
+            "used": b.used,
+            "limit": b.limit,
+        }
     elif b.window_seconds % 60 == 0:
         text = _("%(used)d of %(limit)d uploads used in the last %(minutes)d minutes") % {
-            "used": b.used, "limit": b.limit, "minutes": b.window_seconds // 60}
+            "used": b.used,
+            "limit": b.limit,
+            "minutes": b.window_seconds // 60,
+        }
     else:  # a window of 90 s is not "the last 1 minutes"
         text = _("%(used)d of %(limit)d uploads used in the last %(seconds)d seconds") % {
-            "used": b.used, "limit": b.limit, "seconds": b.window_seconds}
+            "used": b.used,
+            "limit": b.limit,
+            "seconds": b.window_seconds,
+        }
     if b.next_slot_at:
         text += _("; next slot %(time)s") % {
-            "time": timezone.localtime(b.next_slot_at).strftime("%H:%M")}
+            "time": timezone.localtime(b.next_slot_at).strftime("%H:%M")
+        }
     return text

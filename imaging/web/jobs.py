@@ -24,14 +24,17 @@ from imaging.filtersets import EventFilterSet, JobFilterSet
 from imaging.models import EventKind, JobState
 
 MILESTONES = [  # (state, timestamp field) for the timeline
-    (JobState.QUEUED, "created_at"), (JobState.UPLOADING, "submitted_at"),
-    (JobState.VERIFYING, "upload_finished_at"), (JobState.SUCCEEDED, "finished_at"),
+    (JobState.QUEUED, "created_at"),
+    (JobState.UPLOADING, "submitted_at"),
+    (JobState.VERIFYING, "upload_finished_at"),
+    (JobState.SUCCEEDED, "finished_at"),
 ]
 
 
 def _job(request, job_id):
-    return get_object_or_404(visible_jobs(request.user).select_related("project", "retry_of"),
-                             pk=job_id)
+    return get_object_or_404(
+        visible_jobs(request.user).select_related("project", "retry_of"), pk=job_id
+    )
 
 
 @login_required
@@ -45,8 +48,11 @@ def job_page(request, job_id):
     if job.submitted_at:
         elapsed = int(((job.finished_at or timezone.now()) - job.submitted_at).total_seconds())
     context = {
-        "job": job, "progress": job.progress_estimate(), "forecast": forecast,
-        "elapsed": elapsed, "zones": job.zones.all(),
+        "job": job,
+        "progress": job.progress_estimate(),
+        "forecast": forecast,
+        "elapsed": elapsed,
+        "zones": job.zones.all(),
         "events": job.events.order_by("created_at", "id"),
         "transitions": transitions,
         "can_act": can_act_on(request.user, job),
@@ -54,8 +60,11 @@ def job_page(request, job_id):
         "can_retry": job.state in (JobState.FAILED, JobState.SYNC_FAILED)
         and not job.retries.exists(),
         "retries": job.retries.all(),
-        "after_tasks": [(key, label, job.after_tasks.get(key)) for key, label in
-                        AFTER_TASKS.items()] if job.os_family == "windows" else [],
+        "after_tasks": [
+            (key, label, job.after_tasks.get(key)) for key, label in AFTER_TASKS.items()
+        ]
+        if job.os_family == "windows"
+        else [],
     }
     template = "imaging/_job_live.html" if request.GET.get("partial") else "imaging/job.html"
     return render(request, template, context)
@@ -79,6 +88,7 @@ def job_cancel(request, job_id):
     def cancel(job):
         cancel_job(job, request.user)
         messages.success(request, _("The job was cancelled."))
+
     return _act(request, job_id, cancel)
 
 
@@ -86,15 +96,19 @@ def job_cancel(request, job_id):
 @require_POST
 def job_retry(request, job_id):
     def retry(job):
-        new = retry_job(job, request.user, channel="web",
-                        client_address=request.META.get("REMOTE_ADDR"))
+        new = retry_job(
+            job, request.user, channel="web", client_address=request.META.get("REMOTE_ADDR")
+        )
         if job.image_id:
             text = _("Retrying as job %(job)d; the old image %(image)s was removed.") % {
-                "job": new.pk, "image": job.image_id}
+                "job": new.pk,
+                "image": job.image_id,
+            }
         else:
             text = _("Retrying as job %(job)d.") % {"job": new.pk}
         messages.success(request, text)
         return redirect("job", new.pk)
+
     return _act(request, job_id, retry)
 
 
@@ -103,6 +117,7 @@ def job_retry(request, job_id):
 def job_after_task(request, job_id):
     def tick(job):
         tick_after_task(job, request.user, request.POST.get("task", ""))
+
     return _act(request, job_id, tick)
 
 
@@ -116,58 +131,98 @@ def job_list(request):
         job.progress = job.progress_estimate()
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "imaging/jobs.html", {
-        "filters": filters, "page": page, "query": query.urlencode(),
-        "projects": visible_projects(request.user).order_by("name"),
-        "states": JobState.choices, "chosen_states": request.GET.getlist("state"),
-    })
+    return render(
+        request,
+        "imaging/jobs.html",
+        {
+            "filters": filters,
+            "page": page,
+            "query": query.urlencode(),
+            "projects": visible_projects(request.user).order_by("name"),
+            "states": JobState.choices,
+            "chosen_states": request.GET.getlist("state"),
+        },
+    )
 
 
-EXPORT_FIELDS = ["id", "created_at", "project", "job", "kind", "actor", "from_state",
-                 "to_state", "message", "detail"]
+EXPORT_FIELDS = [
+    "id",
+    "created_at",
+    "project",
+    "job",
+    "kind",
+    "actor",
+    "from_state",
+    "to_state",
+    "message",
+    "detail",
+]
 
 
 @login_required
 def audit(request):
-    events = visible_events(request.user).select_related("project").order_by("-created_at",
-                                                                              "-id")
+    events = visible_events(request.user).select_related("project").order_by("-created_at", "-id")
     filters = EventFilterSet(request.GET or None, queryset=events)
     export = request.GET.get("export")
     if export in ("csv", "json"):
         if filters.is_bound and not filters.is_valid():
             # Exporting everything when a filter was mistyped would hand over more than asked.
-            problems = "; ".join(f"{field}: {' '.join(errors)}"
-                                 for field, errors in filters.errors.items())
-            return HttpResponse(f"Not exported: {problems}", status=400,
-                                content_type="text/plain; charset=utf-8")
+            problems = "; ".join(
+                f"{field}: {' '.join(errors)}" for field, errors in filters.errors.items()
+            )
+            return HttpResponse(
+                f"Not exported: {problems}", status=400, content_type="text/plain; charset=utf-8"
+            )
         return _export(filters.qs, export)
     page = Paginator(filters.qs, 100).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "imaging/audit.html", {
-        "filters": filters, "page": page, "query": query.urlencode(),
-        "projects": visible_projects(request.user).order_by("name"),
-        "kinds": EventKind.choices,
-    })
+    return render(
+        request,
+        "imaging/audit.html",
+        {
+            "filters": filters,
+            "page": page,
+            "query": query.urlencode(),
+            "projects": visible_projects(request.user).order_by("name"),
+            "kinds": EventKind.choices,
+        },
+    )
 
 
 def _export(events, kind):
-    rows = ({"id": e.pk, "created_at": e.created_at.isoformat(), "project": e.project.name,
-             "job": e.job_id, "kind": e.kind, "actor": e.actor_name,
-             "from_state": e.from_state, "to_state": e.to_state, "message": e.message,
-             "detail": e.detail} for e in events.iterator(chunk_size=1000))
+    rows = (
+        {
+            "id": e.pk,
+            "created_at": e.created_at.isoformat(),
+            "project": e.project.name,
+            "job": e.job_id,
+            "kind": e.kind,
+            "actor": e.actor_name,
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "message": e.message,
+            "detail": e.detail,
+        }
+        for e in events.iterator(chunk_size=1000)
+    )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if kind == "json":
-        response = HttpResponse(json.dumps(list(rows), cls=DjangoJSONEncoder,
-                                           ensure_ascii=False, indent=1),
-                                content_type="application/json")
+        response = HttpResponse(
+            json.dumps(list(rows), cls=DjangoJSONEncoder, ensure_ascii=False, indent=1),
+            content_type="application/json",
+        )
     else:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response.write("\ufeff")  # so spreadsheet programs read Japanese text as UTF-8
         writer = csv.DictWriter(response, fieldnames=EXPORT_FIELDS)
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "detail": json.dumps(row["detail"], ensure_ascii=False,
-                                                         cls=DjangoJSONEncoder)})
+            writer.writerow(
+                {
+                    **row,
+                    "detail": json.dumps(row["detail"], ensure_ascii=False, cls=DjangoJSONEncoder),
+                }
+            )
     response["Content-Disposition"] = f'attachment; filename="k5-audit-{stamp}.{kind}"'
     return response

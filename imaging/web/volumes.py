@@ -23,8 +23,7 @@ from imaging.k5.types import UNKNOWN
 from imaging.web.dashboard import budget_text
 
 # Refusals that the form can put next to one of its fields.
-FORM_FIELDS = {"image_name", "force", "os_stopped_confirmed", "os_family",
-               "preparation_confirmed"}
+FORM_FIELDS = {"image_name", "force", "os_stopped_confirmed", "os_family", "preparation_confirmed"}
 
 
 def _project(request, project_id):
@@ -38,7 +37,8 @@ def _inventory(project, *, refresh=False):
         return None, str(exc)
     except K5Error as exc:
         return None, _("K5 could not be asked for the volumes: %(message)s") % {
-            "message": exc.message}
+            "message": exc.message
+        }
 
 
 @login_required
@@ -51,35 +51,56 @@ def volumes(request, project_id):
     rows = inventory.rows if inventory else []
     query = request.GET.get("q", "").strip().lower()
     status, zone, eligible = (request.GET.get(k, "") for k in ("status", "zone", "eligible"))
-    shown = [row for row in rows
-             if (not query or query in row.volume.name.lower() or query in row.volume.id)
-             and (not status or row.volume.status == status)
-             and (not zone or row.volume.availability_zone == zone)
-             and (not eligible or row.verdict.eligible == (eligible == "yes"))]
-    return render(request, "imaging/volumes.html", {
-        "project": project, "rows": shown, "total": len(rows), "problem": problem,
-        "refreshed_at": inventory.refreshed_at if inventory else None,
-        "statuses": sorted({row.volume.status for row in rows}),
-        "zones": sorted({row.volume.availability_zone or "" for row in rows} - {""}),
-        "filters": {"q": request.GET.get("q", ""), "status": status, "zone": zone,
-                    "eligible": eligible},
-        "can_submit": can_submit(request.user, project),
-        "budget": budget_text(budget(project)),
-    })
+    shown = [
+        row
+        for row in rows
+        if (not query or query in row.volume.name.lower() or query in row.volume.id)
+        and (not status or row.volume.status == status)
+        and (not zone or row.volume.availability_zone == zone)
+        and (not eligible or row.verdict.eligible == (eligible == "yes"))
+    ]
+    return render(
+        request,
+        "imaging/volumes.html",
+        {
+            "project": project,
+            "rows": shown,
+            "total": len(rows),
+            "problem": problem,
+            "refreshed_at": inventory.refreshed_at if inventory else None,
+            "statuses": sorted({row.volume.status for row in rows}),
+            "zones": sorted({row.volume.availability_zone or "" for row in rows} - {""}),
+            "filters": {
+                "q": request.GET.get("q", ""),
+                "status": status,
+                "zone": zone,
+                "eligible": eligible,
+            },
+            "can_submit": can_submit(request.user, project),
+            "budget": budget_text(budget(project)),
+        },
+    )
 
 
 class CreateImageForm(forms.Form):
-    image_name = forms.CharField(label=gettext_lazy("Image name"), max_length=255,
-                                 strip=False,
-                                 widget=forms.TextInput(attrs={"maxlength": 255, "size": 50}))
+    image_name = forms.CharField(
+        label=gettext_lazy("Image name"),
+        max_length=255,
+        strip=False,
+        widget=forms.TextInput(attrs={"maxlength": 255, "size": 50}),
+    )
     force = forms.BooleanField(
-        required=False, label=gettext_lazy("Create the image although the volume is attached "
-                                           "(force)"))
+        required=False,
+        label=gettext_lazy("Create the image although the volume is attached (force)"),
+    )
     os_stopped_confirmed = forms.BooleanField(
-        required=False, label=gettext_lazy("I have stopped the OS of the attached server"))
+        required=False, label=gettext_lazy("I have stopped the OS of the attached server")
+    )
     os_family = forms.ChoiceField(
-        required=False, label=gettext_lazy("Which OS is on this volume?"),
-        choices=[("", "—"), ("linux", "Linux (CentOS, Ubuntu, RHEL)"), ("windows", "Windows")])
+        required=False,
+        label=gettext_lazy("Which OS is on this volume?"),
+        choices=[("", "—"), ("linux", "Linux (CentOS, Ubuntu, RHEL)"), ("windows", "Windows")],
+    )
     preparation_confirmed = forms.BooleanField(required=False)
 
 
@@ -92,36 +113,57 @@ def suggested_name(row: VolumeRow) -> str:
 def create_image(request, project_id, volume_id):
     project = _project(request, project_id)
     if not can_submit(request.user, project):
-        raise PermissionDenied(_("Viewers cannot create images; ask a project admin for the "
-                                 "member role."))
+        raise PermissionDenied(
+            _("Viewers cannot create images; ask a project admin for the member role.")
+        )
     inventory, problem = _inventory(project)
     row = next((r for r in inventory.rows if r.volume.id == volume_id), None) if inventory else None
     if inventory and row is None:
         raise Http404(_("No such volume in this project."))
-    form = CreateImageForm(request.POST or None,
-                           initial={"image_name": suggested_name(row) if row else ""})
+    form = CreateImageForm(
+        request.POST or None, initial={"image_name": suggested_name(row) if row else ""}
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         submission = Submission(
-            project=project, volume_id=volume_id, image_name=data["image_name"],
-            preparation_confirmed=data["preparation_confirmed"], force=data["force"],
+            project=project,
+            volume_id=volume_id,
+            image_name=data["image_name"],
+            preparation_confirmed=data["preparation_confirmed"],
+            force=data["force"],
             os_stopped_confirmed=data["os_stopped_confirmed"],
-            os_family=data["os_family"] or None)
+            os_family=data["os_family"] or None,
+        )
         try:
-            job, _created = submit_job(submission, user=request.user, channel="web",
-                                       client_address=request.META.get("REMOTE_ADDR"))
+            job, _created = submit_job(
+                submission,
+                user=request.user,
+                channel="web",
+                client_address=request.META.get("REMOTE_ADDR"),
+            )
         except Refusal as refusal:
-            form.add_error(refusal.field if refusal.field in FORM_FIELDS else None,
-                           refusal.localized_message)
+            form.add_error(
+                refusal.field if refusal.field in FORM_FIELDS else None, refusal.localized_message
+            )
         else:
             messages.success(request, _("Image job queued: %(name)s") % {"name": job.image_name})
             return redirect("job", job.pk)
     family = row.os_family if row else UNKNOWN
     position, start = queue_forecast(project, new_job=True)[None]
-    return render(request, "imaging/create_image.html", {
-        "project": project, "row": row, "form": form, "problem": problem,
-        "os_family": family, "preparation_text": PREPARATION_TEXT,
-        "budget": budget(project), "budget_text": budget_text(budget(project)),
-        "queue_position": position, "estimated_start": start,
-        "starts_now": start <= timezone.now(),
-    })
+    return render(
+        request,
+        "imaging/create_image.html",
+        {
+            "project": project,
+            "row": row,
+            "form": form,
+            "problem": problem,
+            "os_family": family,
+            "preparation_text": PREPARATION_TEXT,
+            "budget": budget(project),
+            "budget_text": budget_text(budget(project)),
+            "queue_position": position,
+            "estimated_start": start,
+            "starts_now": start <= timezone.now(),
+        },
+    )

@@ -75,57 +75,86 @@ class Api:
         return self.client.get(path, params or {}, headers={**self.headers, **(headers or {})})
 
     def post(self, path: str, body: dict | None = None, headers: dict | None = None):
-        return self.client.post(path, json.dumps(body) if body is not None else "",
-                                content_type="application/json",
-                                headers={**self.headers, **(headers or {})})
+        return self.client.post(
+            path,
+            json.dumps(body) if body is not None else "",
+            content_type="application/json",
+            headers={**self.headers, **(headers or {})},
+        )
 
     def request(self, method: str, path: str, **extra):
-        return self.client.generic(method, path, headers={**self.headers,
-                                                          **extra.pop("headers", {})}, **extra)
+        return self.client.generic(
+            method, path, headers={**self.headers, **extra.pop("headers", {})}, **extra
+        )
 
 
 @pytest.fixture
 def api(db) -> Callable[[User | None], Api]:
     """`api(bob)`: a client sending a fresh API token of bob's; `api(None)`: no token."""
+
     def for_user(user: User | None) -> Api:
         if user is None:
             return Api()
         _token, key = ApiToken.issue(user, "tests")
         return Api(key)
+
     return for_user
 
 
-def make_job(project: K5Project, user: User, *, volume_id: str = CENTOS_WEB,
-             image_name: str = "web-golden", state: str = JobState.QUEUED,
-             **fields) -> ImageJob:
+def make_job(
+    project: K5Project,
+    user: User,
+    *,
+    volume_id: str = CENTOS_WEB,
+    image_name: str = "web-golden",
+    state: str = JobState.QUEUED,
+    **fields,
+) -> ImageJob:
     """A job row as the engine leaves it in `state`, with its zones and one event."""
     now = timezone.now()
     if state not in (JobState.QUEUED,):
         fields.setdefault("submitted_at", now)
-    if state in (JobState.SUCCEEDED, JobState.FAILED, JobState.SYNC_FAILED,
-                 JobState.CANCELLED):
+    if state in (JobState.SUCCEEDED, JobState.FAILED, JobState.SYNC_FAILED, JobState.CANCELLED):
         fields.setdefault("finished_at", now)
     if state in (JobState.FAILED, JobState.SYNC_FAILED):
         fields.setdefault("error_message", "K5 killed the image.")
     job = ImageJob.objects.create(
-        project=project, volume_id=volume_id, image_name=image_name, state=state,
+        project=project,
+        volume_id=volume_id,
+        image_name=image_name,
+        state=state,
         volume={"id": volume_id, "name": f"volume {volume_id[-2:]}", "size": 30},
-        volume_size_gb=30, volume_zone=ZONES[0], os_family="linux",
-        preparation_confirmed="linux-network-settings-removed", requested_by=user,
-        requested_by_name=user.get_username(), channel="api", expected_seconds=480, **fields)
+        volume_size_gb=30,
+        volume_zone=ZONES[0],
+        os_family="linux",
+        preparation_confirmed="linux-network-settings-removed",
+        requested_by=user,
+        requested_by_name=user.get_username(),
+        channel="api",
+        expected_seconds=480,
+        **fields,
+    )
     for zone in ZONES:
-        ZoneSyncResult.objects.create(job=job, availability_zone=zone,
-                                      role=SyncRole.SOURCE if zone == ZONES[0]
-                                      else SyncRole.REPLICA)
+        ZoneSyncResult.objects.create(
+            job=job,
+            availability_zone=zone,
+            role=SyncRole.SOURCE if zone == ZONES[0] else SyncRole.REPLICA,
+        )
     job.record(EventKind.ACTION, f"Requested image {image_name!r}.", actor=user)
     return job
 
 
-def job_body(project: K5Project, volume_id: str = CENTOS_WEB, image_name: str = "web-golden",
-             **options) -> dict:
+def job_body(
+    project: K5Project, volume_id: str = CENTOS_WEB, image_name: str = "web-golden", **options
+) -> dict:
     """A POST /api/v1/jobs/ body that passes every rule for an available Linux volume."""
-    return {"project": project.pk, "volume_id": volume_id, "image_name": image_name,
-            "preparation_confirmed": True, **options}
+    return {
+        "project": project.pk,
+        "volume_id": volume_id,
+        "image_name": image_name,
+        "preparation_confirmed": True,
+        **options,
+    }
 
 
 def error_of(response) -> dict:

@@ -17,19 +17,21 @@ def test_cancelling_a_queued_job_ends_it_and_records_who_did(api, project, bob):
     assert response.status_code == 200
     assert (response.json()["state"], response.json()["terminal"]) == ("cancelled", True)
     event = JobEvent.objects.filter(job=job, kind=EventKind.TRANSITION).get()
-    assert (event.actor_name, event.from_state, event.to_state) == ("bob", "queued",
-                                                                    "cancelled")
+    assert (event.actor_name, event.from_state, event.to_state) == ("bob", "queued", "cancelled")
 
 
-@pytest.mark.parametrize(("state", "reason"), [
-    (JobState.SUBMITTING, "already been sent to K5 and cannot be called back"),
-    (JobState.UPLOADING, "already been sent to K5 and cannot be called back"),
-    (JobState.VERIFYING, "already been sent to K5 and cannot be called back"),
-    (JobState.SUCCEEDED, "The job has already ended (succeeded)."),
-    (JobState.FAILED, "The job has already ended (failed)."),
-    (JobState.SYNC_FAILED, "The job has already ended (sync failed)."),
-    (JobState.CANCELLED, "The job has already ended (cancelled)."),
-])
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        (JobState.SUBMITTING, "already been sent to K5 and cannot be called back"),
+        (JobState.UPLOADING, "already been sent to K5 and cannot be called back"),
+        (JobState.VERIFYING, "already been sent to K5 and cannot be called back"),
+        (JobState.SUCCEEDED, "The job has already ended (succeeded)."),
+        (JobState.FAILED, "The job has already ended (failed)."),
+        (JobState.SYNC_FAILED, "The job has already ended (sync failed)."),
+        (JobState.CANCELLED, "The job has already ended (cancelled)."),
+    ],
+)
 def test_a_job_past_the_queue_cannot_be_cancelled(api, project, bob, state, reason):
     job = make_job(project, bob, state=state)
     response = api(bob).post(f"/api/v1/jobs/{job.pk}/cancel/")
@@ -46,7 +48,11 @@ def test_retrying_a_failed_job_queues_a_new_one_linked_to_it(api, project, bob):
     assert response.status_code == 201, response.content
     new = response.json()
     assert (new["state"], new["retry_of"], new["image_name"], new["volume_id"]) == (
-        "queued", failed.pk, failed.image_name, failed.volume_id)
+        "queued",
+        failed.pk,
+        failed.image_name,
+        failed.volume_id,
+    )
     assert new["id"] != failed.pk
     assert JobEvent.objects.filter(job=failed, message=f"Retried as job {new['id']}.").exists()
 
@@ -56,18 +62,22 @@ def test_retrying_a_sync_failed_job_deletes_its_image_in_k5_first(api, project, 
     response = api(bob).post(f"/api/v1/jobs/{failed.pk}/retry/")
     assert response.status_code == 201, response.content
     assert OLD_IMAGE not in {image["id"] for image in k5sim.state()["images"]}
-    assert JobEvent.objects.filter(job=failed,
-                                   message=f"Deleted image {OLD_IMAGE} before retrying.").exists()
+    assert JobEvent.objects.filter(
+        job=failed, message=f"Deleted image {OLD_IMAGE} before retrying."
+    ).exists()
 
 
-@pytest.mark.parametrize(("state", "reason"), [
-    (JobState.QUEUED, "this one is queued"),
-    (JobState.SUBMITTING, "this one is submitting"),
-    (JobState.UPLOADING, "this one is uploading"),
-    (JobState.VERIFYING, "this one is verifying"),
-    (JobState.SUCCEEDED, "this one is succeeded"),
-    (JobState.CANCELLED, "this one is cancelled"),
-])
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        (JobState.QUEUED, "this one is queued"),
+        (JobState.SUBMITTING, "this one is submitting"),
+        (JobState.UPLOADING, "this one is uploading"),
+        (JobState.VERIFYING, "this one is verifying"),
+        (JobState.SUCCEEDED, "this one is succeeded"),
+        (JobState.CANCELLED, "this one is cancelled"),
+    ],
+)
 def test_only_failed_jobs_can_be_retried(api, project, bob, state, reason):
     job = make_job(project, bob, state=state)
     response = api(bob).post(f"/api/v1/jobs/{job.pk}/retry/")

@@ -62,10 +62,18 @@ def test_it_submits_and_follows_the_job_to_its_end(client, project):
     job = client["create_image"](project.pk, CENTOS_WEB, "web-golden")
     assert (job["state"], job["terminal"]) == ("queued", False)
 
-    states = iter([JobState.SUBMITTING, JobState.UPLOADING, JobState.VERIFYING,
-                   JobState.VERIFYING, JobState.SUCCEEDED])
+    states = iter(
+        [
+            JobState.SUBMITTING,
+            JobState.UPLOADING,
+            JobState.VERIFYING,
+            JobState.VERIFYING,
+            JobState.SUCCEEDED,
+        ]
+    )
     client["clock"].on_sleep = lambda: ImageJob.objects.filter(pk=job["id"]).update(
-        state=next(states))
+        state=next(states)
+    )
     done = client["wait_until_done"](job, first=15, cap=40)
 
     assert (done["id"], done["state"], done["terminal"]) == (job["id"], "succeeded", True)

@@ -12,8 +12,9 @@ from imaging.models import ApiToken
 from tests.api.conftest import Api, error_of, job_body, make_job
 
 
-@pytest.mark.parametrize("path", ["/api/nothing-here", "/api/v1/", "/api/v1/jobs",
-                                  "/api/v2/jobs/", "/api/v1/volumes/"])
+@pytest.mark.parametrize(
+    "path", ["/api/nothing-here", "/api/v1/", "/api/v1/jobs", "/api/v2/jobs/", "/api/v1/volumes/"]
+)
 def test_an_unknown_api_path_is_a_json_404(api, bob, path):
     response = api(bob).get(path)
     assert response.status_code == 404
@@ -24,7 +25,8 @@ def test_an_unknown_api_path_is_a_json_404(api, bob, path):
 
 def test_a_path_missing_its_slash_is_told_the_right_one(api, bob):
     assert error_of(api(bob).get("/api/v1/jobs"))["message"] == (
-        "No API endpoint at /api/v1/jobs. Did you mean /api/v1/jobs/ (with the slash)?")
+        "No API endpoint at /api/v1/jobs. Did you mean /api/v1/jobs/ (with the slash)?"
+    )
     assert "Did you mean" not in error_of(api(bob).get("/api/v1/nothing"))["message"]
 
 
@@ -36,9 +38,12 @@ def test_an_unknown_job_is_a_json_404_whatever_the_id_looks_like(api, bob):
 
 
 def test_a_malformed_json_body_is_a_json_400(api, project, bob):
-    response = api(bob).client.post("/api/v1/jobs/", '{"project": 1, "volume_id": ',
-                                    content_type="application/json",
-                                    headers=api(bob).headers)
+    response = api(bob).client.post(
+        "/api/v1/jobs/",
+        '{"project": 1, "volume_id": ',
+        content_type="application/json",
+        headers=api(bob).headers,
+    )
     assert response.status_code == 400
     assert error_of(response)["code"] == "parse_error"
 
@@ -51,8 +56,7 @@ def test_a_nul_character_in_a_text_field_is_a_json_400_naming_it(api, project, b
 
 
 def test_a_form_post_is_a_json_415_the_api_takes_json(api, project, bob):
-    response = api(bob).client.post("/api/v1/jobs/", job_body(project),
-                                    headers=api(bob).headers)
+    response = api(bob).client.post("/api/v1/jobs/", job_body(project), headers=api(bob).headers)
     assert response.status_code == 415
     assert error_of(response)["code"] == "unsupported_media_type"
 
@@ -68,23 +72,27 @@ def test_a_post_to_an_unknown_api_path_is_a_json_404_not_a_csrf_page(api, projec
 
 
 def test_a_body_that_is_not_an_object_is_a_json_400(api, project, bob):
-    response = api(bob).client.post("/api/v1/jobs/", "[1, 2]",
-                                    content_type="application/json",
-                                    headers=api(bob).headers)
+    response = api(bob).client.post(
+        "/api/v1/jobs/", "[1, 2]", content_type="application/json", headers=api(bob).headers
+    )
     assert response.status_code == 400
     assert error_of(response)["code"] == "invalid"
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("DELETE", "/api/v1/jobs/{job}/", "GET"),
-    ("PUT", "/api/v1/jobs/{job}/", "GET"),
-    ("PATCH", "/api/v1/projects/{project}/", "GET"),
-    ("POST", "/api/v1/projects/", "GET"),
-    ("GET", "/api/v1/jobs/{job}/cancel/", "POST"),
-    ("DELETE", "/api/v1/events/", "GET"),
-])
-def test_a_wrong_method_is_a_json_405_saying_what_is_allowed(api, project, bob, method, path,
-                                                             allowed):
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/v1/jobs/{job}/", "GET"),
+        ("PUT", "/api/v1/jobs/{job}/", "GET"),
+        ("PATCH", "/api/v1/projects/{project}/", "GET"),
+        ("POST", "/api/v1/projects/", "GET"),
+        ("GET", "/api/v1/jobs/{job}/cancel/", "POST"),
+        ("DELETE", "/api/v1/events/", "GET"),
+    ],
+)
+def test_a_wrong_method_is_a_json_405_saying_what_is_allowed(
+    api, project, bob, method, path, allowed
+):
     job = make_job(project, bob)
     response = api(bob).request(method, path.format(job=job.pk, project=project.pk))
     assert response.status_code == 405
@@ -100,15 +108,17 @@ def assert_unauthorized(response, words: str):
     assert words in error["message"]
 
 
-@pytest.mark.parametrize(("header", "words"), [
-    ("Token not-a-real-key", "Invalid, disabled or expired API token."),
-    ("Token " + "x" * 43, "Invalid, disabled or expired API token."),
-    ("Token two words", "must be 'Token <key>'"),
-    ("Token", "must be 'Token <key>'"),
-])
+@pytest.mark.parametrize(
+    ("header", "words"),
+    [
+        ("Token not-a-real-key", "Invalid, disabled or expired API token."),
+        ("Token " + "x" * 43, "Invalid, disabled or expired API token."),
+        ("Token two words", "must be 'Token <key>'"),
+        ("Token", "must be 'Token <key>'"),
+    ],
+)
 def test_a_bad_token_is_a_json_401(project, header, words):
-    assert_unauthorized(Api().get("/api/v1/projects/", headers={"Authorization": header}),
-                        words)
+    assert_unauthorized(Api().get("/api/v1/projects/", headers={"Authorization": header}), words)
 
 
 def test_an_expired_token_is_a_json_401(api, project, bob):
@@ -149,8 +159,9 @@ def test_a_session_post_without_csrf_token_is_a_json_403(project, bob):
     assert "CSRF" in error_of(response)["message"]
 
 
-def test_a_server_error_under_api_is_json_without_a_traceback(api, project, bob, settings,
-                                                              monkeypatch):
+def test_a_server_error_under_api_is_json_without_a_traceback(
+    api, project, bob, settings, monkeypatch
+):
     settings.DEBUG_PROPAGATE_EXCEPTIONS = False
 
     def broken(project, now=None):
@@ -165,7 +176,6 @@ def test_a_server_error_under_api_is_json_without_a_traceback(api, project, bob,
     assert error["code"] == "server_error"
     assert b"hunter2" not in response.content
     assert b"Traceback" not in response.content
-
 
 
 def test_errors_are_english_whatever_the_clients_language(api, project, bob):

@@ -12,8 +12,19 @@ import pytest
 from imaging.models import EventKind, JobEvent, JobState
 from tests.api.conftest import UBUNTU_APP, make_job
 
-EVENT_FIELDS = ["id", "created_at", "project", "project_name", "job", "kind", "actor",
-                "from_state", "to_state", "message", "detail"]
+EVENT_FIELDS = [
+    "id",
+    "created_at",
+    "project",
+    "project_name",
+    "job",
+    "kind",
+    "actor",
+    "from_state",
+    "to_state",
+    "message",
+    "detail",
+]
 
 
 @pytest.fixture
@@ -22,9 +33,13 @@ def history(project, other_project, bob, dana, pat):
     web = make_job(project, bob)
     app = make_job(project, dana, volume_id=UBUNTU_APP, image_name="app-golden")
     web.transition(JobState.CANCELLED, message="Cancelled by bob.", actor=bob)
-    JobEvent.record(project_id=project.pk, job_id=None, kind=EventKind.NOTE,
-                    message="K5 rejected the credential, \"demo-user\"; no retry.",
-                    detail={"request_id": "req-1"})
+    JobEvent.record(
+        project_id=project.pk,
+        job_id=None,
+        kind=EventKind.NOTE,
+        message='K5 rejected the credential, "demo-user"; no retry.',
+        detail={"request_id": "req-1"},
+    )
     make_job(other_project, pat, image_name="p2-image")
     return {"web": web, "app": app}
 
@@ -33,22 +48,34 @@ def test_it_lists_the_projects_history_newest_first(api, history, alice):
     listed = api(alice).get("/api/v1/events/").json()
     assert listed["count"] == 4
     assert [event["message"] for event in listed["results"]] == [
-        "K5 rejected the credential, \"demo-user\"; no retry.", "Cancelled by bob.",
-        "Requested image 'app-golden'.", "Requested image 'web-golden'."]
+        'K5 rejected the credential, "demo-user"; no retry.',
+        "Cancelled by bob.",
+        "Requested image 'app-golden'.",
+        "Requested image 'web-golden'.",
+    ]
     assert list(listed["results"][0]) == EVENT_FIELDS
     cancelled = listed["results"][1]
-    assert (cancelled["job"], cancelled["kind"], cancelled["actor"], cancelled["from_state"],
-            cancelled["to_state"]) == (history["web"].pk, "transition", "bob", "queued",
-                                       "cancelled")
+    assert (
+        cancelled["job"],
+        cancelled["kind"],
+        cancelled["actor"],
+        cancelled["from_state"],
+        cancelled["to_state"],
+    ) == (history["web"].pk, "transition", "bob", "queued", "cancelled")
 
 
-@pytest.mark.parametrize(("params", "messages"), [
-    ({"kind": "transition"}, ["Cancelled by bob."]),
-    ({"kind": ["note", "transition"]}, ["K5 rejected the credential, \"demo-user\"; no retry.",
-                                        "Cancelled by bob."]),
-    ({"actor": "dana"}, ["Requested image 'app-golden'."]),
-    ({"actor": "worker"}, ["K5 rejected the credential, \"demo-user\"; no retry."]),
-])
+@pytest.mark.parametrize(
+    ("params", "messages"),
+    [
+        ({"kind": "transition"}, ["Cancelled by bob."]),
+        (
+            {"kind": ["note", "transition"]},
+            ['K5 rejected the credential, "demo-user"; no retry.', "Cancelled by bob."],
+        ),
+        ({"actor": "dana"}, ["Requested image 'app-golden'."]),
+        ({"actor": "worker"}, ['K5 rejected the credential, "demo-user"; no retry.']),
+    ],
+)
 def test_it_filters_by_kind_and_actor(api, history, alice, params, messages):
     listed = api(alice).get("/api/v1/events/", params).json()
     assert [event["message"] for event in listed["results"]] == messages
@@ -57,7 +84,9 @@ def test_it_filters_by_kind_and_actor(api, history, alice, params, messages):
 def test_it_filters_by_job(api, history, alice):
     listed = api(alice).get("/api/v1/events/", {"job": history["web"].pk}).json()
     assert [event["message"] for event in listed["results"]] == [
-        "Cancelled by bob.", "Requested image 'web-golden'."]
+        "Cancelled by bob.",
+        "Requested image 'web-golden'.",
+    ]
 
 
 def read_csv(response) -> list[dict]:
@@ -75,7 +104,7 @@ def test_csv_has_a_header_and_one_row_per_visible_event(api, history, alice):
     assert {row["project_name"] for row in rows} == {"demo-project-1"}
     note = rows[0]
     # Quotes and commas in a message survive; nested values are JSON text.
-    assert note["message"] == "K5 rejected the credential, \"demo-user\"; no retry."
+    assert note["message"] == 'K5 rejected the credential, "demo-user"; no retry.'
     assert json.loads(note["detail"]) == {"request_id": "req-1"}
     assert note["job"] == ""
     assert rows[1]["job"] == str(history["web"].pk)
@@ -83,14 +112,15 @@ def test_csv_has_a_header_and_one_row_per_visible_event(api, history, alice):
 
 def test_csv_takes_the_same_filters(api, history, alice):
     rows = read_csv(api(alice).get("/api/v1/events/", {"format": "csv", "actor": "bob"}))
-    assert [row["message"] for row in rows] == ["Cancelled by bob.",
-                                                "Requested image 'web-golden'."]
+    assert [row["message"] for row in rows] == [
+        "Cancelled by bob.",
+        "Requested image 'web-golden'.",
+    ]
 
 
 def test_csv_of_nothing_still_has_its_header(api, history, charlie):
     response = api(charlie).get("/api/v1/events/", {"format": "csv"})
     assert response.content.decode().splitlines() == [",".join(EVENT_FIELDS)]
-
 
 
 def test_options_with_csv_describes_the_endpoint_in_one_row(api, history, alice):

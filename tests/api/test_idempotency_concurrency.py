@@ -55,8 +55,12 @@ def send_all_at_once(url: str, key: str, body: dict, idempotency_key: str):
     def send(_n):
         with requests.Session() as session:
             start.wait()
-            response = session.post(url, json=body, timeout=60, headers={
-                "Authorization": f"Token {key}", "Idempotency-Key": idempotency_key})
+            response = session.post(
+                url,
+                json=body,
+                timeout=60,
+                headers={"Authorization": f"Token {key}", "Idempotency-Key": idempotency_key},
+            )
             return response.status_code, response.json()
 
     with ThreadPoolExecutor(PARALLEL) as pool:
@@ -64,8 +68,9 @@ def send_all_at_once(url: str, key: str, body: dict, idempotency_key: str):
 
 
 def test_fifty_parallel_requests_with_one_key_make_one_job(live_url, project, tool):
-    answers = send_all_at_once(f"{live_url}/api/v1/jobs/", tool, job_body(project),
-                               "nightly-golden-2026-11-27")
+    answers = send_all_at_once(
+        f"{live_url}/api/v1/jobs/", tool, job_body(project), "nightly-golden-2026-11-27"
+    )
 
     statuses = sorted(status for status, _ in answers)
     assert ImageJob.objects.count() == 1
@@ -76,8 +81,9 @@ def test_fifty_parallel_requests_with_one_key_make_one_job(live_url, project, to
     assert JobEvent.objects.filter(message__startswith="Requested").count() == 1
 
 
-def test_a_replay_that_looked_for_its_key_too_early_still_gets_the_job(db, api, project,
-                                                                        monkeypatch):
+def test_a_replay_that_looked_for_its_key_too_early_still_gets_the_job(
+    db, api, project, monkeypatch
+):
     """The race above, made certain: the replay's key lookup runs before the original's job
     exists (patched to miss once), so the rules then see that job holding the volume."""
     bob = make_user("bob", project, "member")
@@ -86,6 +92,7 @@ def test_a_replay_that_looked_for_its_key_too_early_still_gets_the_job(db, api, 
     first = tool.post("/api/v1/jobs/", job_body(project), headers=headers).json()
 
     from imaging.engine import submission
+
     real_lookup = submission._earlier
     lookups = []
 

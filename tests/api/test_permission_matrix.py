@@ -32,55 +32,137 @@ ROLES = ["anonymous", "outsider", "viewer", "requester", "member", "admin", "sta
 NOBODY = set()
 MATRIX = {
     ("GET", "/api/v1/projects/"): [
-        (401, "not_authenticated"), (200, NOBODY), (200, {P1}), (200, {P1}), (200, {P1}),
-        (200, {P1}), (200, {P1, P2})],
+        (401, "not_authenticated"),
+        (200, NOBODY),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1, P2}),
+    ],
     ("GET", "/api/v1/projects/{project}/"): [
-        (401, "not_authenticated"), (404, "not_found"), (200, {P1}), (200, {P1}), (200, {P1}),
-        (200, {P1}), (200, {P1})],
+        (401, "not_authenticated"),
+        (404, "not_found"),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+    ],
     ("GET", "/api/v1/projects/{project}/volumes/"): [
-        (401, "not_authenticated"), (404, "not_found"), (200, {P1}), (200, {P1}), (200, {P1}),
-        (200, {P1}), (200, {P1})],
+        (401, "not_authenticated"),
+        (404, "not_found"),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+    ],
     ("POST", "/api/v1/jobs/"): [
-        (401, "not_authenticated"), (404, "not_found"), (403, "forbidden"), (201, {P1}),
-        (201, {P1}), (201, {P1}), (201, {P1})],
+        (401, "not_authenticated"),
+        (404, "not_found"),
+        (403, "forbidden"),
+        (201, {P1}),
+        (201, {P1}),
+        (201, {P1}),
+        (201, {P1}),
+    ],
     ("GET", "/api/v1/jobs/"): [
-        (401, "not_authenticated"), (200, NOBODY), (200, {P1}), (200, {P1}), (200, {P1}),
-        (200, {P1}), (200, {P1, P2})],
+        (401, "not_authenticated"),
+        (200, NOBODY),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1, P2}),
+    ],
     ("GET", "/api/v1/jobs/{queued}/"): [
-        (401, "not_authenticated"), (404, "not_found"), (200, {P1}), (200, {P1}), (200, {P1}),
-        (200, {P1}), (200, {P1})],
+        (401, "not_authenticated"),
+        (404, "not_found"),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+    ],
     ("GET", "/api/v1/jobs/{queued}/events/"): [
-        (401, "not_authenticated"), (404, "not_found"), (200, {P1}), (200, {P1}), (200, {P1}),
-        (200, {P1}), (200, {P1})],
+        (401, "not_authenticated"),
+        (404, "not_found"),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+    ],
     ("POST", "/api/v1/jobs/{queued}/cancel/"): [
-        (401, "not_authenticated"), (404, "not_found"), (403, "forbidden"), (200, {P1}),
-        (403, "forbidden"), (200, {P1}), (200, {P1})],
+        (401, "not_authenticated"),
+        (404, "not_found"),
+        (403, "forbidden"),
+        (200, {P1}),
+        (403, "forbidden"),
+        (200, {P1}),
+        (200, {P1}),
+    ],
     ("POST", "/api/v1/jobs/{failed}/retry/"): [
-        (401, "not_authenticated"), (404, "not_found"), (403, "forbidden"), (201, {P1}),
-        (403, "forbidden"), (201, {P1}), (201, {P1})],
+        (401, "not_authenticated"),
+        (404, "not_found"),
+        (403, "forbidden"),
+        (201, {P1}),
+        (403, "forbidden"),
+        (201, {P1}),
+        (201, {P1}),
+    ],
     ("GET", "/api/v1/events/"): [
-        (401, "not_authenticated"), (200, NOBODY), (200, {P1}), (200, {P1}), (200, {P1}),
-        (200, {P1}), (200, {P1, P2})],
+        (401, "not_authenticated"),
+        (200, NOBODY),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1, P2}),
+    ],
     ("GET", "/api/v1/events/?format=csv"): [
-        (401, "not_authenticated"), (200, NOBODY), (200, {P1}), (200, {P1}), (200, {P1}),
-        (200, {P1}), (200, {P1, P2})],
+        (401, "not_authenticated"),
+        (200, NOBODY),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1}),
+        (200, {P1, P2}),
+    ],
 }
-CELLS = [(method, path, role, *expected)
-         for (method, path), row in MATRIX.items()
-         for role, expected in zip(ROLES, row, strict=True)]
+CELLS = [
+    (method, path, role, *expected)
+    for (method, path), row in MATRIX.items()
+    for role, expected in zip(ROLES, row, strict=True)
+]
 
 
 @pytest.fixture
 def world(project, other_project, alice, bob, dana, victor, pat, charlie, stella):
     queued = make_job(project, bob, state=JobState.QUEUED)
-    failed = make_job(project, bob, volume_id=UBUNTU_APP, image_name="app-golden",
-                      state=JobState.FAILED)
-    theirs = make_job(other_project, pat, volume_id=sorted(PROJECT_2_VOLUMES)[0],
-                      image_name="secret-p2-image")
-    callers = {"anonymous": None, "outsider": charlie, "viewer": victor, "requester": bob,
-               "member": dana, "admin": alice, "staff": stella}
-    return {"project": project, "queued": queued, "failed": failed, "theirs": theirs,
-            "callers": callers}
+    failed = make_job(
+        project, bob, volume_id=UBUNTU_APP, image_name="app-golden", state=JobState.FAILED
+    )
+    theirs = make_job(
+        other_project, pat, volume_id=sorted(PROJECT_2_VOLUMES)[0], image_name="secret-p2-image"
+    )
+    callers = {
+        "anonymous": None,
+        "outsider": charlie,
+        "viewer": victor,
+        "requester": bob,
+        "member": dana,
+        "admin": alice,
+        "staff": stella,
+    }
+    return {
+        "project": project,
+        "queued": queued,
+        "failed": failed,
+        "theirs": theirs,
+        "callers": callers,
+    }
 
 
 def projects_shown(path: str, response) -> set[str]:
@@ -93,7 +175,8 @@ def projects_shown(path: str, response) -> set[str]:
         ids = {volume["id"] for volume in body}
         assert ids, "a project's volumes must be listed"
         return ({P1} if ids & PROJECT_1_VOLUMES else set()) | (
-            {P2} if ids & PROJECT_2_VOLUMES else set())
+            {P2} if ids & PROJECT_2_VOLUMES else set()
+        )
     if path == "/api/v1/projects/":
         return {project["name"] for project in body}
     if path.startswith("/api/v1/projects/"):
@@ -103,16 +186,18 @@ def projects_shown(path: str, response) -> set[str]:
     return {body["project_name"]}
 
 
-@pytest.mark.parametrize(("method", "path", "role", "status", "shows"), CELLS,
-                         ids=[f"{m} {p} as {r}" for m, p, r, *_ in CELLS])
-def test_it_answers_each_caller_as_the_matrix_says(api, world, method, path, role, status,
-                                                    shows):
-    url = path.format(project=world["project"].pk, queued=world["queued"].pk,
-                      failed=world["failed"].pk)
+@pytest.mark.parametrize(
+    ("method", "path", "role", "status", "shows"),
+    CELLS,
+    ids=[f"{m} {p} as {r}" for m, p, r, *_ in CELLS],
+)
+def test_it_answers_each_caller_as_the_matrix_says(api, world, method, path, role, status, shows):
+    url = path.format(
+        project=world["project"].pk, queued=world["queued"].pk, failed=world["failed"].pk
+    )
     client = api(world["callers"][role])
     if method == "POST":
-        body = job_body(world["project"], RHEL_DB, "db-golden") if url == "/api/v1/jobs/" \
-            else None
+        body = job_body(world["project"], RHEL_DB, "db-golden") if url == "/api/v1/jobs/" else None
         response = client.post(url, body)
     else:
         response = client.get(url)
@@ -135,9 +220,14 @@ def test_it_answers_each_caller_as_the_matrix_says(api, world, method, path, rol
 def test_it_states_each_members_role_in_the_project_list(api, world, role):
     listed = api(world["callers"][role]).get("/api/v1/projects/").json()
     roles = {project["name"]: project["role"] for project in listed}
-    expected = {"outsider": {}, "viewer": {P1: "viewer"}, "requester": {P1: "member"},
-                "member": {P1: "member"}, "admin": {P1: "admin"},
-                "staff": {P1: "admin", P2: "admin"}}[role]
+    expected = {
+        "outsider": {},
+        "viewer": {P1: "viewer"},
+        "requester": {P1: "member"},
+        "member": {P1: "member"},
+        "admin": {P1: "admin"},
+        "staff": {P1: "admin", P2: "admin"},
+    }[role]
     assert roles == expected
 
 
@@ -159,7 +249,8 @@ def test_refused_actions_change_nothing(api, world):
         api(caller).post(f"/api/v1/jobs/{world['queued'].pk}/cancel/")
         api(caller).post(f"/api/v1/jobs/{world['failed'].pk}/retry/")
     api(victor).post("/api/v1/jobs/", job_body(world["project"], RHEL_DB, "db-golden"))
-    api(world["callers"]["outsider"]).post("/api/v1/jobs/",
-                                           job_body(world["project"], RHEL_DB, "db-golden"))
+    api(world["callers"]["outsider"]).post(
+        "/api/v1/jobs/", job_body(world["project"], RHEL_DB, "db-golden")
+    )
     assert ImageJob.objects.count() == 3
     assert ImageJob.objects.get(pk=world["queued"].pk).state == JobState.QUEUED

@@ -24,19 +24,43 @@ from tests.api.conftest import (
     make_job,
 )
 
-PROJECT_FIELDS = {"id", "name", "region", "role", "upload_limit", "uploads_in_window",
-                  "next_slot_at"}
-VOLUME_FIELDS = {"id", "name", "size", "status", "availability_zone", "bootable",
-                 "attached_server", "os_family", "eligible", "ineligible_reason",
-                 "requires_force"}
+PROJECT_FIELDS = {
+    "id",
+    "name",
+    "region",
+    "role",
+    "upload_limit",
+    "uploads_in_window",
+    "next_slot_at",
+}
+VOLUME_FIELDS = {
+    "id",
+    "name",
+    "size",
+    "status",
+    "availability_zone",
+    "bootable",
+    "attached_server",
+    "os_family",
+    "eligible",
+    "ineligible_reason",
+    "requires_force",
+}
 
 
 def test_it_lists_a_project_with_its_upload_budget(api, project, bob):
     [listed] = api(bob).get("/api/v1/projects/").json()
     assert set(listed) >= PROJECT_FIELDS
-    assert listed == {**listed, "id": project.pk, "name": "demo-project-1",
-                      "region": "jp-east-1", "role": "member", "upload_limit": 4,
-                      "uploads_in_window": 0, "next_slot_at": None}
+    assert listed == {
+        **listed,
+        "id": project.pk,
+        "name": "demo-project-1",
+        "region": "jp-east-1",
+        "role": "member",
+        "upload_limit": 4,
+        "uploads_in_window": 0,
+        "next_slot_at": None,
+    }
 
 
 def test_it_says_when_the_next_upload_slot_opens_once_the_window_is_full(api, project, bob):
@@ -45,11 +69,11 @@ def test_it_says_when_the_next_upload_slot_opens_once_the_window_is_full(api, pr
     job = make_job(project, bob)
     first = timezone.now() - timedelta(minutes=50)
     UploadAttempt.objects.create(project=project, job=job, sent_at=first)
-    UploadAttempt.objects.create(project=project, job=job,
-                                 sent_at=first + timedelta(minutes=5))
+    UploadAttempt.objects.create(project=project, job=job, sent_at=first + timedelta(minutes=5))
     # A call K5 rate-limited did not use an upload: it is not counted.
-    UploadAttempt.objects.create(project=project, job=job, sent_at=first,
-                                 outcome=UploadAttempt.Outcome.RATE_LIMITED)
+    UploadAttempt.objects.create(
+        project=project, job=job, sent_at=first, outcome=UploadAttempt.Outcome.RATE_LIMITED
+    )
 
     shown = api(bob).get(f"/api/v1/projects/{project.pk}/").json()
     assert shown["uploads_in_window"] == 2
@@ -70,33 +94,53 @@ def test_it_lists_every_volume_of_the_project_and_no_other(api, project, bob):
 
 def test_an_available_volume_can_be_imaged_without_force(api, project, bob):
     assert volumes_of(api, bob, project)[CENTOS_WEB] == {
-        "id": CENTOS_WEB, "name": "centos-web-01", "size": 30, "status": "available",
-        "availability_zone": "jp-east-1a", "bootable": True, "attached_server": None,
-        "os_family": "linux", "eligible": True, "ineligible_reason": None,
-        "requires_force": False}
+        "id": CENTOS_WEB,
+        "name": "centos-web-01",
+        "size": 30,
+        "status": "available",
+        "availability_zone": "jp-east-1a",
+        "bootable": True,
+        "attached_server": None,
+        "os_family": "linux",
+        "eligible": True,
+        "ineligible_reason": None,
+        "requires_force": False,
+    }
 
 
 def test_a_volume_on_a_stopped_server_can_be_imaged_with_force(api, project, bob):
     batch = volumes_of(api, bob, project)[CENTOS_BATCH]
     assert batch["status"] == "in-use"
-    assert batch["attached_server"] == {"id": "20000000-0000-4000-8000-000000000001",
-                                        "name": "batch-01", "status": "SHUTOFF"}
+    assert batch["attached_server"] == {
+        "id": "20000000-0000-4000-8000-000000000001",
+        "name": "batch-01",
+        "status": "SHUTOFF",
+    }
     assert (batch["eligible"], batch["requires_force"], batch["ineligible_reason"]) == (
-        True, True, None)
+        True,
+        True,
+        None,
+    )
 
 
 def test_a_volume_on_a_running_server_cannot_be_imaged_and_says_why(api, project, bob):
     front = volumes_of(api, bob, project)[UBUNTU_FRONT]
-    assert front["attached_server"] == {"id": "20000000-0000-4000-8000-000000000002",
-                                        "name": "front-01", "status": "ACTIVE"}
+    assert front["attached_server"] == {
+        "id": "20000000-0000-4000-8000-000000000002",
+        "name": "front-01",
+        "status": "ACTIVE",
+    }
     assert (front["eligible"], front["requires_force"]) == (False, True)
     assert "front-01 is ACTIVE, not SHUTOFF" in front["ineligible_reason"]
 
 
-@pytest.mark.parametrize(("volume_id", "words"), [
-    (CENTOS_BROKEN, "The volume is error"),
-    (RHEL_ARCHIVE, "already being uploaded"),
-])
+@pytest.mark.parametrize(
+    ("volume_id", "words"),
+    [
+        (CENTOS_BROKEN, "The volume is error"),
+        (RHEL_ARCHIVE, "already being uploaded"),
+    ],
+)
 def test_a_volume_in_error_or_uploading_cannot_be_imaged(api, project, bob, volume_id, words):
     volume = volumes_of(api, bob, project)[volume_id]
     assert volume["eligible"] is False

@@ -10,10 +10,16 @@ from django.test.utils import CaptureQueriesContext
 from imaging.models import ImageJob, JobEvent, JobState, SyncStatus, ZoneSyncResult
 from tests.api.conftest import make_job
 
-STATES = [JobState.QUEUED, JobState.UPLOADING, JobState.VERIFYING, JobState.SUCCEEDED,
-          JobState.FAILED, JobState.SYNC_FAILED, JobState.CANCELLED]
-LISTS = ["/api/v1/jobs/", "/api/v1/events/", "/api/v1/events/?format=csv",
-         "/api/v1/projects/"]
+STATES = [
+    JobState.QUEUED,
+    JobState.UPLOADING,
+    JobState.VERIFYING,
+    JobState.SUCCEEDED,
+    JobState.FAILED,
+    JobState.SYNC_FAILED,
+    JobState.CANCELLED,
+]
+LISTS = ["/api/v1/jobs/", "/api/v1/events/", "/api/v1/events/?format=csv", "/api/v1/projects/"]
 
 
 def add_jobs(projects, user, count: int) -> None:
@@ -24,13 +30,19 @@ def add_jobs(projects, user, count: int) -> None:
     for n in range(start, start + count):
         project = projects[n % 2]
         state = STATES[(n // 2) % len(STATES)]
-        job = make_job(project, user, volume_id=f"volume-{n}", image_name=f"image-{n}",
-                       state=state)
+        job = make_job(project, user, volume_id=f"volume-{n}", image_name=f"image-{n}", state=state)
         if state == JobState.SYNC_FAILED:
             ZoneSyncResult.objects.filter(job=job, role="replica").update(
-                status=SyncStatus.FAILED, reason="timeout")
-            make_job(project, user, volume_id=f"volume-{n}", image_name=f"image-{n}-2",
-                     state=JobState.FAILED, retry_of=job)
+                status=SyncStatus.FAILED, reason="timeout"
+            )
+            make_job(
+                project,
+                user,
+                volume_id=f"volume-{n}",
+                image_name=f"image-{n}-2",
+                state=JobState.FAILED,
+                retry_of=job,
+            )
 
 
 def queries_for(tool, path: str) -> int:
@@ -41,8 +53,7 @@ def queries_for(tool, path: str) -> int:
 
 
 @pytest.mark.parametrize("path", LISTS)
-def test_a_list_costs_the_same_for_30_jobs_as_for_3(api, project, other_project, stella,
-                                                    path):
+def test_a_list_costs_the_same_for_30_jobs_as_for_3(api, project, other_project, stella, path):
     tool = api(stella)  # staff: sees both projects
     tool.get(path)  # the token's first use writes last_used once
 
@@ -63,8 +74,7 @@ def test_the_list_really_shows_all_those_jobs(api, project, other_project, stell
     assert listed["count"] == ImageJob.objects.count()
     assert len(listed["results"]) == listed["count"]
     assert any(job["queue_position"] for job in listed["results"])
-    assert any(zone["status"] == "failed" for job in listed["results"]
-               for zone in job["zones"])
+    assert any(zone["status"] == "failed" for job in listed["results"] for zone in job["zones"])
 
 
 def test_one_project_costs_the_same_however_many_the_caller_sees(api, project, stella):
@@ -76,7 +86,13 @@ def test_one_project_costs_the_same_however_many_the_caller_sees(api, project, s
     tool.get(url)  # the token's first use writes last_used once
     few = queries_for(tool, url)
     for n in range(10):
-        K5Project.objects.create(name=f"elsewhere-{n}", region="jp-east-1", contract="c",
-                                 identity_url="http://k5.invalid/v3", k5_project_id=f"p{n}",
-                                 username="u", password_encrypted="-")
+        K5Project.objects.create(
+            name=f"elsewhere-{n}",
+            region="jp-east-1",
+            contract="c",
+            identity_url="http://k5.invalid/v3",
+            k5_project_id=f"p{n}",
+            username="u",
+            password_encrypted="-",
+        )
     assert queries_for(tool, url) == few

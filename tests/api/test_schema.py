@@ -12,23 +12,32 @@ from django.test import Client
 from tests.support.simulator import ROOT
 
 COMMITTED = ROOT / "imaging" / "api" / "openapi.yaml"
-REGENERATE = (".venv/bin/python manage.py spectacular --validate --fail-on-warn "
-              "--file imaging/api/openapi.yaml")
+REGENERATE = (
+    ".venv/bin/python manage.py spectacular --validate --fail-on-warn "
+    "--file imaging/api/openapi.yaml"
+)
 
 
 def generate() -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_schema_is_valid_and_the_committed_copy_is_current():
     generated = generate()
     assert generated.returncode == 0, (
-        f"the schema does not validate or has warnings:\n{generated.stderr[-3000:]}")
+        f"the schema does not validate or has warnings:\n{generated.stderr[-3000:]}"
+    )
     assert generated.stdout == COMMITTED.read_text(), (
         f"imaging/api/openapi.yaml is out of date with the code; regenerate it with\n"
-        f"    {REGENERATE}\nand commit it with the change.")
+        f"    {REGENERATE}\nand commit it with the change."
+    )
 
 
 def test_the_served_schema_is_the_committed_one(db):

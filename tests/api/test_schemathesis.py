@@ -42,15 +42,20 @@ def keep_the_test_connection():
 def token(project):
     alice = make_user("alice", project, "admin")
     make_job(project, alice)
-    make_job(project, alice, volume_id=UBUNTU_APP, image_name="app-golden",
-             state=JobState.FAILED)
+    make_job(project, alice, volume_id=UBUNTU_APP, image_name="app-golden", state=JobState.FAILED)
     _token, key = ApiToken.issue(alice, "schemathesis")
     return key
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
 def test_every_operation_answers_as_documented(case, token):
     case.call_and_validate(headers={"Authorization": f"Token {token}"})

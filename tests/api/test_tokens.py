@@ -100,8 +100,9 @@ def test_the_profile_page_lists_only_your_own_tokens(browser, project, bob, dana
 
 
 def updates_of_tokens(queries) -> int:
-    return sum(1 for q in queries if q["sql"].startswith("UPDATE")
-               and ApiToken._meta.db_table in q["sql"])
+    return sum(
+        1 for q in queries if q["sql"].startswith("UPDATE") and ApiToken._meta.db_table in q["sql"]
+    )
 
 
 def test_last_used_is_written_at_most_once_a_minute(api, project, bob):
@@ -139,11 +140,14 @@ def test_the_command_prints_a_working_key_once(project, bob):
     assert Api(key).get("/api/v1/projects/").status_code == 401
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["create", "nobody"], "no portal user named 'nobody'"),
-    (["create", "bob", "--expires", "0"], "--expires must be at least 1 day"),
-    (["disable", "zzzzzzzz"], "no token starts with 'zzzzzzzz'"),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["create", "nobody"], "no portal user named 'nobody'"),
+        (["create", "bob", "--expires", "0"], "--expires must be at least 1 day"),
+        (["disable", "zzzzzzzz"], "no token starts with 'zzzzzzzz'"),
+    ],
+)
 def test_the_command_refuses_what_it_cannot_do(project, bob, args, words):
     with pytest.raises(CommandError, match=re.escape(words)):
         call_command("apitoken", *args, stdout=StringIO(), stderr=StringIO())

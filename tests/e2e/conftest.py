@@ -28,8 +28,8 @@ WINDOW = 3600 // SPEED  # seconds: K5's hour at this speed
 
 CENTOS_WEB = "10000000-0000-4000-8000-000000000001"  # available, CentOS, 30 GB, jp-east-1a
 UBUNTU_APP = "10000000-0000-4000-8000-000000000002"  # available, Ubuntu, 20 GB, jp-east-1a
-RHEL_DB = "10000000-0000-4000-8000-000000000003"     # available, RHEL, 80 GB, jp-east-1b
-WIN_AD = "10000000-0000-4000-8000-000000000004"      # available, Windows, 100 GB, jp-east-1b
+RHEL_DB = "10000000-0000-4000-8000-000000000003"  # available, RHEL, 80 GB, jp-east-1b
+WIN_AD = "10000000-0000-4000-8000-000000000004"  # available, Windows, 100 GB, jp-east-1b
 ZONE_A_SERVER = "http://192.0.2.11:9292"
 ZONE_B_SERVER = "http://192.0.2.12:9292"
 UPLOAD_ACTION = "POST /blockstorage/v2/{project_id}/volumes/{volume_id}/action"
@@ -61,9 +61,14 @@ def sim(k5sim):
 @pytest.fixture
 def project(transactional_db, sim) -> K5Project:
     project = K5Project(
-        name="demo-project-1", region="jp-east-1", identity_url=sim.auth_url,
-        contract="demo", k5_project_id=sim.project_id("demo-project-1"), username="demo-user",
-        upload_limit=4, upload_window_seconds=WINDOW,
+        name="demo-project-1",
+        region="jp-east-1",
+        identity_url=sim.auth_url,
+        contract="demo",
+        k5_project_id=sim.project_id("demo-project-1"),
+        username="demo-user",
+        upload_limit=4,
+        upload_window_seconds=WINDOW,
         availability_zones_override=["jp-east-1a", "jp-east-1b"],
         sync_server_zones={ZONE_A_SERVER: "jp-east-1a", ZONE_B_SERVER: "jp-east-1b"},
     )
@@ -83,8 +88,12 @@ def submit(project: K5Project, user: User, volume_id: str, image_name: str) -> I
     """What the web form does: validate against K5 and queue (the start task is enqueued on
     commit)."""
     job, created = submit_job(
-        Submission(project=project, volume_id=volume_id, image_name=image_name,
-                   preparation_confirmed=True), user=user, channel="web")
+        Submission(
+            project=project, volume_id=volume_id, image_name=image_name, preparation_confirmed=True
+        ),
+        user=user,
+        channel="web",
+    )
     assert created
     return job
 
@@ -92,9 +101,10 @@ def submit(project: K5Project, user: User, volume_id: str, image_name: str) -> I
 def requests_to(sim, template: str) -> list[dict]:
     """The simulator's log entries for one endpoint, e.g. UPLOAD_ACTION, in arrival order."""
     method, path = template.split(" ", 1)
-    return sorted((e for e in sim.requests_log()
-                   if e["method"] == method and e["template"] == path),
-                  key=lambda e: e["received_at"])
+    return sorted(
+        (e for e in sim.requests_log() if e["method"] == method and e["template"] == path),
+        key=lambda e: e["received_at"],
+    )
 
 
 def sim_images(sim, name: str) -> list[dict]:

@@ -22,16 +22,20 @@ TICKS = 8  # engine ticks to sit through with the wrong password
 
 def ticks_run() -> int:
     """Engine ticks done so far by finished ticker tasks, whichever cluster ran them."""
-    return sum(Task.objects.filter(func="imaging.tasks.run_ticker")
-               .values_list("result", flat=True))
+    return sum(
+        Task.objects.filter(func="imaging.tasks.run_ticker").values_list("result", flat=True)
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_rejected_password_is_tried_once_and_the_jobs_wait_for_a_new_one(
-        sim, project, bob, workers):
+    sim, project, bob, workers
+):
     # As many jobs as the window has slots: their send tasks run in several processes at once.
-    jobs = [submit(project, bob, volume_id, f"image-{n}")
-            for n, volume_id in enumerate([CENTOS_WEB, UBUNTU_APP, RHEL_DB, WIN_AD], start=1)]
+    jobs = [
+        submit(project, bob, volume_id, f"image-{n}")
+        for n, volume_id in enumerate([CENTOS_WEB, UBUNTU_APP, RHEL_DB, WIN_AD], start=1)
+    ]
     project.set_password("not-the-password")  # changed after the jobs were queued
     project.save()
     sim.clear_requests()
@@ -45,11 +49,19 @@ def test_a_rejected_password_is_tried_once_and_the_jobs_wait_for_a_new_one(
         workers.enqueue("imaging.tasks.start_uploads", project.pk)
         workers.enqueue("imaging.tasks.start_uploads", project.pk)
 
-    wait_for(lambda: all(j.waiting_reason for j in ImageJob.objects.filter(project=project)),
-             kick=keep_trying, timeout=30, what="the jobs to say why they wait")
+    wait_for(
+        lambda: all(j.waiting_reason for j in ImageJob.objects.filter(project=project)),
+        kick=keep_trying,
+        timeout=30,
+        what="the jobs to say why they wait",
+    )
     marked = ticks_run()
-    wait_for(lambda: ticks_run() >= marked + TICKS, kick=keep_trying, timeout=30,
-             what=f"{TICKS} more engine ticks")
+    wait_for(
+        lambda: ticks_run() >= marked + TICKS,
+        kick=keep_trying,
+        timeout=30,
+        what=f"{TICKS} more engine ticks",
+    )
 
     project.refresh_from_db()
     assert not project.credentials_valid
@@ -63,6 +75,11 @@ def test_a_rejected_password_is_tried_once_and_the_jobs_wait_for_a_new_one(
 
     project.set_password("demo-password")
     project.save()
-    wait_for(lambda: ImageJob.objects.filter(project=project, state=JobState.SUCCEEDED
-                                             ).count() == len(jobs),
-             kick=keep_trying, timeout=60, what="the jobs to proceed with the new password")
+    wait_for(
+        lambda: (
+            ImageJob.objects.filter(project=project, state=JobState.SUCCEEDED).count() == len(jobs)
+        ),
+        kick=keep_trying,
+        timeout=60,
+        what="the jobs to proceed with the new password",
+    )

@@ -32,30 +32,39 @@ from tests.support.simulator import ROOT
 from tests.web.conftest import make_job
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 INSTALL = "as root: apt-get update && apt-get install -y chromium  (bin/test does this as root)"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
-SPEED = 200          # a 30 GB upload takes 2.1 s, registration to the other zone 0.6 s
-SETTLE = 2.0         # seconds the engine watches an active image for a zone failure
+SPEED = 200  # a 30 GB upload takes 2.1 s, registration to the other zone 0.6 s
+SETTLE = 2.0  # seconds the engine watches an active image for a zone failure
 JOB_TIMEOUT = 45_000  # ms: the job page refreshes itself every 5 s
 
-CENTOS_WEB = "10000000-0000-4000-8000-000000000001"     # available, CentOS, 30 GB, 1a
-UBUNTU_FRONT = "10000000-0000-4000-8000-000000000006"   # in-use, front-01 ACTIVE
+CENTOS_WEB = "10000000-0000-4000-8000-000000000001"  # available, CentOS, 30 GB, 1a
+UBUNTU_FRONT = "10000000-0000-4000-8000-000000000006"  # in-use, front-01 ACTIVE
 CENTOS_BROKEN = "10000000-0000-4000-8000-000000000007"  # error
-RHEL_ARCHIVE = "10000000-0000-4000-8000-000000000008"   # uploading
-DATA_SMALL = "10000000-0000-4000-8000-000000000009"     # available, 1 GB, OS unknown
+RHEL_ARCHIVE = "10000000-0000-4000-8000-000000000008"  # uploading
+DATA_SMALL = "10000000-0000-4000-8000-000000000009"  # available, 1 GB, OS unknown
 ZONE_SERVERS = {"http://192.0.2.11:9292": "jp-east-1a", "http://192.0.2.12:9292": "jp-east-1b"}
 
 
 # --- the browser ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        message = (f"!!! BROWSER TESTS NOT RUN: Debian's chromium is not at {CHROMIUM}. "
-                   f"Install it {INSTALL}.")
+        message = (
+            f"!!! BROWSER TESTS NOT RUN: Debian's chromium is not at {CHROMIUM}. "
+            f"Install it {INSTALL}."
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message + " CI must run the browser tests.", pytrace=False)
         pytest.skip(message)
@@ -67,8 +76,9 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         yield chromium
         chromium.close()
     if previous is None:
@@ -92,6 +102,7 @@ def screenshot(tab, name: str, *, full_page: bool = True) -> None:
 
 # --- the portal, K5 and the engine ----------------------------------------------------------
 
+
 @pytest.fixture
 def sim(k5sim):
     scenario = json.loads((ROOT / "k5sim" / "demo.json").read_text())
@@ -107,11 +118,16 @@ def project(transactional_db, sim, settings) -> K5Project:
     settings.ENGINE_SYNC_SETTLE_SECONDS = SETTLE
     connections.forget_clients()
     project = K5Project(
-        name="demo-project-1", region="jp-east-1", identity_url=sim.auth_url, contract="demo",
-        k5_project_id=sim.project_id("demo-project-1"), username="demo-user",
+        name="demo-project-1",
+        region="jp-east-1",
+        identity_url=sim.auth_url,
+        contract="demo",
+        k5_project_id=sim.project_id("demo-project-1"),
+        username="demo-user",
         upload_window_seconds=3600 // SPEED,  # the project's pacing follows K5's faster hour
         availability_zones_override=["jp-east-1a", "jp-east-1b"],
-        sync_server_zones=ZONE_SERVERS)
+        sync_server_zones=ZONE_SERVERS,
+    )
     project.set_password("demo-password")
     project.save()
     yield project
@@ -153,6 +169,7 @@ def portal(live_server):
 
 # --- steps as a member takes them ---------------------------------------------------------------
 
+
 def sign_in(tab, portal: str, user: str, *, next_url: str = "/") -> None:
     tab.goto(f"{portal}/accounts/login/?next={next_url}")
     tab.fill("#id_username", user)
@@ -192,8 +209,10 @@ def wait_for_state(tab, label: str) -> None:
 
 # --- the tests --------------------------------------------------------------------------------
 
+
 def test_bob_creates_an_image_and_watches_it_become_usable_in_every_zone(
-        tab, portal, project, bob, engine):
+    tab, portal, project, bob, engine
+):
     sign_in(tab, portal, "bob")
     assert tab.locator("h1").inner_text() == "Dashboard"
     assert "0 of 4 uploads used" in tab.locator("#content table").inner_text()
@@ -207,8 +226,10 @@ def test_bob_creates_an_image_and_watches_it_become_usable_in_every_zone(
 
     tab.wait_for_url(re.compile(r"/create-image/$"))
     assert re.fullmatch(r"centos-web-01-\d{8}-\d{4}", tab.input_value("#id_image_name"))
-    assert "Remove the network settings tied to the old NIC" in tab.locator(
-        "ul.checklist").inner_text()
+    assert (
+        "Remove the network settings tied to the old NIC"
+        in tab.locator("ul.checklist").inner_text()
+    )
     assert "Your upload can start now." in tab.locator("#content").inner_text()
     tab.fill("#id_image_name", "web-golden")
     tab.check("#id_preparation_confirmed")
@@ -225,12 +246,15 @@ def test_bob_creates_an_image_and_watches_it_become_usable_in_every_zone(
 
     assert tab.evaluate("window.notReloaded") is True, "the page updated itself in place"
     assert tab.locator("#job-announce").inner_text() == "web-golden Succeeded", (
-        "the change of state is announced to screen readers")
+        "the change of state is announced to screen readers"
+    )
     assert zone_rows(tab) == {"jp-east-1a": "Synced", "jp-east-1b": "Synced"}
     job = ImageJob.objects.get()
     assert job.image_id and job.image_id in tab.locator("#job-live dl.ids").inner_text()
-    assert "The image is active and registered to every availability zone." in tab.locator(
-        "#job-live ol.timeline").inner_text()
+    assert (
+        "The image is active and registered to every availability zone."
+        in tab.locator("#job-live ol.timeline").inner_text()
+    )
     assert tab.locator("#job-live progress").get_attribute("value") == "1.000"
     screenshot(tab, "05-job-succeeded")
 
@@ -244,7 +268,8 @@ def test_bob_creates_an_image_and_watches_it_become_usable_in_every_zone(
 
 
 def test_a_sync_failure_shows_the_zone_and_the_remedy_makes_a_usable_image(
-        tab, portal, sim, project, bob, engine):
+    tab, portal, sim, project, bob, engine
+):
     sim.add_fault(kind="sync_failure", zone="jp-east-1b")
     sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
     volume_row(tab, DATA_SMALL).get_by_role("link", name=re.compile("^Create image")).click()
@@ -275,8 +300,10 @@ def test_a_sync_failure_shows_the_zone_and_the_remedy_makes_a_usable_image(
     tab.wait_for_url(re.compile(r"/jobs/\d+/$"))
     retry = ImageJob.objects.get(retry_of=failed)
     assert tab.url.endswith(f"/jobs/{retry.pk}/")
-    assert (f"Retrying as job {retry.pk}; the old image {failed.image_id} was removed."
-            in tab.locator("#content").inner_text())
+    assert (
+        f"Retrying as job {retry.pk}; the old image {failed.image_id} was removed."
+        in tab.locator("#content").inner_text()
+    )
     wait_for_state(tab, "Succeeded")
     assert zone_rows(tab) == {"jp-east-1a": "Synced", "jp-east-1b": "Synced"}
     images = {image["id"] for image in sim.state()["images"]}
@@ -289,11 +316,11 @@ def test_an_ineligible_volume_shows_why_and_offers_no_create_button(tab, portal,
     sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/?eligible=no")
     reasons = {
         CENTOS_BROKEN: "The volume is error: only an available volume, or an in-use one with "
-                       "force, can be imaged.",
+        "force, can be imaged.",
         RHEL_ARCHIVE: "This volume is already being uploaded to an image; wait until it is "
-                      "available again.",
+        "available again.",
         UBUNTU_FRONT: "The server front-01 is ACTIVE, not SHUTOFF: stop its OS first, or "
-                      "confirm that the OS is stopped.",
+        "confirm that the OS is stopped.",
     }
     for volume_id, reason in reasons.items():
         row = volume_row(tab, volume_id)
@@ -326,18 +353,21 @@ def test_a_job_page_left_open_after_signing_out_goes_to_sign_in(tab, portal, pro
 
 
 def test_at_phone_width_the_volumes_table_reads_and_the_create_button_is_reachable(
-        browser, portal, project, bob):
+    browser, portal, project, bob
+):
     context = browser.new_context(viewport={"width": 375, "height": 800})
     tab = context.new_page()
     try:
         sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
         assert tab.evaluate("document.documentElement.scrollWidth") <= 375, (
-            "nothing sticks out sideways")
+            "nothing sticks out sideways"
+        )
         row = volume_row(tab, CENTOS_WEB)
         box = row.bounding_box()
         assert box["width"] <= 375
         labels = row.locator("td").evaluate_all(
-            "cells => cells.map(c => getComputedStyle(c, '::before').content)")
+            "cells => cells.map(c => getComputedStyle(c, '::before').content)"
+        )
         assert labels[:3] == ['"Name"', '"Size"', '"Status"'], "each value says what it is"
         screenshot(tab, "12-volumes-phone", full_page=False)  # what the phone shows first
 

@@ -32,8 +32,10 @@ def test_jobs_succeed_in_every_zone_and_a_sync_failure_is_remedied(sim, project,
     wait_for(lambda: state_of(job) in TERMINAL, kick=tick, timeout=60, what="the first job")
 
     assert job.state == JobState.SUCCEEDED
-    assert zones(job) == {"jp-east-1a": ("source", SyncStatus.SYNCED, ""),
-                          "jp-east-1b": ("replica", SyncStatus.SYNCED, "")}
+    assert zones(job) == {
+        "jp-east-1a": ("source", SyncStatus.SYNCED, ""),
+        "jp-east-1b": ("replica", SyncStatus.SYNCED, ""),
+    }
     [image] = sim_images(sim, "web-golden")
     assert (image["id"], image["status"]) == (job.image_id, "active")
     assert image["zone_sync"]["jp-east-1b"]["status"] == "registered"
@@ -41,17 +43,25 @@ def test_jobs_succeed_in_every_zone_and_a_sync_failure_is_remedied(sim, project,
 
     sim.add_fault(kind="sync_failure", zone="jp-east-1b")
     broken = submit(project, bob, UBUNTU_APP, "app-golden")
-    wait_for(lambda: state_of(broken) in TERMINAL, kick=tick, timeout=60,
-             what="the job whose zone sync fails")
+    wait_for(
+        lambda: state_of(broken) in TERMINAL,
+        kick=tick,
+        timeout=60,
+        what="the job whose zone sync fails",
+    )
 
     assert broken.state == JobState.SYNC_FAILED
     [unusable] = sim_images(sim, "app-golden")
     reason = unusable["properties"]["sync_status_reason"]
-    assert reason == ("ERROR:A timeout occurred during synchronize image the "
-                      f"server({ZONE_B_SERVER}) in the image operation. "
-                      f"image_id={broken.image_id}")
-    assert zones(broken) == {"jp-east-1a": ("source", SyncStatus.SYNCED, ""),
-                             "jp-east-1b": ("replica", SyncStatus.FAILED, reason)}
+    assert reason == (
+        "ERROR:A timeout occurred during synchronize image the "
+        f"server({ZONE_B_SERVER}) in the image operation. "
+        f"image_id={broken.image_id}"
+    )
+    assert zones(broken) == {
+        "jp-east-1a": ("source", SyncStatus.SYNCED, ""),
+        "jp-east-1b": ("replica", SyncStatus.FAILED, reason),
+    }
     assert "availability zone jp-east-1b" in broken.error_message
 
     retry = retry_job(broken, bob, channel="web")

@@ -16,11 +16,17 @@ LIMIT = 4
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_jobs_start_at_most_four_per_window_with_two_clusters_racing(
-        sim, project, bob, workers):
-    volumes = sim.control("POST", f"projects/{project.k5_project_id}/volumes", json={
-        "count": JOBS, "size": 1, "os": "centos", "availability_zone": "jp-east-1a"}).json()["ids"]
-    jobs = [submit(project, bob, volume_id, f"batch-{n:02d}")
-            for n, volume_id in enumerate(volumes, start=1)]
+    sim, project, bob, workers
+):
+    volumes = sim.control(
+        "POST",
+        f"projects/{project.k5_project_id}/volumes",
+        json={"count": JOBS, "size": 1, "os": "centos", "availability_zone": "jp-east-1a"},
+    ).json()["ids"]
+    jobs = [
+        submit(project, bob, volume_id, f"batch-{n:02d}")
+        for n, volume_id in enumerate(volumes, start=1)
+    ]
     sim.clear_requests()
 
     first, second = workers.start("a"), workers.start("b")
@@ -34,10 +40,13 @@ def test_twenty_jobs_start_at_most_four_per_window_with_two_clusters_racing(
         for _ in range(4):
             workers.enqueue("imaging.tasks.start_uploads", project.pk)
 
-    wait_for(lambda: ImageJob.objects.filter(project=project, state=JobState.SUCCEEDED
-                                             ).count() == JOBS,
-             kick=race, every=0.25, timeout=(JOBS // LIMIT) * WINDOW + 60,
-             what=f"all {JOBS} jobs to succeed")
+    wait_for(
+        lambda: ImageJob.objects.filter(project=project, state=JobState.SUCCEEDED).count() == JOBS,
+        kick=race,
+        every=0.25,
+        timeout=(JOBS // LIMIT) * WINDOW + 60,
+        what=f"all {JOBS} jobs to succeed",
+    )
 
     # What K5 saw: one upload per job, never refused, never more than 4 in a window.
     posts = requests_to(sim, UPLOAD_ACTION)
@@ -47,15 +56,17 @@ def test_twenty_jobs_start_at_most_four_per_window_with_two_clusters_racing(
     shown = [round(t - arrivals[0], 2) for t in arrivals]
     for n in range(LIMIT, JOBS):
         assert arrivals[n] - arrivals[n - LIMIT] >= WINDOW, (
-            f"uploads {n - LIMIT + 1}..{n + 1} within {WINDOW} s: {shown}")
+            f"uploads {n - LIMIT + 1}..{n + 1} within {WINDOW} s: {shown}"
+        )
 
     # In the order they were requested: batch by batch at K5, slot by slot in the portal.
     position = {volume_id: n for n, volume_id in enumerate(volumes)}
     batches = [position[p["path"].split("/volumes/")[1].split("/")[0]] // LIMIT for p in posts]
     assert batches == [n // LIMIT for n in range(JOBS)], shown
     slot_taken = {}
-    for event in JobEvent.objects.filter(kind=EventKind.TRANSITION, from_state="queued",
-                                         to_state="submitting").order_by("pk"):
+    for event in JobEvent.objects.filter(
+        kind=EventKind.TRANSITION, from_state="queued", to_state="submitting"
+    ).order_by("pk"):
         slot_taken.setdefault(event.job_id, event.pk)
     order = [slot_taken[job.pk] for job in jobs]
     assert order == sorted(order)
@@ -64,6 +75,7 @@ def test_twenty_jobs_start_at_most_four_per_window_with_two_clusters_racing(
     # The race was real: both clusters took pacing decisions, some of them at the same time.
     assert first.processed("imaging.tasks.start_uploads") > 0
     assert second.processed("imaging.tasks.start_uploads") > 0
-    runs = sorted(Task.objects.filter(func="imaging.tasks.start_uploads")
-                  .values_list("started", "stopped"))
+    runs = sorted(
+        Task.objects.filter(func="imaging.tasks.start_uploads").values_list("started", "stopped")
+    )
     assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(runs))

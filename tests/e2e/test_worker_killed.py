@@ -32,14 +32,19 @@ def uploads_of(sim, volume_id):
 
 @pytest.mark.django_db(transaction=True)
 def test_killed_after_k5_accepted_the_upload_the_job_adopts_the_one_image(
-        sim, project, bob, workers):
+    sim, project, bob, workers
+):
     job = submit(project, bob, CENTOS_WEB, "web-golden")  # its start task waits in the queue
-    sim.add_fault(kind="http", method="POST", path=f"/volumes/{CENTOS_WEB}/action$",
-                  delay_answer=30)
+    sim.add_fault(
+        kind="http", method="POST", path=f"/volumes/{CENTOS_WEB}/action$", delay_answer=30
+    )
     victim = workers.start("victim", env=VICTIM)
 
-    wait_for(lambda: sim_volume(sim, CENTOS_WEB)["status"] == "uploading", timeout=30,
-             what="K5 to start the upload")
+    wait_for(
+        lambda: sim_volume(sim, CENTOS_WEB)["status"] == "uploading",
+        timeout=30,
+        what="K5 to start the upload",
+    )
     victim.kill()  # K5 acted; its answer never reached the worker
 
     job.refresh_from_db()
@@ -48,15 +53,20 @@ def test_killed_after_k5_accepted_the_upload_the_job_adopts_the_one_image(
     assert len(uploads_of(sim, CENTOS_WEB)) == 1
 
     workers.start("fresh")
-    wait_for(lambda: state_of(job) == JobState.SUCCEEDED, kick=workers.ticker(), timeout=60,
-             what="the fresh cluster to carry the job to succeeded")
+    wait_for(
+        lambda: state_of(job) == JobState.SUCCEEDED,
+        kick=workers.ticker(),
+        timeout=60,
+        what="the fresh cluster to carry the job to succeeded",
+    )
 
     images = sim_images(sim, "web-golden")
     assert len(images) == 1, "exactly one image"
     assert images[0]["id"] == job.image_id and images[0]["status"] == "active"
     assert len(uploads_of(sim, CENTOS_WEB)) == 1, "the upload was never sent again"
-    adopted = job.events.get(kind=EventKind.TRANSITION, from_state="submitting",
-                             to_state="uploading")
+    adopted = job.events.get(
+        kind=EventKind.TRANSITION, from_state="submitting", to_state="uploading"
+    )
     assert "answer was lost" in adopted.message and adopted.detail["image_id"] == job.image_id
     assert list(job.upload_attempts.values_list("outcome", flat=True)) == ["accepted"]
     assert set(job.zones.values_list("status", flat=True)) == {"synced"}
@@ -64,7 +74,8 @@ def test_killed_after_k5_accepted_the_upload_the_job_adopts_the_one_image(
 
 @pytest.mark.django_db(transaction=True)
 def test_killed_before_the_upload_left_the_job_is_sent_again_exactly_once(
-        sim, project, bob, workers):
+    sim, project, bob, workers
+):
     # The killed worker is still signing in (K5's identity is slow) when it dies: the job is
     # claimed (submit_started_at set) but the upload POST never left.
     job = submit(project, bob, UBUNTU_APP, "app-golden")
@@ -75,22 +86,37 @@ def test_killed_before_the_upload_left_the_job_is_sent_again_exactly_once(
 
     def claimed_and_signing_in():
         job.refresh_from_db()
-        return job.submit_started_at is not None and not sim.control("GET", "faults").json(
-            )["faults"]  # a fault is listed until its one use
+        return (
+            job.submit_started_at is not None and not sim.control("GET", "faults").json()["faults"]
+        )  # a fault is listed until its one use
+
     wait_for(claimed_and_signing_in, timeout=30, what="the worker to claim the job")
     victim.kill()
     assert uploads_of(sim, UBUNTU_APP) == []
     assert sim_volume(sim, UBUNTU_APP)["status"] == "available"
 
     workers.start("fresh")
-    wait_for(lambda: state_of(job) == JobState.SUCCEEDED, kick=workers.ticker(), timeout=60,
-             what="the fresh cluster to carry the job to succeeded")
+    wait_for(
+        lambda: state_of(job) == JobState.SUCCEEDED,
+        kick=workers.ticker(),
+        timeout=60,
+        what="the fresh cluster to carry the job to succeeded",
+    )
 
     assert len(uploads_of(sim, UBUNTU_APP)) == 1, "sent again, exactly once"
     images = sim_images(sim, "app-golden")
     assert len(images) == 1 and images[0]["id"] == job.image_id
-    assert job.events.filter(kind=EventKind.TRANSITION, from_state="submitting",
-                             to_state="queued", message__contains="never happened").count() == 1
+    assert (
+        job.events.filter(
+            kind=EventKind.TRANSITION,
+            from_state="submitting",
+            to_state="queued",
+            message__contains="never happened",
+        ).count()
+        == 1
+    )
     assert job.submit_attempts == 2
     assert list(job.upload_attempts.order_by("id").values_list("outcome", flat=True)) == [
-        UploadAttempt.Outcome.NOT_SENT, UploadAttempt.Outcome.ACCEPTED]
+        UploadAttempt.Outcome.NOT_SENT,
+        UploadAttempt.Outcome.ACCEPTED,
+    ]

@@ -21,16 +21,16 @@ from imaging.engine.upload import send_upload
 from imaging.engine.validation import Submission
 from imaging.models import ImageJob, K5Project, Membership, Role
 
-CENTOS_WEB = "10000000-0000-4000-8000-000000000001"     # available, CentOS, 30 GB, 1a
-UBUNTU_APP = "10000000-0000-4000-8000-000000000002"     # available, Ubuntu, 20 GB, 1a
-RHEL_DB = "10000000-0000-4000-8000-000000000003"        # available, RHEL, 80 GB, 1b
-WIN_AD = "10000000-0000-4000-8000-000000000004"         # available, Windows, 100 GB, 1b
-CENTOS_BATCH = "10000000-0000-4000-8000-000000000005"   # in-use, server SHUTOFF
-UBUNTU_FRONT = "10000000-0000-4000-8000-000000000006"   # in-use, server ACTIVE
+CENTOS_WEB = "10000000-0000-4000-8000-000000000001"  # available, CentOS, 30 GB, 1a
+UBUNTU_APP = "10000000-0000-4000-8000-000000000002"  # available, Ubuntu, 20 GB, 1a
+RHEL_DB = "10000000-0000-4000-8000-000000000003"  # available, RHEL, 80 GB, 1b
+WIN_AD = "10000000-0000-4000-8000-000000000004"  # available, Windows, 100 GB, 1b
+CENTOS_BATCH = "10000000-0000-4000-8000-000000000005"  # in-use, server SHUTOFF
+UBUNTU_FRONT = "10000000-0000-4000-8000-000000000006"  # in-use, server ACTIVE
 CENTOS_BROKEN = "10000000-0000-4000-8000-000000000007"  # error
-RHEL_ARCHIVE = "10000000-0000-4000-8000-000000000008"   # uploading
-DATA_SMALL = "10000000-0000-4000-8000-000000000009"     # available, 1 GB, OS unknown
-P2_CENTOS = "10000000-0000-4000-8000-000000000021"      # demo-project-2's
+RHEL_ARCHIVE = "10000000-0000-4000-8000-000000000008"  # uploading
+DATA_SMALL = "10000000-0000-4000-8000-000000000009"  # available, 1 GB, OS unknown
+P2_CENTOS = "10000000-0000-4000-8000-000000000021"  # demo-project-2's
 ZONE_B_SERVER = "http://192.0.2.12:9292"
 
 
@@ -44,11 +44,14 @@ def fresh_clients():
 @pytest.fixture
 def project(db, k5sim) -> K5Project:
     project = K5Project(
-        name="demo-project-1", region="jp-east-1", identity_url=k5sim.auth_url,
-        contract="demo", k5_project_id=k5sim.project_id("demo-project-1"),
-        username="demo-user", availability_zones_override=["jp-east-1a", "jp-east-1b"],
-        sync_server_zones={"http://192.0.2.11:9292": "jp-east-1a",
-                           ZONE_B_SERVER: "jp-east-1b"},
+        name="demo-project-1",
+        region="jp-east-1",
+        identity_url=k5sim.auth_url,
+        contract="demo",
+        k5_project_id=k5sim.project_id("demo-project-1"),
+        username="demo-user",
+        availability_zones_override=["jp-east-1a", "jp-east-1b"],
+        sync_server_zones={"http://192.0.2.11:9292": "jp-east-1a", ZONE_B_SERVER: "jp-east-1b"},
     )
     project.set_password("demo-password")
     project.save()
@@ -77,15 +80,17 @@ def charlie(project):
     return make_user("charlie", None, None)
 
 
-def submission(project: K5Project, volume_id: str = CENTOS_WEB, image_name: str = "web-golden",
-               **options) -> Submission:
+def submission(
+    project: K5Project, volume_id: str = CENTOS_WEB, image_name: str = "web-golden", **options
+) -> Submission:
     options.setdefault("preparation_confirmed", True)
     return Submission(project=project, volume_id=volume_id, image_name=image_name, **options)
 
 
 def submit(project, user, volume_id=CENTOS_WEB, image_name="web-golden", **options) -> ImageJob:
-    job, created = submit_job(submission(project, volume_id, image_name, **options),
-                              user=user, channel="web")
+    job, created = submit_job(
+        submission(project, volume_id, image_name, **options), user=user, channel="web"
+    )
     assert created
     return job
 

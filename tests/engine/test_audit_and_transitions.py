@@ -29,7 +29,8 @@ def test_a_second_worker_with_a_stale_copy_cannot_move_the_job_again(k5sim, proj
     with pytest.raises(InvalidTransition, match="no longer queued"):
         stale.transition(JobState.SUBMITTING, message="second")
     assert list(job.events.filter(kind="transition").values_list("to_state", flat=True)) == [
-        "cancelled"]
+        "cancelled"
+    ]
 
 
 @pytest.mark.django_db

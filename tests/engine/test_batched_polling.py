@@ -45,10 +45,12 @@ JOBS_PER_PROJECT = 50
 # K5 takes 60 s + 12 s per GB (the simulator's defaults), i.e. 72 s to 120 s here.
 SIZES = [1, 2, 3, 4, 5] * (JOBS_PER_PROJECT // 5)
 TICK_K5_SECONDS = 15
-PER_JOB_TEMPLATES = frozenset({
-    "GET /blockstorage/v2/{project_id}/volumes/{volume_id}",
-    "GET /image/v2/images/{image_id}",
-})
+PER_JOB_TEMPLATES = frozenset(
+    {
+        "GET /blockstorage/v2/{project_id}/volumes/{volume_id}",
+        "GET /image/v2/images/{image_id}",
+    }
+)
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +72,8 @@ def fleet_sim(fleet_process):
 
 @pytest.mark.django_db
 def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_per_tick(
-        fleet_sim, settings):
+    fleet_sim, settings
+):
     # The settle window is portal wall time, which this test does not move (it moves K5's
     # clock): without it, a job leaves `verifying` on the tick after its image is active.
     # Watching sync_status_reason over the window is test_lifecycle's subject.
@@ -148,5 +151,6 @@ def test_polling_a_project_costs_as_many_queries_for_40_jobs_as_for_2(fleet_sim)
     assert set(ImageJob.objects.values_list("state", flat=True)) == {JobState.VERIFYING}
     replicas = ZoneSyncResult.objects.filter(role=SyncRole.REPLICA)
     assert replicas.count() == 42
-    assert set(replicas.values_list("checked_at", flat=True)) == {later}, \
+    assert set(replicas.values_list("checked_at", flat=True)) == {later}, (
         "every replica zone still watched is recorded as checked"
+    )

@@ -18,8 +18,7 @@ UPLOADS = "POST /blockstorage/v2/{project_id}/volumes/{volume_id}/action"
 
 
 @pytest.mark.django_db
-def test_a_rejected_password_is_tried_once_and_jobs_wait_until_it_is_changed(
-        k5sim, project, bob):
+def test_a_rejected_password_is_tried_once_and_jobs_wait_until_it_is_changed(k5sim, project, bob):
     job = submit(project, bob)
     project.set_password("wrong-password")
     project.save()
@@ -50,9 +49,11 @@ def crash_after_post(project, job) -> str:
     """What a worker killed between sending the upload and saving K5's answer leaves behind."""
     start_due_uploads(project)
     ImageJob.objects.filter(pk=job.pk).update(
-        submit_started_at=timezone.now() - timedelta(minutes=10))
-    accepted = blockstorage.volume_upload_to_image(project.k5_client(), job.volume_id,
-                                                   job.image_name)
+        submit_started_at=timezone.now() - timedelta(minutes=10)
+    )
+    accepted = blockstorage.volume_upload_to_image(
+        project.k5_client(), job.volume_id, job.image_name
+    )
     return accepted.image_id
 
 
@@ -76,7 +77,8 @@ def test_an_upload_that_never_left_is_sent_again_exactly_once(k5sim, project, bo
     job = submit(project, bob)
     start_due_uploads(project)
     ImageJob.objects.filter(pk=job.pk).update(
-        submit_started_at=timezone.now() - timedelta(minutes=10))
+        submit_started_at=timezone.now() - timedelta(minutes=10)
+    )
     poll(project)
     job.refresh_from_db()
     assert job.state == JobState.QUEUED
@@ -105,8 +107,9 @@ def test_an_unclear_answer_is_never_resent_before_k5_is_checked(k5sim, project, 
 
 
 @pytest.mark.django_db
-def test_a_lost_send_task_is_enqueued_again(k5sim, project, bob,
-                                            django_capture_on_commit_callbacks):
+def test_a_lost_send_task_is_enqueued_again(
+    k5sim, project, bob, django_capture_on_commit_callbacks
+):
     job = submit(project, bob)
     start_due_uploads(project)
     UploadAttempt.objects.filter(job=job).update(sent_at=timezone.now() - timedelta(minutes=10))

@@ -23,8 +23,10 @@ def sim_image(k5sim, image_id):
 def test_it_follows_a_job_until_the_image_is_active_and_in_every_zone(k5sim, project, bob):
     job = submit(project, bob)
     assert job.state == JobState.QUEUED
-    assert zones(job) == {"jp-east-1a": ("source", "pending", ""),
-                          "jp-east-1b": ("replica", "pending", "")}
+    assert zones(job) == {
+        "jp-east-1a": ("source", "pending", ""),
+        "jp-east-1b": ("replica", "pending", ""),
+    }
 
     job = run_to_uploading(project, job)
     assert job.state == JobState.UPLOADING
@@ -49,18 +51,20 @@ def test_it_follows_a_job_until_the_image_is_active_and_in_every_zone(k5sim, pro
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED
     assert {status for _, status, _ in zones(job).values()} == {"synced"}
-    transitions = [(e.from_state, e.to_state) for e in
-                   job.events.filter(kind=EventKind.TRANSITION)]
-    assert transitions == [("queued", "submitting"), ("submitting", "uploading"),
-                           ("uploading", "verifying"), ("verifying", "succeeded")]
+    transitions = [(e.from_state, e.to_state) for e in job.events.filter(kind=EventKind.TRANSITION)]
+    assert transitions == [
+        ("queued", "submitting"),
+        ("submitting", "uploading"),
+        ("uploading", "verifying"),
+        ("verifying", "succeeded"),
+    ]
     post = job.events.get(kind=EventKind.K5_CALL)
     assert post.detail["method"] == "POST" and post.detail["status"] == 202
     assert post.detail["request_id"].startswith("req-")
 
 
 @pytest.mark.django_db
-def test_a_sync_failure_pinpoints_the_zone_and_the_remedy_makes_a_usable_image(
-        k5sim, project, bob):
+def test_a_sync_failure_pinpoints_the_zone_and_the_remedy_makes_a_usable_image(k5sim, project, bob):
     k5sim.add_fault(kind="sync_failure", zone="jp-east-1b")
     job = run_to_uploading(project, submit(project, bob))
     k5sim.advance(UPLOAD_SECONDS + 10)
@@ -109,8 +113,7 @@ def test_without_a_server_map_every_replica_zone_is_marked_failed(k5sim, project
 
 
 @pytest.mark.django_db
-def test_an_upload_that_k5_kills_fails_in_plain_words_and_its_image_is_removed(
-        k5sim, project, bob):
+def test_an_upload_that_k5_kills_fails_in_plain_words_and_its_image_is_removed(k5sim, project, bob):
     k5sim.add_fault(kind="upload_failure", volume_id=CENTOS_WEB)
     job = run_to_uploading(project, submit(project, bob))
     k5sim.advance(UPLOAD_SECONDS + 10)
@@ -134,7 +137,8 @@ def test_a_volume_deleted_mid_upload_fails_the_job(k5sim, project, bob):
 
 @pytest.mark.django_db
 def test_a_job_running_far_beyond_its_expected_time_fails_as_stuck_without_touching_k5(
-        k5sim, project, bob):
+    k5sim, project, bob
+):
     job = run_to_uploading(project, submit(project, bob))
     k5sim.clear_requests()
     poll(project, later=settings.ENGINE_STUCK_FACTOR * job.expected_seconds + 60)
@@ -142,5 +146,4 @@ def test_a_job_running_far_beyond_its_expected_time_fails_as_stuck_without_touch
     assert job.state == JobState.FAILED
     assert job.error_message.startswith("The upload looks stuck")
     assert "image_status=" in job.error_detail and "volume_status=uploading" in job.error_detail
-    assert not [r for r in k5sim.requests_log() if r["method"] != "GET"
-                and "auth" not in r["path"]]
+    assert not [r for r in k5sim.requests_log() if r["method"] != "GET" and "auth" not in r["path"]]

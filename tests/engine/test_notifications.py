@@ -38,14 +38,18 @@ def receiver():
 
 
 @pytest.mark.django_db
-def test_a_failed_job_mails_the_requester_and_signs_the_webhook(k5sim, project, bob, receiver,
-                                                                 mailoutbox):
+def test_a_failed_job_mails_the_requester_and_signs_the_webhook(
+    k5sim, project, bob, receiver, mailoutbox
+):
     project.webhook_url = f"http://127.0.0.1:{receiver.server_port}/hook"
     project.set_webhook_secret("s3cret")
     project.save()
     job = submit(project, bob)
-    job.transition(JobState.FAILED, message="x", error_message="The volume went into an error "
-                   "state during the upload.")
+    job.transition(
+        JobState.FAILED,
+        message="x",
+        error_message="The volume went into an error state during the upload.",
+    )
 
     assert notify_job_finished(job.pk) == ["email sent", "webhook delivered"]
 
@@ -57,12 +61,17 @@ def test_a_failed_job_mails_the_requester_and_signs_the_webhook(k5sim, project, 
     expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
     assert headers["X-K5-Portal-Signature"] == expected
     payload = json.loads(body)
-    assert (payload["id"], payload["state"], payload["project"]) == (job.pk, "failed",
-                                                                     "demo-project-1")
+    assert (payload["id"], payload["state"], payload["project"]) == (
+        job.pk,
+        "failed",
+        "demo-project-1",
+    )
     assert {z["availability_zone"] for z in payload["zones"]} == {"jp-east-1a", "jp-east-1b"}
     notes = job.events.filter(kind=EventKind.NOTIFICATION).values_list("message", flat=True)
-    assert list(notes) == ["E-mailed bob@example.com.",
-                           f"Webhook {project.webhook_url} delivered (HTTP 204)."]
+    assert list(notes) == [
+        "E-mailed bob@example.com.",
+        f"Webhook {project.webhook_url} delivered (HTTP 204).",
+    ]
 
 
 @pytest.mark.django_db
@@ -82,7 +91,8 @@ def test_a_failing_webhook_is_recorded_not_raised(k5sim, project, bob, receiver)
 
 @pytest.mark.django_db
 def test_ending_a_job_enqueues_its_notification_after_commit(
-        k5sim, project, bob, django_capture_on_commit_callbacks):
+    k5sim, project, bob, django_capture_on_commit_callbacks
+):
     job = submit(project, bob)
     with django_capture_on_commit_callbacks() as callbacks:
         job.transition(JobState.CANCELLED, message="x")

@@ -13,14 +13,19 @@ from tests.engine.conftest import submit
 
 
 def bulk_volumes(k5sim, project, count):
-    created = k5sim.control("POST", f"projects/{project.k5_project_id}/volumes",
-                            json={"count": count, "size": 1, "os": "centos"}).json()
+    created = k5sim.control(
+        "POST",
+        f"projects/{project.k5_project_id}/volumes",
+        json={"count": count, "size": 1, "os": "centos"},
+    ).json()
     return created["ids"]
 
 
 def queue(k5sim, project, user, count):
-    return [submit(project, user, volume_id, image_name=f"img-{n:02d}")
-            for n, volume_id in enumerate(bulk_volumes(k5sim, project, count))]
+    return [
+        submit(project, user, volume_id, image_name=f"img-{n:02d}")
+        for n, volume_id in enumerate(bulk_volumes(k5sim, project, count))
+    ]
 
 
 @pytest.mark.django_db
@@ -53,12 +58,16 @@ def test_a_rejected_call_still_counts_but_a_rate_limited_one_does_not(k5sim, pro
 
 @pytest.mark.django_db
 def test_when_k5_still_says_rate_limited_the_job_waits_for_retry_after_in_order(
-        k5sim, project, bob):
+    k5sim, project, bob
+):
     jobs = queue(k5sim, project, bob, 2)
     # Somebody else used the project's 4 uploads outside the portal.
     for volume_id in bulk_volumes(k5sim, project, 4):
-        project.k5_client().post("blockstorage", f"volumes/{volume_id}/action",
-                                 json={"os-volume_upload_image": {"image_name": volume_id}})
+        project.k5_client().post(
+            "blockstorage",
+            f"volumes/{volume_id}/action",
+            json={"os-volume_upload_image": {"image_name": volume_id}},
+        )
     start_due_uploads(project)
     assert send_upload(jobs[0].pk).startswith("requeued: rate_limited")
     jobs[0].refresh_from_db()

@@ -39,5 +39,8 @@ def test_the_migration_schedules_the_ticker():
 
     schedule = Schedule.objects.get(name="imaging engine ticker")
     assert (schedule.func, schedule.schedule_type, schedule.repeats) == (
-        "imaging.tasks.run_ticker", Schedule.MINUTES, -1)
+        "imaging.tasks.run_ticker",
+        Schedule.MINUTES,
+        -1,
+    )
     assert tick.HOLDER

@@ -16,8 +16,13 @@ import requests
 
 Tamper = Callable[[str, dict], dict]  # (path with query, JSON body) -> JSON body
 
-_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive",
-               "content-encoding"}
+_HOP_BY_HOP = {
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "keep-alive",
+    "content-encoding",
+}
 
 
 class TamperingProxy:
@@ -34,11 +39,17 @@ class TamperingProxy:
             def _forward(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in _HOP_BY_HOP | {"host"}}
-                answer = proxy.http.request(self.command, proxy.upstream + self.path,
-                                            headers=headers, data=body, timeout=30,
-                                            allow_redirects=False)
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP | {"host"}
+                }
+                answer = proxy.http.request(
+                    self.command,
+                    proxy.upstream + self.path,
+                    headers=headers,
+                    data=body,
+                    timeout=30,
+                    allow_redirects=False,
+                )
                 content = answer.content.replace(proxy.upstream.encode(), proxy.url.encode())
                 if answer.headers.get("Content-Type", "").startswith("application/json"):
                     edited = proxy.tamper(self.path, json.loads(content))

@@ -38,8 +38,11 @@ ACTION_PATH = volume_path(CENTOS_WEB) + "/action"
 
 
 def _project_volume_ids(k5sim, project_id=PROJECT_1, **where) -> set[str]:
-    return {v["id"] for v in k5sim.state()["volumes"] if v["project_id"] == project_id
-            and all(v[key] == value for key, value in where.items())}
+    return {
+        v["id"]
+        for v in k5sim.state()["volumes"]
+        if v["project_id"] == project_id and all(v[key] == value for key, value in where.items())
+    }
 
 
 def test_it_reads_a_volume(k5sim, client):
@@ -118,7 +121,10 @@ def test_an_accepted_upload_names_the_new_image(k5sim, client):
 
     assert isinstance(accepted, UploadAccepted)
     assert (accepted.volume_id, accepted.image_name, accepted.status) == (
-        CENTOS_WEB, "web-2024-05", "uploading")
+        CENTOS_WEB,
+        "web-2024-05",
+        "uploading",
+    )
     assert accepted.request_id == logged(k5sim, "POST", ACTION_PATH)[0]["request_id"]
     assert blockstorage.volume_get(client, CENTOS_WEB).status == "uploading"
     new_image = image.image_get(client, accepted.image_id)
@@ -131,20 +137,25 @@ def test_an_in_use_volume_uploads_only_with_force(client):
         blockstorage.volume_upload_to_image(client, CENTOS_BATCH, "batch-image")
     assert "in-use" in raised.value.message
 
-    accepted = blockstorage.volume_upload_to_image(client, CENTOS_BATCH, "batch-image",
-                                                   force="True")
+    accepted = blockstorage.volume_upload_to_image(
+        client, CENTOS_BATCH, "batch-image", force="True"
+    )
     assert accepted.status == "uploading"
 
 
-@pytest.mark.parametrize(("volume_id", "image_name", "options", "words"), [
-    (CENTOS_BROKEN, "img", {}, "available/in-use"),
-    (RHEL_ARCHIVE, "img", {}, "available/in-use"),  # already uploading
-    (CENTOS_WEB, "", {}, "image_name"),
-    (CENTOS_WEB, "img", {"disk_format": "qcow2"}, "qcow2"),
-    (CENTOS_WEB, "img", {"container_format": "ovf"}, "ovf"),
-])
-def test_a_refused_upload_is_a_bad_request_with_k5s_message(k5sim, client, volume_id,
-                                                            image_name, options, words):
+@pytest.mark.parametrize(
+    ("volume_id", "image_name", "options", "words"),
+    [
+        (CENTOS_BROKEN, "img", {}, "available/in-use"),
+        (RHEL_ARCHIVE, "img", {}, "available/in-use"),  # already uploading
+        (CENTOS_WEB, "", {}, "image_name"),
+        (CENTOS_WEB, "img", {"disk_format": "qcow2"}, "qcow2"),
+        (CENTOS_WEB, "img", {"container_format": "ovf"}, "ovf"),
+    ],
+)
+def test_a_refused_upload_is_a_bad_request_with_k5s_message(
+    k5sim, client, volume_id, image_name, options, words
+):
     with pytest.raises(K5BadRequest) as raised:
         blockstorage.volume_upload_to_image(client, volume_id, image_name, **options)
 
@@ -210,8 +221,7 @@ def test_an_upload_whose_connection_is_reset_has_an_unknown_outcome(k5sim, clien
     assert len(logged(k5sim, "POST", ACTION_PATH)) == 1
 
 
-def test_an_upload_that_times_out_has_an_unknown_outcome_though_k5_accepted_it(k5sim,
-                                                                               make_client):
+def test_an_upload_that_times_out_has_an_unknown_outcome_though_k5_accepted_it(k5sim, make_client):
     client = make_client(read_timeout=0.5)
     k5sim.add_fault(kind="http", method="POST", path="/action$", latency=1.5)
 

@@ -13,9 +13,15 @@ def test_it_reads_a_stopped_and_a_running_server(k5sim, client):
     running = compute.server_get(client, FRONT_SERVER)
 
     assert (stopped.name, stopped.status, stopped.availability_zone) == (
-        "batch-01", "SHUTOFF", "jp-east-1a")
+        "batch-01",
+        "SHUTOFF",
+        "jp-east-1a",
+    )
     assert (running.name, running.status, running.availability_zone) == (
-        "front-01", "ACTIVE", "jp-east-1b")
+        "front-01",
+        "ACTIVE",
+        "jp-east-1b",
+    )
     entry = logged(k5sim, "GET", f"/compute/v2/{PROJECT_1}/servers/{BATCH_SERVER}")[0]
     assert stopped.request_id == entry["request_id"]
 
@@ -29,5 +35,7 @@ def test_another_projects_server_is_not_found(client):
 def test_it_lists_the_regions_availability_zones(client):
     zones = compute.availability_zone_list(client)
 
-    assert sorted((z.name, z.available) for z in zones) == [("jp-east-1a", True),
-                                                            ("jp-east-1b", True)]
+    assert sorted((z.name, z.available) for z in zones) == [
+        ("jp-east-1a", True),
+        ("jp-east-1b", True),
+    ]

@@ -76,10 +76,12 @@ def test_a_wrong_password_is_sent_once_and_never_again(k5sim, make_client, recor
 
     with pytest.raises(K5CredentialError) as first:
         blockstorage.volume_list(client)
-    for call in (lambda: blockstorage.volume_get(client, CENTOS_WEB),
-                 lambda: image.image_list(client),
-                 lambda: compute.availability_zone_list(client),
-                 lambda: blockstorage.volume_upload_to_image(client, CENTOS_WEB, "x")):
+    for call in (
+        lambda: blockstorage.volume_get(client, CENTOS_WEB),
+        lambda: image.image_list(client),
+        lambda: compute.availability_zone_list(client),
+        lambda: blockstorage.volume_upload_to_image(client, CENTOS_WEB, "x"),
+    ):
         with pytest.raises(K5CredentialError) as again:
             call()
         assert again.value.permanent
@@ -93,8 +95,7 @@ def test_a_wrong_password_is_sent_once_and_never_again(k5sim, make_client, recor
     assert "not-the-password" not in repr(first.value) + str(first.value)
 
 
-def test_a_locked_user_gets_a_credential_error_even_with_the_right_password(k5sim,
-                                                                           make_client):
+def test_a_locked_user_gets_a_credential_error_even_with_the_right_password(k5sim, make_client):
     for _ in range(5):
         with pytest.raises(K5CredentialError):
             make_client(username=LOCK_USER, password="wrong").project_id  # noqa: B018
@@ -115,8 +116,7 @@ def test_an_expired_token_is_renewed_once_and_the_call_succeeds(k5sim, client):
 
     assert volume.id == CENTOS_WEB
     assert len(logged(k5sim, "POST", TOKEN_PATH)) == 2
-    assert [e["status"] for e in logged(k5sim, "GET", volume_path(CENTOS_WEB))] == [200, 401,
-                                                                                  200]
+    assert [e["status"] for e in logged(k5sim, "GET", volume_path(CENTOS_WEB))] == [200, 401, 200]
 
 
 def test_a_token_is_renewed_before_it_expires(k5sim, make_client):
@@ -149,7 +149,9 @@ def test_the_observer_sees_every_call_without_credentials(k5sim, client, records
     token = client.auth.get_access(client.session).auth_token
 
     assert [(r.method, r.path, r.status) for r in records] == [
-        ("POST", TOKEN_PATH, 201), ("GET", volume_path(CENTOS_WEB), 200)]
+        ("POST", TOKEN_PATH, 201),
+        ("GET", volume_path(CENTOS_WEB), 200),
+    ]
     assert [r.request_id for r in records] == [e["request_id"] for e in k5sim.requests_log()]
     assert all(r.duration >= 0 for r in records)
     text = repr(records)

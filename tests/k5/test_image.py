@@ -26,16 +26,21 @@ UPLOAD_AND_SYNC_SECONDS = 60 + 12 + 5 + 120 + 30
 def test_it_reads_an_image(k5sim, client):
     golden = image.image_get(client, GOLDEN_IMAGE)
 
-    assert (golden.name, golden.status, golden.owner) == ("centos-web-01-golden", "active",
-                                                          PROJECT_1)
+    assert (golden.name, golden.status, golden.owner) == (
+        "centos-web-01-golden",
+        "active",
+        PROJECT_1,
+    )
     assert golden.protected is True
     assert golden.size == 32212254720
     assert (golden.disk_format, golden.container_format) == ("raw", "bare")
     assert golden.created_at.tzinfo is not None
     assert golden.properties["fcx.base_image_id"] == PUBLIC_CENTOS_IMAGE
     assert golden.sync_status_reason is None and golden.is_usable
-    assert golden.request_id == logged(k5sim, "GET", f"/image/v2/images/{GOLDEN_IMAGE}")[0][
-        "request_id"]
+    assert (
+        golden.request_id
+        == logged(k5sim, "GET", f"/image/v2/images/{GOLDEN_IMAGE}")[0]["request_id"]
+    )
 
 
 def test_an_unknown_image_is_not_found(client):
@@ -45,8 +50,11 @@ def test_an_unknown_image_is_not_found(client):
 
 
 def _visible_image_ids(k5sim) -> set[str]:
-    return {i["id"] for i in k5sim.state()["images"]
-            if i["owner"] == PROJECT_1 or i["visibility"] == "public"}
+    return {
+        i["id"]
+        for i in k5sim.state()["images"]
+        if i["owner"] == PROJECT_1 or i["visibility"] == "public"
+    }
 
 
 def test_it_lists_images_with_filters(k5sim, client):
@@ -55,8 +63,7 @@ def test_it_lists_images_with_filters(k5sim, client):
     own = {i.id for i in image.image_list(client, owner=PROJECT_1)}
     assert own == {i["id"] for i in k5sim.state()["images"] if i["owner"] == PROJECT_1}
     assert {GOLDEN_IMAGE, OLD_IMAGE} <= own
-    assert [i.status for i in image.image_list(client, name="rhel-archive-01-image")] == [
-        "saving"]
+    assert [i.status for i in image.image_list(client, name="rhel-archive-01-image")] == ["saving"]
     assert {i.status for i in image.image_list(client, status="active")} == {"active"}
     assert P2_IMAGE not in {i.id for i in image.image_list(client)}
 
@@ -86,8 +93,7 @@ def test_it_lists_images_across_pages(k5sim, make_client):
 def test_it_deletes_an_image(k5sim, client):
     request_id = image.image_delete(client, OLD_IMAGE)
 
-    assert request_id == logged(k5sim, "DELETE", f"/image/v2/images/{OLD_IMAGE}")[0][
-        "request_id"]
+    assert request_id == logged(k5sim, "DELETE", f"/image/v2/images/{OLD_IMAGE}")[0]["request_id"]
     with pytest.raises(K5NotFound):
         image.image_get(client, OLD_IMAGE)
     with pytest.raises(K5NotFound):

@@ -20,6 +20,7 @@ def _rewrite_next(build_href):
             if link.get("rel") == "next":
                 link["href"] = build_href(link["href"])
         return body
+
     return tamper
 
 
@@ -31,13 +32,21 @@ def _project_volume_count(k5sim) -> int:
     return sum(1 for v in k5sim.state()["volumes"] if v["project_id"] == PROJECT_1)
 
 
-@pytest.mark.parametrize("build_href", [
-    # K5's link names a host only K5's own network can reach.
-    lambda href: "http://blockstorage.internal.invalid:8776" + urlsplit(href).path + "?"
-                 + urlsplit(href).query,
-    # A relative link.
-    lambda href: "volumes/detail?" + urlsplit(href).query,
-], ids=["internal-host", "relative"])
+@pytest.mark.parametrize(
+    "build_href",
+    [
+        # K5's link names a host only K5's own network can reach.
+        lambda href: (
+            "http://blockstorage.internal.invalid:8776"
+            + urlsplit(href).path
+            + "?"
+            + urlsplit(href).query
+        ),
+        # A relative link.
+        lambda href: "volumes/detail?" + urlsplit(href).query,
+    ],
+    ids=["internal-host", "relative"],
+)
 def test_it_follows_next_links_through_the_catalog_endpoint(k5sim, make_client, build_href):
     with TamperingProxy(k5sim.base_url, _rewrite_next(build_href)) as proxy:
         client = _through(proxy, k5sim, make_client, page_size=5)
@@ -52,7 +61,8 @@ def test_a_marker_that_never_advances_stops_the_listing(k5sim, make_client):
     def always_next(path: str, body: dict) -> dict:
         if "volumes" in body:
             body["volumes_links"] = [
-                {"rel": "next", "href": f"{LIST_PATH}?limit=5&marker={CENTOS_WEB}"}]
+                {"rel": "next", "href": f"{LIST_PATH}?limit=5&marker={CENTOS_WEB}"}
+            ]
         return body
 
     with TamperingProxy(k5sim.base_url, always_next) as proxy:

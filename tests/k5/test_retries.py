@@ -47,7 +47,9 @@ def test_a_get_whose_connection_is_reset_is_retried(k5sim, client, records):
 
     assert blockstorage.volume_get(client, CENTOS_WEB).id == CENTOS_WEB
     assert [(r.status, r.error) for r in records if r.path == GET_PATH] == [
-        (None, "connection lost"), (200, None)]
+        (None, "connection lost"),
+        (200, None),
+    ]
 
 
 def test_a_get_that_times_out_is_retried(k5sim, make_client, records):
@@ -74,11 +76,11 @@ def test_a_not_found_is_not_retried(k5sim, client):
     assert len(logged(k5sim, "GET", volume_path(P2_CENTOS))) == 1
 
 
-def test_an_upload_that_cannot_connect_is_unavailable_not_unknown(k5sim, make_client,
-                                                                 records):
+def test_an_upload_that_cannot_connect_is_unavailable_not_unknown(k5sim, make_client, records):
     with TamperingProxy(k5sim.base_url, lambda path, body: body) as proxy:
-        client = make_client(auth_url=k5sim.auth_url.replace(k5sim.base_url, proxy.url),
-                             observer=records.append)
+        client = make_client(
+            auth_url=k5sim.auth_url.replace(k5sim.base_url, proxy.url), observer=records.append
+        )
         client.endpoint("blockstorage")  # authenticated through the proxy
     # The proxy is gone: the catalog's endpoints now refuse connections.
 
@@ -88,7 +90,8 @@ def test_an_upload_that_cannot_connect_is_unavailable_not_unknown(k5sim, make_cl
     assert not isinstance(raised.value, K5UploadOutcomeUnknown)
     assert "not sent" in raised.value.message
     assert [r.error for r in records if r.method == "POST" and "action" in r.path] == [
-        "cannot connect"]
+        "cannot connect"
+    ]
     assert logged(k5sim, "POST", GET_PATH + "/action") == []
 
 

@@ -10,28 +10,39 @@ from imaging.k5.errors import K5RateLimited, error_from_response
 from imaging.k5.types import Image, Volume, os_family_of, parse_timestamp
 
 
-@pytest.mark.parametrize(("metadata", "family"), [
-    ({"os_type": "windows"}, "windows"),
-    ({"os_type": "linux", "os_distro": "centos"}, "linux"),
-    ({"os_distro": "ubuntu"}, "linux"),
-    ({"fcx.win": "true"}, "windows"),
-    ({"fcx.centos": "True"}, "linux"),
-    ({"fcx.win": "false", "fcx.rhel": "true"}, "linux"),
-    ({"os_type": "linux", "fcx.win": "true"}, "unknown"),  # contradicting hints
-    ({"image_name": "my-own-image"}, "unknown"),
-    ({}, "unknown"),
-])
+@pytest.mark.parametrize(
+    ("metadata", "family"),
+    [
+        ({"os_type": "windows"}, "windows"),
+        ({"os_type": "linux", "os_distro": "centos"}, "linux"),
+        ({"os_distro": "ubuntu"}, "linux"),
+        ({"fcx.win": "true"}, "windows"),
+        ({"fcx.centos": "True"}, "linux"),
+        ({"fcx.win": "false", "fcx.rhel": "true"}, "linux"),
+        ({"os_type": "linux", "fcx.win": "true"}, "unknown"),  # contradicting hints
+        ({"image_name": "my-own-image"}, "unknown"),
+        ({}, "unknown"),
+    ],
+)
 def test_it_tells_the_os_family_from_image_metadata(metadata, family):
     assert os_family_of(metadata) == family
 
 
 def test_it_reads_cinder_volume_fields_including_string_booleans():
-    volume = Volume.from_api({
-        "id": "v1", "name": "web", "status": "in-use", "size": 40,
-        "availability_zone": "jp-east-1a", "bootable": "true", "volume_type": "M1",
-        "attachments": [{"server_id": "s1", "device": "/dev/vda", "id": "a1"}],
-        "volume_image_metadata": {"os_type": "linux", "min_disk": 0},
-    }, request_id="req-1")
+    volume = Volume.from_api(
+        {
+            "id": "v1",
+            "name": "web",
+            "status": "in-use",
+            "size": 40,
+            "availability_zone": "jp-east-1a",
+            "bootable": "true",
+            "volume_type": "M1",
+            "attachments": [{"server_id": "s1", "device": "/dev/vda", "id": "a1"}],
+            "volume_image_metadata": {"os_type": "linux", "min_disk": 0},
+        },
+        request_id="req-1",
+    )
     assert volume.bootable is True
     assert volume.attached_server_id == "s1"
     assert volume.image_metadata == {"os_type": "linux", "min_disk": "0"}
@@ -41,12 +52,20 @@ def test_it_reads_cinder_volume_fields_including_string_booleans():
 
 
 def test_it_keeps_vendor_properties_and_the_sync_status_reason_of_an_image():
-    image = Image.from_api({
-        "id": "i1", "name": "web-2024", "status": "active", "owner": "p1",
-        "created_at": "2024-05-01T09:00:00Z", "updated_at": "2024-05-01T09:05:00Z",
-        "size": 1024, "protected": False, "fcx.base_image_id": "b1",
-        "sync_status_reason": "ERROR:A timeout occurred during synchronize image",
-    })
+    image = Image.from_api(
+        {
+            "id": "i1",
+            "name": "web-2024",
+            "status": "active",
+            "owner": "p1",
+            "created_at": "2024-05-01T09:00:00Z",
+            "updated_at": "2024-05-01T09:05:00Z",
+            "size": 1024,
+            "protected": False,
+            "fcx.base_image_id": "b1",
+            "sync_status_reason": "ERROR:A timeout occurred during synchronize image",
+        }
+    )
     assert image.created_at == datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
     assert image.properties["fcx.base_image_id"] == "b1"
     assert image.sync_status_reason.startswith("ERROR:")
@@ -56,7 +75,8 @@ def test_it_keeps_vendor_properties_and_the_sync_status_reason_of_an_image():
 
 def test_it_reads_cinder_timestamps_as_utc():
     assert parse_timestamp("2014-10-11T11:26:56.000000") == datetime(
-        2014, 10, 11, 11, 26, 56, tzinfo=UTC)
+        2014, 10, 11, 11, 26, 56, tzinfo=UTC
+    )
     assert parse_timestamp(None) is None
 
 
@@ -73,9 +93,9 @@ def test_it_reads_retry_after_as_seconds_or_http_date_or_body():
     assert isinstance(error, K5RateLimited) and error.retry_after == 120
 
     when = datetime.now(UTC) + timedelta(seconds=90)
-    error = error_from_response(_response(429, {"Retry-After": format_datetime(when,
-                                                                               usegmt=True)}),
-                                "POST", "/x")
+    error = error_from_response(
+        _response(429, {"Retry-After": format_datetime(when, usegmt=True)}), "POST", "/x"
+    )
     assert 85 <= error.retry_after <= 91
 
     body = b'{"overLimit": {"code": 413, "message": "Too many", "retryAfter": "30"}}'

@@ -38,18 +38,18 @@ def img(n: int) -> str:
     return f"30000000-0000-4000-8000-{n:012d}"
 
 
-CENTOS_WEB = vol(1)       # available, 30 GB, jp-east-1a, CentOS
-UBUNTU_APP = vol(2)       # available, 20 GB, jp-east-1a, Ubuntu
-RHEL_DB = vol(3)          # available, 80 GB, jp-east-1b, RHEL
-WIN_AD = vol(4)           # available, 100 GB, jp-east-1b, Windows
-CENTOS_BATCH = vol(5)     # in-use on batch-01 (SHUTOFF), 40 GB, jp-east-1a
-UBUNTU_FRONT = vol(6)     # in-use on front-01 (ACTIVE), 50 GB, jp-east-1b
-CENTOS_BROKEN = vol(7)    # error
-RHEL_ARCHIVE = vol(8)     # uploading (image img(8)), 400 GB, jp-east-1b
-DATA_SMALL = vol(9)       # available, 1 GB, no image metadata, jp-east-1a
-DATA_LARGE = vol(10)      # available, 500 GB, no image metadata, jp-east-1b
-P2_CENTOS = vol(21)       # demo-project-2
-P2_DATA = vol(23)         # demo-project-2, no volume type
+CENTOS_WEB = vol(1)  # available, 30 GB, jp-east-1a, CentOS
+UBUNTU_APP = vol(2)  # available, 20 GB, jp-east-1a, Ubuntu
+RHEL_DB = vol(3)  # available, 80 GB, jp-east-1b, RHEL
+WIN_AD = vol(4)  # available, 100 GB, jp-east-1b, Windows
+CENTOS_BATCH = vol(5)  # in-use on batch-01 (SHUTOFF), 40 GB, jp-east-1a
+UBUNTU_FRONT = vol(6)  # in-use on front-01 (ACTIVE), 50 GB, jp-east-1b
+CENTOS_BROKEN = vol(7)  # error
+RHEL_ARCHIVE = vol(8)  # uploading (image img(8)), 400 GB, jp-east-1b
+DATA_SMALL = vol(9)  # available, 1 GB, no image metadata, jp-east-1a
+DATA_LARGE = vol(10)  # available, 500 GB, no image metadata, jp-east-1b
+P2_CENTOS = vol(21)  # demo-project-2
+P2_DATA = vol(23)  # demo-project-2, no volume type
 
 
 def password_auth(user: dict, scope: dict | None = None) -> dict:
@@ -103,15 +103,21 @@ class Api:
     def image(self, image_id: str) -> requests.Response:
         return self.get(f"{self.images_url()}/{image_id}")
 
-    def upload(self, volume_id: str, version: int = 2, headers: dict | None = None,
-               **params) -> requests.Response:
+    def upload(
+        self, volume_id: str, version: int = 2, headers: dict | None = None, **params
+    ) -> requests.Response:
         params.setdefault("image_name", f"image-of-{volume_id[-4:]}")
-        return self.request("POST", f"{self.volumes_url(version)}/{volume_id}/action",
-                            json={"os-volume_upload_image": params}, headers=headers or {})
+        return self.request(
+            "POST",
+            f"{self.volumes_url(version)}/{volume_id}/action",
+            json={"os-volume_upload_image": params},
+            headers=headers or {},
+        )
 
     def action(self, volume_id: str, body, version: int = 2, **kwargs) -> requests.Response:
-        return self.request("POST", f"{self.volumes_url(version)}/{volume_id}/action",
-                            json=body, **kwargs)
+        return self.request(
+            "POST", f"{self.volumes_url(version)}/{volume_id}/action", json=body, **kwargs
+        )
 
 
 def authenticate(sim: Simulator, body: dict) -> requests.Response:
@@ -122,5 +128,9 @@ def login(sim: Simulator, project: str = "demo-project-1") -> Api:
     response = authenticate(sim, password_auth(demo_user(), project_scope(project)))
     assert response.status_code == 201, response.text
     body = response.json()
-    return Api(sim=sim, token=response.headers["X-Subject-Token"],
-               project_id=body["token"]["project"]["id"], body=body)
+    return Api(
+        sim=sim,
+        token=response.headers["X-Subject-Token"],
+        project_id=body["token"]["project"]["id"],
+        body=body,
+    )

@@ -24,7 +24,9 @@ def test_an_active_server_with_two_volumes(api):
 
     assert server["status"] == "ACTIVE"
     assert {v["id"] for v in server["os-extended-volumes:volumes_attached"]} == {
-        UBUNTU_FRONT, vol(12)}
+        UBUNTU_FRONT,
+        vol(12),
+    }
 
 
 def test_lists_show_only_the_projects_servers(api):
@@ -46,9 +48,12 @@ def test_another_projects_server_is_404(api):
 def test_availability_zones(api):
     body = api.get(f"{api.compute_url()}/os-availability-zone").json()
 
-    assert body == {"availabilityZoneInfo": [
-        {"zoneName": "jp-east-1a", "zoneState": {"available": True}, "hosts": None},
-        {"zoneName": "jp-east-1b", "zoneState": {"available": True}, "hosts": None}]}
+    assert body == {
+        "availabilityZoneInfo": [
+            {"zoneName": "jp-east-1a", "zoneState": {"available": True}, "hosts": None},
+            {"zoneName": "jp-east-1b", "zoneState": {"available": True}, "hosts": None},
+        ]
+    }
 
 
 def test_control_patch_starts_a_server(k5sim, api):

@@ -21,8 +21,11 @@ def test_concurrent_uploads_and_polls_across_projects(k5sim):
     apis = [login(k5sim, f"load-{n}") for n in range(PROJECTS)]
     work = []
     for api in apis:
-        ids = k5sim.control("POST", f"projects/{api.project_id}/volumes",
-                            json={"count": VOLUMES_PER_PROJECT, "size": 2}).json()["ids"]
+        ids = k5sim.control(
+            "POST",
+            f"projects/{api.project_id}/volumes",
+            json={"count": VOLUMES_PER_PROJECT, "size": 2},
+        ).json()["ids"]
         work.extend((api, volume_id) for volume_id in ids[:30])
     local = threading.local()
 
@@ -33,14 +36,18 @@ def test_concurrent_uploads_and_polls_across_projects(k5sim):
 
     def upload(item):
         api, volume_id = item
-        response = session().post(f"{api.volumes_url()}/{volume_id}/action",
-                                  json={"os-volume_upload_image": {"image_name": volume_id}},
-                                  headers={"X-Auth-Token": api.token}, timeout=30)
+        response = session().post(
+            f"{api.volumes_url()}/{volume_id}/action",
+            json={"os-volume_upload_image": {"image_name": volume_id}},
+            headers={"X-Auth-Token": api.token},
+            timeout=30,
+        )
         return response.status_code
 
     def poll(api):
-        response = session().get(f"{api.volumes_url()}/detail",
-                                 headers={"X-Auth-Token": api.token}, timeout=30)
+        response = session().get(
+            f"{api.volumes_url()}/detail", headers={"X-Auth-Token": api.token}, timeout=30
+        )
         body = response.json()
         return response.status_code, sum(v["status"] == "uploading" for v in body["volumes"])
 

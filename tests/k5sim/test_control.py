@@ -27,18 +27,21 @@ def test_state_shows_the_demo_with_fixed_names(k5sim):
     state = k5sim.state()
 
     assert state["region"] == "jp-east-1"
-    assert state["zones"] == [{"name": "jp-east-1a", "image_server": "http://192.0.2.11:9292"},
-                              {"name": "jp-east-1b", "image_server": "http://192.0.2.12:9292"}]
+    assert state["zones"] == [
+        {"name": "jp-east-1a", "image_server": "http://192.0.2.11:9292"},
+        {"name": "jp-east-1b", "image_server": "http://192.0.2.12:9292"},
+    ]
     assert {p["name"]: p["id"] for p in state["projects"]} == {
-        "demo-project-1": PROJECT_1, "demo-project-2": PROJECT_2}
+        "demo-project-1": PROJECT_1,
+        "demo-project-2": PROJECT_2,
+    }
     assert k5sim.project_id("demo-project-2") == PROJECT_2
     users = {u["name"]: u for u in state["users"]}
     assert set(users) == {"demo-user", "lock-user"}
     assert "password" not in users["demo-user"]
     sizes = [v["size"] for v in state["volumes"]]
     assert min(sizes) == 1 and max(sizes) == 500
-    assert {v["status"] for v in state["volumes"]} == {"available", "in-use", "error",
-                                                        "uploading"}
+    assert {v["status"] for v in state["volumes"]} == {"available", "in-use", "error", "uploading"}
     (upload,) = state["uploads"]
     assert upload["volume_id"] == RHEL_ARCHIVE and upload["state"] == "running"
     archive_image = next(i for i in state["images"] if i["id"] == img(8))
@@ -105,21 +108,30 @@ def test_advance_needs_a_number(k5sim):
 
 
 def test_bulk_volumes_accepts_a_project_name_and_validates(k5sim, api):
-    created = post(k5sim, "projects/demo-project-1/volumes",
-                   {"count": 3, "size": 7, "status": "error", "name_prefix": "junk-"})
+    created = post(
+        k5sim,
+        "projects/demo-project-1/volumes",
+        {"count": 3, "size": 7, "status": "error", "name_prefix": "junk-"},
+    )
 
     assert created.status_code == 201
     volumes = api.get(f"{api.volumes_url()}/detail", params={"status": "error"}).json()
     assert {v["name"] for v in volumes["volumes"]} >= {"junk-00001", "junk-00002", "junk-00003"}
-    for bad in ({"count": 0}, {"size": "x"}, {"status": "in-use"}, {"os": "beos"},
-                {"availability_zone": "mars-1a"}):
+    for bad in (
+        {"count": 0},
+        {"size": "x"},
+        {"status": "in-use"},
+        {"os": "beos"},
+        {"availability_zone": "mars-1a"},
+    ):
         assert post(k5sim, "projects/demo-project-1/volumes", bad).status_code == 400
     assert post(k5sim, "projects/nope/volumes", {}).status_code == 404
 
 
 def test_patch_refuses_unknown_fields(k5sim):
-    response = requests.patch(f"{k5sim.base_url}/_sim/volumes/{CENTOS_WEB}",
-                              json={"colour": "red"}, timeout=10)
+    response = requests.patch(
+        f"{k5sim.base_url}/_sim/volumes/{CENTOS_WEB}", json={"colour": "red"}, timeout=10
+    )
 
     assert response.status_code == 400
 

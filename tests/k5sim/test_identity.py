@@ -30,16 +30,24 @@ def lock_user(password: str = LOCK_PASSWORD) -> dict:
     return {"id": LOCK_USER_ID, "password": password}
 
 
-@pytest.mark.parametrize("user", [
-    {"id": DEMO_USER_ID, "password": "demo-password"},
-    {"name": "demo-user", "domain": {"name": "demo"}, "password": "demo-password"},
-    {"name": "demo-user", "domain": {"id": DOMAIN_ID}, "password": "demo-password"},
-], ids=["user-id", "domain-name", "domain-id"])
-@pytest.mark.parametrize("scope", [
-    {"project": {"id": PROJECT_1}},
-    {"project": {"name": "demo-project-1", "domain": {"name": "demo"}}},
-    {"project": {"name": "demo-project-1", "domain": {"id": DOMAIN_ID}}},
-], ids=["project-id", "project-name", "project-name-domain-id"])
+@pytest.mark.parametrize(
+    "user",
+    [
+        {"id": DEMO_USER_ID, "password": "demo-password"},
+        {"name": "demo-user", "domain": {"name": "demo"}, "password": "demo-password"},
+        {"name": "demo-user", "domain": {"id": DOMAIN_ID}, "password": "demo-password"},
+    ],
+    ids=["user-id", "domain-name", "domain-id"],
+)
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"project": {"id": PROJECT_1}},
+        {"project": {"name": "demo-project-1", "domain": {"name": "demo"}}},
+        {"project": {"name": "demo-project-1", "domain": {"id": DOMAIN_ID}}},
+    ],
+    ids=["project-id", "project-name", "project-name-domain-id"],
+)
 def test_it_issues_a_project_token_for_every_way_of_naming_user_and_project(k5sim, user, scope):
     response = authenticate(k5sim, password_auth(user, scope))
 
@@ -47,11 +55,17 @@ def test_it_issues_a_project_token_for_every_way_of_naming_user_and_project(k5si
     assert response.headers["X-Subject-Token"]
     token = response.json()["token"]
     assert token["methods"] == ["password"]
-    assert token["user"] == {"id": DEMO_USER_ID, "name": "demo-user",
-                             "domain": {"id": DOMAIN_ID, "name": "demo"},
-                             "password_expires_at": None}
-    assert token["project"] == {"id": PROJECT_1, "name": "demo-project-1",
-                                "domain": {"id": DOMAIN_ID, "name": "demo"}}
+    assert token["user"] == {
+        "id": DEMO_USER_ID,
+        "name": "demo-user",
+        "domain": {"id": DOMAIN_ID, "name": "demo"},
+        "password_expires_at": None,
+    }
+    assert token["project"] == {
+        "id": PROJECT_1,
+        "name": "demo-project-1",
+        "domain": {"id": DOMAIN_ID, "name": "demo"},
+    }
     assert token["roles"] and all({"id", "name"} <= set(r) for r in token["roles"])
 
 
@@ -60,15 +74,21 @@ def test_the_catalog_names_each_service_with_project_endpoints(k5sim):
 
     by_name = {entry["name"]: entry for entry in catalog}
     assert {name: entry["type"] for name, entry in by_name.items()} == {
-        "identityv3": "identity", "blockstoragev2": "volumev2", "blockstoragev3": "volumev3",
-        "image": "image", "compute": "compute"}
+        "identityv3": "identity",
+        "blockstoragev2": "volumev2",
+        "blockstoragev3": "volumev3",
+        "image": "image",
+        "compute": "compute",
+    }
     base = k5sim.base_url
     urls = {name: entry["endpoints"][0]["url"] for name, entry in by_name.items()}
-    assert urls == {"identityv3": f"{base}/identity/v3",
-                    "blockstoragev2": f"{base}/blockstorage/v2/{PROJECT_1}",
-                    "blockstoragev3": f"{base}/blockstorage/v3/{PROJECT_1}",
-                    "image": f"{base}/image",
-                    "compute": f"{base}/compute/v2/{PROJECT_1}"}
+    assert urls == {
+        "identityv3": f"{base}/identity/v3",
+        "blockstoragev2": f"{base}/blockstorage/v2/{PROJECT_1}",
+        "blockstoragev3": f"{base}/blockstorage/v3/{PROJECT_1}",
+        "image": f"{base}/image",
+        "compute": f"{base}/compute/v2/{PROJECT_1}",
+    }
     endpoint = by_name["compute"]["endpoints"][0]
     assert endpoint["interface"] == "public"
     assert endpoint["region"] == endpoint["region_id"] == "jp-east-1"
@@ -131,30 +151,44 @@ def test_a_wrong_password_is_401_in_keystone_shape(k5sim):
     response = authenticate(k5sim, password_auth(demo_user("wrong"), project_scope()))
 
     assert response.status_code == 401
-    assert response.json() == {"error": {
-        "code": 401, "title": "Unauthorized",
-        "message": "The request you have made requires authentication."}}
+    assert response.json() == {
+        "error": {
+            "code": 401,
+            "title": "Unauthorized",
+            "message": "The request you have made requires authentication.",
+        }
+    }
     assert "X-Subject-Token" not in response.headers
 
 
-@pytest.mark.parametrize("body", [
-    password_auth({"name": "nobody", "domain": {"name": "demo"}, "password": "x"}),
-    password_auth({"name": "demo-user", "domain": {"name": "other-contract"},
-                   "password": "demo-password"}),
-    password_auth(demo_user(), {"project": {"id": "f" * 32}}),
-    password_auth({"id": LOCK_USER_ID, "password": "lock-password"},
-                  {"project": {"id": PROJECT_2}}),  # lock-user is not a member of project 2
-], ids=["unknown-user", "unknown-domain", "unknown-project", "not-a-member"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        password_auth({"name": "nobody", "domain": {"name": "demo"}, "password": "x"}),
+        password_auth(
+            {"name": "demo-user", "domain": {"name": "other-contract"}, "password": "demo-password"}
+        ),
+        password_auth(demo_user(), {"project": {"id": "f" * 32}}),
+        password_auth(
+            {"id": LOCK_USER_ID, "password": "lock-password"}, {"project": {"id": PROJECT_2}}
+        ),  # lock-user is not a member of project 2
+    ],
+    ids=["unknown-user", "unknown-domain", "unknown-project", "not-a-member"],
+)
 def test_it_refuses_unknown_names_and_foreign_projects_with_401(k5sim, body):
     assert authenticate(k5sim, body).status_code == 401
 
 
-@pytest.mark.parametrize("body", [
-    {"auth": "password"},
-    {"auth": {"identity": {"methods": "password"}}},
-    {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "x"}}}}},
-    [],
-], ids=["auth-not-object", "methods-not-list", "no-password", "not-object"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"auth": "password"},
+        {"auth": {"identity": {"methods": "password"}}},
+        {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "x"}}}}},
+        [],
+    ],
+    ids=["auth-not-object", "methods-not-list", "no-password", "not-object"],
+)
 def test_malformed_auth_bodies_are_400_not_tracebacks(k5sim, body):
     response = authenticate(k5sim, body)
 
@@ -231,21 +265,33 @@ def test_a_token_can_be_validated_and_revoked(k5sim):
     assert validated.headers["X-Subject-Token"] == api.token
 
     other = login(k5sim)
-    revoked = requests.delete(tokens_url, headers={"X-Auth-Token": other.token,
-                                                   "X-Subject-Token": api.token}, timeout=10)
+    revoked = requests.delete(
+        tokens_url, headers={"X-Auth-Token": other.token, "X-Subject-Token": api.token}, timeout=10
+    )
     assert revoked.status_code == 204
     assert api.get(api.volumes_url()).status_code == 401
-    assert requests.get(tokens_url, headers={"X-Auth-Token": other.token,
-                                             "X-Subject-Token": api.token},
-                        timeout=10).status_code == 404
+    assert (
+        requests.get(
+            tokens_url,
+            headers={"X-Auth-Token": other.token, "X-Subject-Token": api.token},
+            timeout=10,
+        ).status_code
+        == 404
+    )
 
 
 def test_a_token_can_rescope_with_the_token_method(k5sim):
     unscoped = authenticate(k5sim, password_auth(demo_user())).headers["X-Subject-Token"]
 
-    response = authenticate(k5sim, {"auth": {
-        "identity": {"methods": ["token"], "token": {"id": unscoped}},
-        "scope": {"project": {"id": PROJECT_2}}}})
+    response = authenticate(
+        k5sim,
+        {
+            "auth": {
+                "identity": {"methods": ["token"], "token": {"id": unscoped}},
+                "scope": {"project": {"id": PROJECT_2}},
+            }
+        },
+    )
 
     assert response.status_code == 201
     assert response.json()["token"]["project"]["id"] == PROJECT_2

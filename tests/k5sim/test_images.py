@@ -19,9 +19,26 @@ from tests.k5sim.client import (
     login,
 )
 
-GLANCE_KEYS = {"id", "name", "status", "visibility", "owner", "protected", "size", "checksum",
-               "disk_format", "container_format", "min_disk", "min_ram", "created_at",
-               "updated_at", "tags", "self", "file", "schema"}
+GLANCE_KEYS = {
+    "id",
+    "name",
+    "status",
+    "visibility",
+    "owner",
+    "protected",
+    "size",
+    "checksum",
+    "disk_format",
+    "container_format",
+    "min_disk",
+    "min_ram",
+    "created_at",
+    "updated_at",
+    "tags",
+    "self",
+    "file",
+    "schema",
+}
 CENTOS_UPLOAD_SECONDS = 60 + 30 * 12  # centos-web-01 is 30 GB
 
 
@@ -115,8 +132,9 @@ def test_upload_failure_leaves_the_image_killed_and_the_volume_available(k5sim, 
 
 def test_upload_failure_applies_times_uploads(k5sim, api):
     k5sim.add_fault(kind="upload_failure", times=2)
-    images = [start_upload(api, v, f"i{n}") for n, v in enumerate((CENTOS_WEB, DATA_SMALL,
-                                                                  RHEL_DB))]
+    images = [
+        start_upload(api, v, f"i{n}") for n, v in enumerate((CENTOS_WEB, DATA_SMALL, RHEL_DB))
+    ]
 
     k5sim.advance(60 + 80 * 12 + 1)
 
@@ -136,7 +154,8 @@ def test_sync_failure_sets_k5s_sync_status_reason_naming_that_zones_server(k5sim
     assert body["status"] == "active"
     assert body["sync_status_reason"] == (
         "ERROR:A timeout occurred during synchronize image the server(http://192.0.2.12:9292)"
-        f" in the image operation. image_id={image_id}")
+        f" in the image operation. image_id={image_id}"
+    )
     assert zone_sync(k5sim, image_id)["jp-east-1b"]["status"] == "failed"
 
 
@@ -240,9 +259,15 @@ def many_images(k5sim):
     """The demo plus 60 private images of project 1 named img-00 ... img-59."""
     scenario = demo_scenario()
     for n in range(60):
-        scenario["images"].append({"name": f"img-{n:02d}", "owner": "demo-project-1",
-                                   "size": n * 1024, "status": "active" if n % 3 else "killed",
-                                   "properties": {"os_type": "windows" if n % 2 else "linux"}})
+        scenario["images"].append(
+            {
+                "name": f"img-{n:02d}",
+                "owner": "demo-project-1",
+                "size": n * 1024,
+                "status": "active" if n % 3 else "killed",
+                "properties": {"os_type": "windows" if n % 2 else "linux"},
+            }
+        )
     k5sim.reset(scenario=scenario)
     return login(k5sim)
 
@@ -274,16 +299,20 @@ def test_the_next_link_keeps_limit_and_filters(many_images):
     assert query["marker"] == [body["images"][-1]["id"]]
 
 
-@pytest.mark.parametrize(("params", "check"), [
-    ({"name": "img-07"}, lambda i: i["name"] == "img-07"),
-    ({"status": "killed"}, lambda i: i["status"] == "killed"),
-    ({"owner": PROJECT_1}, lambda i: i["owner"] == PROJECT_1),
-    ({"visibility": "public"}, lambda i: i["visibility"] == "public"),
-    ({"os_type": "windows"}, lambda i: i["os_type"] == "windows"),
-])
+@pytest.mark.parametrize(
+    ("params", "check"),
+    [
+        ({"name": "img-07"}, lambda i: i["name"] == "img-07"),
+        ({"status": "killed"}, lambda i: i["status"] == "killed"),
+        ({"owner": PROJECT_1}, lambda i: i["owner"] == PROJECT_1),
+        ({"visibility": "public"}, lambda i: i["visibility"] == "public"),
+        ({"os_type": "windows"}, lambda i: i["os_type"] == "windows"),
+    ],
+)
 def test_the_list_filters(many_images, params, check):
-    images = many_images.get(many_images.images_url(),
-                             params={**params, "limit": 1000}).json()["images"]
+    images = many_images.get(many_images.images_url(), params={**params, "limit": 1000}).json()[
+        "images"
+    ]
 
     assert images and all(check(i) for i in images)
 
@@ -302,15 +331,17 @@ def test_the_list_filters_on_created_at(k5sim, many_images):
 
 def test_the_list_sorts_by_sort_key_and_dir(many_images):
     api = many_images
-    images = api.get(api.images_url(), params={"sort_key": "name", "sort_dir": "asc",
-                                                "limit": 1000}).json()["images"]
+    images = api.get(
+        api.images_url(), params={"sort_key": "name", "sort_dir": "asc", "limit": 1000}
+    ).json()["images"]
 
     names = [i["name"] for i in images]
     assert names == sorted(names)
 
 
-@pytest.mark.parametrize("params", [{"marker": "nope"}, {"limit": "x"}, {"limit": "-3"},
-                                    {"sort_key": "color"}])
+@pytest.mark.parametrize(
+    "params", [{"marker": "nope"}, {"limit": "x"}, {"limit": "-3"}, {"sort_key": "color"}]
+)
 def test_bad_list_parameters_are_400(api, params):
     response = api.get(api.images_url(), params=params)
 

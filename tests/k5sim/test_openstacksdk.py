@@ -15,10 +15,17 @@ from tests.support.simulator import (
 
 def connect(k5sim, version: str):
     return openstack.connect(
-        auth_url=k5sim.auth_url, username=DEMO_USER, password=DEMO_PASSWORD,
-        user_domain_name=DEMO_CONTRACT, project_name=DEMO_PROJECTS[0],
-        project_domain_name=DEMO_CONTRACT, region_name=DEMO_REGION,
-        block_storage_api_version=version, load_yaml_config=False, load_envvars=False)
+        auth_url=k5sim.auth_url,
+        username=DEMO_USER,
+        password=DEMO_PASSWORD,
+        user_domain_name=DEMO_CONTRACT,
+        project_name=DEMO_PROJECTS[0],
+        project_domain_name=DEMO_CONTRACT,
+        region_name=DEMO_REGION,
+        block_storage_api_version=version,
+        load_yaml_config=False,
+        load_envvars=False,
+    )
 
 
 @pytest.mark.parametrize("version", ["2", "3"])
@@ -30,14 +37,16 @@ def test_openstacksdk_lists_uploads_and_reads_the_image(k5sim, version):
         assert volumes[DATA_SMALL].size == 1
 
         # openstacksdk sends force=False and, on v2, disk_format/container_format null.
-        result = conn.block_storage.upload_volume_to_image(volumes[DATA_SMALL], "sdk-image",
-                                                           force=False)
+        result = conn.block_storage.upload_volume_to_image(
+            volumes[DATA_SMALL], "sdk-image", force=False
+        )
         assert result["status"] == "uploading"
         assert conn.block_storage.get_volume(DATA_SMALL).status == "uploading"
 
         k5sim.advance(60 + 12 + 1)
         volume = conn.block_storage.wait_for_status(
-            conn.block_storage.get_volume(DATA_SMALL), "available", interval=0.1, wait=10)
+            conn.block_storage.get_volume(DATA_SMALL), "available", interval=0.1, wait=10
+        )
         assert volume.status == "available"
 
         image = conn.image.get_image(result["image_id"])

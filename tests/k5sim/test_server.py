@@ -18,14 +18,14 @@ from tests.k5sim.client import (
 
 def test_every_kind_of_answer_carries_a_request_id(k5sim, api):
     responses = [
-        api.get(f"{api.volumes_url()}/detail"),                        # 200
-        api.upload("00000000-0000-0000-0000-000000000000"),            # 404 Cinder
-        api.get(f"{api.base}/blockstorage/v2/{PROJECT_1}/nothing"),    # 404 unknown path
-        requests.put(f"{k5sim.auth_url}/auth/tokens", timeout=10),     # 405
-        requests.get(f"{api.images_url()}", timeout=10),               # 401, no token
-        authenticate(k5sim, password_auth(demo_user("bad"))),          # 401 Keystone
-        requests.get(f"{k5sim.base_url}/_sim/health", timeout=10),     # control API
-        requests.get(f"{k5sim.base_url}/nowhere", timeout=10),         # outside any service
+        api.get(f"{api.volumes_url()}/detail"),  # 200
+        api.upload("00000000-0000-0000-0000-000000000000"),  # 404 Cinder
+        api.get(f"{api.base}/blockstorage/v2/{PROJECT_1}/nothing"),  # 404 unknown path
+        requests.put(f"{k5sim.auth_url}/auth/tokens", timeout=10),  # 405
+        requests.get(f"{api.images_url()}", timeout=10),  # 401, no token
+        authenticate(k5sim, password_auth(demo_user("bad"))),  # 401 Keystone
+        requests.get(f"{k5sim.base_url}/_sim/health", timeout=10),  # control API
+        requests.get(f"{k5sim.base_url}/nowhere", timeout=10),  # outside any service
     ]
 
     ids = [r.headers.get("x-openstack-request-id", "") for r in responses]
@@ -33,37 +33,55 @@ def test_every_kind_of_answer_carries_a_request_id(k5sim, api):
     assert len(set(ids)) == len(ids)
 
 
-@pytest.mark.parametrize(("service", "method"), [
-    ("volumes", "GET"), ("volume_action", "POST"), ("images", "GET"), ("servers", "GET"),
-    ("token", "GET"),
-])
-@pytest.mark.parametrize("token", [None, "0123456789abcdef0123456789abcdef"],
-                         ids=["missing", "unknown"])
+@pytest.mark.parametrize(
+    ("service", "method"),
+    [
+        ("volumes", "GET"),
+        ("volume_action", "POST"),
+        ("images", "GET"),
+        ("servers", "GET"),
+        ("token", "GET"),
+    ],
+)
+@pytest.mark.parametrize(
+    "token", [None, "0123456789abcdef0123456789abcdef"], ids=["missing", "unknown"]
+)
 def test_a_missing_or_unknown_token_is_401_on_every_service(k5sim, service, method, token):
     base = k5sim.base_url
-    url = {"volumes": f"{base}/blockstorage/v2/{PROJECT_1}/volumes/detail",
-           "volume_action": f"{base}/blockstorage/v3/{PROJECT_1}/volumes/{CENTOS_WEB}/action",
-           "images": f"{base}/image/v2/images",
-           "servers": f"{base}/compute/v2/{PROJECT_1}/servers/detail",
-           "token": f"{k5sim.auth_url}/auth/tokens"}[service]
+    url = {
+        "volumes": f"{base}/blockstorage/v2/{PROJECT_1}/volumes/detail",
+        "volume_action": f"{base}/blockstorage/v3/{PROJECT_1}/volumes/{CENTOS_WEB}/action",
+        "images": f"{base}/image/v2/images",
+        "servers": f"{base}/compute/v2/{PROJECT_1}/servers/detail",
+        "token": f"{k5sim.auth_url}/auth/tokens",
+    }[service]
     headers = {"X-Auth-Token": token} if token else {}
 
-    response = requests.request(method, url, headers=headers, timeout=10,
-                                json={"os-volume_upload_image": {"image_name": "x"}})
+    response = requests.request(
+        method,
+        url,
+        headers=headers,
+        timeout=10,
+        json={"os-volume_upload_image": {"image_name": "x"}},
+    )
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == 401
     assert response.headers["WWW-Authenticate"].startswith("Keystone uri=")
 
 
-@pytest.mark.parametrize(("url_of", "key"), [
-    (lambda api: f"{api.volumes_url()}/{CENTOS_WEB}/action", "badRequest"),
-    (lambda api: f"{api.sim.auth_url}/auth/tokens", "error"),
-])
+@pytest.mark.parametrize(
+    ("url_of", "key"),
+    [
+        (lambda api: f"{api.volumes_url()}/{CENTOS_WEB}/action", "badRequest"),
+        (lambda api: f"{api.sim.auth_url}/auth/tokens", "error"),
+    ],
+)
 @pytest.mark.parametrize("data", [b"{not json", b"", b"\xff\xfe", b"[1, 2"])
 def test_malformed_json_is_400_in_the_services_shape(api, url_of, key, data):
-    response = api.request("POST", url_of(api), data=data,
-                           headers={"Content-Type": "application/json"})
+    response = api.request(
+        "POST", url_of(api), data=data, headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 400
     assert response.json()[key]["code"] == 400
@@ -231,19 +249,22 @@ def test_unlimited_faults_last_until_cleared(k5sim, api):
     assert api.get(f"{api.volumes_url()}/detail").status_code == 200
 
 
-@pytest.mark.parametrize("fault", [
-    {"kind": "earthquake"},
-    {"kind": "http", "path": "("},
-    {"kind": "http", "path": "x"},
-    {"kind": "http", "status": 200},
-    {"kind": "http", "path": "x", "delay_answer": -1},
-    {"kind": "http", "path": "x", "delay_answer": 1, "status": 503},
-    {"kind": "http", "path": "x", "delay_answer": 1, "reset": True},
-    {"kind": "sync_failure", "zone": "jp-west-9z"},
-    {"kind": "volume_vanish"},
-    {"kind": "upload_failure", "times": 0},
-    {"kind": "upload_failure", "colour": "red"},
-])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "earthquake"},
+        {"kind": "http", "path": "("},
+        {"kind": "http", "path": "x"},
+        {"kind": "http", "status": 200},
+        {"kind": "http", "path": "x", "delay_answer": -1},
+        {"kind": "http", "path": "x", "delay_answer": 1, "status": 503},
+        {"kind": "http", "path": "x", "delay_answer": 1, "reset": True},
+        {"kind": "sync_failure", "zone": "jp-west-9z"},
+        {"kind": "volume_vanish"},
+        {"kind": "upload_failure", "times": 0},
+        {"kind": "upload_failure", "colour": "red"},
+    ],
+)
 def test_invalid_faults_are_refused_with_a_reason(k5sim, fault):
     response = requests.post(f"{k5sim.base_url}/_sim/faults", json=fault, timeout=10)
 

@@ -21,10 +21,27 @@ from tests.k5sim.client import (
     login,
 )
 
-VENDOR_KEYS = {"status", "image_id", "image_name", "volume_type", "container_format", "size",
-               "disk_format", "id", "display_description", "updated_at"}
-VOLUME_TYPE_KEYS = {"name", "qos_specs_id", "deleted", "created_at", "updated_at",
-                    "deleted_at", "id"}
+VENDOR_KEYS = {
+    "status",
+    "image_id",
+    "image_name",
+    "volume_type",
+    "container_format",
+    "size",
+    "disk_format",
+    "id",
+    "display_description",
+    "updated_at",
+}
+VOLUME_TYPE_KEYS = {
+    "name",
+    "qos_specs_id",
+    "deleted",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "id",
+}
 
 
 def volume_status(api, volume_id):
@@ -32,8 +49,9 @@ def volume_status(api, volume_id):
 
 
 def test_an_accepted_upload_answers_202_with_the_vendors_body(api):
-    response = api.upload(CENTOS_WEB, image_name="web-2024", force="False",
-                          disk_format="raw", container_format="bare")
+    response = api.upload(
+        CENTOS_WEB, image_name="web-2024", force="False", disk_format="raw", container_format="bare"
+    )
 
     assert response.status_code == 202
     body = response.json()["os-volume_upload_image"]
@@ -81,8 +99,9 @@ def test_an_in_use_volume_without_force_is_400(api, params):
     response = api.upload(CENTOS_BATCH, **params)
 
     assert response.status_code == 400
-    assert response.json() == {"badRequest": {
-        "code": 400, "message": "Invalid volume: Volume status is in-use."}}
+    assert response.json() == {
+        "badRequest": {"code": 400, "message": "Invalid volume: Volume status is in-use."}
+    }
 
 
 @pytest.mark.parametrize("force", ["yes", "1", 1, 0, [], {"x": 1}, "Truee"])
@@ -104,8 +123,15 @@ def test_a_missing_image_name_is_400(api, params):
     assert response.json()["badRequest"]["message"] == "No image_name was specified in request."
 
 
-@pytest.mark.parametrize("params", [{"disk_format": "qcow2"}, {"container_format": "ovf"},
-                                    {"disk_format": "RAW"}, {"image_name": 42}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"disk_format": "qcow2"},
+        {"container_format": "ovf"},
+        {"disk_format": "RAW"},
+        {"image_name": 42},
+    ],
+)
 def test_other_formats_and_wrong_types_are_400(api, params):
     response = api.upload(CENTOS_WEB, **params)
 
@@ -119,7 +145,8 @@ def test_a_volume_neither_available_nor_in_use_is_400(api, volume_id):
 
     assert response.status_code == 400
     assert response.json()["badRequest"]["message"] == (
-        "Invalid volume: Volume status must be available/in-use.")
+        "Invalid volume: Volume status must be available/in-use."
+    )
 
 
 @pytest.mark.parametrize("volume_id", ["00000000-0000-0000-0000-000000000000", P2_CENTOS])
@@ -130,8 +157,9 @@ def test_an_unknown_or_foreign_volume_is_404(api, volume_id):
     assert "itemNotFound" in response.json()
 
 
-@pytest.mark.parametrize("body", [{"os-attach": {"instance_uuid": "x"}},
-                                  {"os-volume_upload_image": "name"}, [], "text"])
+@pytest.mark.parametrize(
+    "body", [{"os-attach": {"instance_uuid": "x"}}, {"os-volume_upload_image": "name"}, [], "text"]
+)
 def test_other_actions_and_malformed_bodies_are_400(api, body):
     response = api.action(CENTOS_WEB, body)
 
@@ -259,8 +287,13 @@ def test_v3_uploads_like_v2(k5sim, api, version):
 
 
 def test_v3_from_3_1_accepts_visibility_and_protected(api):
-    response = api.upload(CENTOS_WEB, version=3, visibility="private", protected=True,
-                          headers={"OpenStack-API-Version": "volume 3.1"})
+    response = api.upload(
+        CENTOS_WEB,
+        version=3,
+        visibility="private",
+        protected=True,
+        headers={"OpenStack-API-Version": "volume 3.1"},
+    )
 
     body = response.json()["os-volume_upload_image"]
     assert response.status_code == 202

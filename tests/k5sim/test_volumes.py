@@ -62,7 +62,8 @@ def test_detail_shows_cinder_fields(api, version):
     assert meta["os_type"] == "linux" and meta["os_distro"] == "centos"
     assert body["links"][0] == {
         "rel": "self",
-        "href": f"{api.base}/blockstorage/v{version}/{PROJECT_1}/volumes/{CENTOS_WEB}"}
+        "href": f"{api.base}/blockstorage/v{version}/{PROJECT_1}/volumes/{CENTOS_WEB}",
+    }
 
 
 def test_windows_volumes_carry_windows_image_metadata(api):
@@ -112,11 +113,14 @@ def test_the_detail_list_is_the_projects_volumes_newest_first(api):
     assert created == sorted(created, reverse=True)
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"status": "in-use"}, {"in-use"}),
-    ({"status": "error"}, {"error"}),
-    ({"name": "centos-web-01"}, {"available"}),
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"status": "in-use"}, {"in-use"}),
+        ({"status": "error"}, {"error"}),
+        ({"name": "centos-web-01"}, {"available"}),
+    ],
+)
 def test_the_list_filters_by_status_and_name(api, params, expected):
     volumes = api.get(f"{api.volumes_url()}/detail", params=params).json()["volumes"]
 
@@ -127,13 +131,13 @@ def test_the_list_filters_by_status_and_name(api, params, expected):
 
 
 def test_the_list_filters_by_zone_and_bootable(api):
-    volumes = api.get(f"{api.volumes_url()}/detail",
-                      params={"availability_zone": "jp-east-1b", "bootable": "false"}
-                      ).json()["volumes"]
+    volumes = api.get(
+        f"{api.volumes_url()}/detail",
+        params={"availability_zone": "jp-east-1b", "bootable": "false"},
+    ).json()["volumes"]
 
     assert volumes
-    assert all(v["availability_zone"] == "jp-east-1b" and v["bootable"] == "false"
-               for v in volumes)
+    assert all(v["availability_zone"] == "jp-east-1b" and v["bootable"] == "false" for v in volumes)
 
 
 def test_limit_and_marker_page_through_the_list(api):
@@ -152,8 +156,11 @@ def test_limit_and_marker_page_through_the_list(api):
 
 def test_pagination_across_thousands_of_bulk_volumes(k5sim, api2):
     started = time.monotonic()
-    created = k5sim.control("POST", f"projects/{PROJECT_2}/volumes",
-                            json={"count": 2500, "size": 1, "name_prefix": "bulk-"}).json()
+    created = k5sim.control(
+        "POST",
+        f"projects/{PROJECT_2}/volumes",
+        json={"count": 2500, "size": 1, "name_prefix": "bulk-"},
+    ).json()
     assert created["count"] == 2500
 
     pages, volumes = all_pages(api2, f"{api2.volumes_url()}/detail", {"limit": 1000})
@@ -182,7 +189,6 @@ def test_max_limit_comes_from_the_scenario(k5sim):
     scenario["settings"]["max_limit"] = 4
     k5sim.reset(scenario=scenario)
 
-
     api = login(k5sim)
     body = api.get(f"{api.volumes_url()}/detail").json()
 
@@ -192,9 +198,17 @@ def test_max_limit_comes_from_the_scenario(k5sim):
 
 def test_bulk_creation_of_5000_volumes_is_quick(k5sim, api2):
     started = time.monotonic()
-    k5sim.control("POST", f"projects/{PROJECT_2}/volumes",
-                  json={"count": 5000, "os": "centos", "availability_zone": "jp-east-1b",
-                        "status": "available", "size": 40})
+    k5sim.control(
+        "POST",
+        f"projects/{PROJECT_2}/volumes",
+        json={
+            "count": 5000,
+            "os": "centos",
+            "availability_zone": "jp-east-1b",
+            "status": "available",
+            "size": 40,
+        },
+    )
     created = time.monotonic() - started
 
     page_started = time.monotonic()
@@ -203,12 +217,14 @@ def test_bulk_creation_of_5000_volumes_is_quick(k5sim, api2):
 
     assert created < 5 and listed < 5
     bulk = [v for v in page["volumes"] if v["name"].startswith("bulk-")]
-    assert bulk and all(v["availability_zone"] == "jp-east-1b" and v["bootable"] == "true"
-                        for v in bulk)
+    assert bulk and all(
+        v["availability_zone"] == "jp-east-1b" and v["bootable"] == "true" for v in bulk
+    )
 
 
-@pytest.mark.parametrize("params", [{"marker": "no-such-volume"}, {"limit": "ten"},
-                                    {"limit": "-1"}])
+@pytest.mark.parametrize(
+    "params", [{"marker": "no-such-volume"}, {"limit": "ten"}, {"limit": "-1"}]
+)
 def test_bad_paging_parameters_are_400(api, params):
     response = api.get(f"{api.volumes_url()}/detail", params=params)
 
@@ -217,8 +233,7 @@ def test_bad_paging_parameters_are_400(api, params):
 
 
 def test_the_list_can_be_sorted(api):
-    volumes = api.get(f"{api.volumes_url()}/detail", params={"sort": "size:asc"}
-                      ).json()["volumes"]
+    volumes = api.get(f"{api.volumes_url()}/detail", params={"sort": "size:asc"}).json()["volumes"]
 
     sizes = [v["size"] for v in volumes]
     assert sizes == sorted(sizes)
@@ -228,8 +243,9 @@ def test_another_projects_volume_is_404(api):
     response = api.volume(P2_CENTOS)
 
     assert response.status_code == 404
-    assert response.json() == {"itemNotFound": {
-        "code": 404, "message": f"Volume {P2_CENTOS} could not be found."}}
+    assert response.json() == {
+        "itemNotFound": {"code": 404, "message": f"Volume {P2_CENTOS} could not be found."}
+    }
 
 
 def test_an_unknown_volume_is_404(api):
@@ -245,13 +261,13 @@ def test_a_token_for_another_projects_url_is_400_like_cinder(api):
 
 def test_v3_answers_like_v2_and_negotiates_microversions(api):
     v2 = api.get(f"{api.volumes_url(2)}/detail").json()["volumes"]
-    v3 = api.get(f"{api.volumes_url(3)}/detail",
-                 headers={"OpenStack-API-Version": "volume 3.10"})
+    v3 = api.get(f"{api.volumes_url(3)}/detail", headers={"OpenStack-API-Version": "volume 3.10"})
 
     assert [v["id"] for v in v3.json()["volumes"]] == [v["id"] for v in v2]
     assert v3.headers["OpenStack-API-Version"] == "volume 3.10"
-    too_new = api.get(f"{api.volumes_url(3)}/detail",
-                      headers={"OpenStack-API-Version": "volume 3.99"})
+    too_new = api.get(
+        f"{api.volumes_url(3)}/detail", headers={"OpenStack-API-Version": "volume 3.99"}
+    )
     assert too_new.status_code == 406
 
 
@@ -266,7 +282,6 @@ def test_control_patch_changes_what_clients_see(k5sim, api):
 
 
 def test_blockstorage_version_document(k5sim):
-
 
     response = requests.get(f"{k5sim.base_url}/blockstorage/", timeout=10)
 

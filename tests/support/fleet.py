@@ -22,10 +22,12 @@ REGION = "jp-east-1"
 CONTRACT = "fleet"
 USER = "fleet-user"
 PASSWORD = "fleet-password"
-LISTING_TEMPLATES = frozenset({
-    "GET /blockstorage/v2/{project_id}/volumes/detail",
-    "GET /image/v2/images",
-})
+LISTING_TEMPLATES = frozenset(
+    {
+        "GET /blockstorage/v2/{project_id}/volumes/detail",
+        "GET /image/v2/images",
+    }
+)
 
 
 def fleet_scenario(projects: int, *, upload_limit: int, settings: dict | None = None) -> dict:
@@ -39,8 +41,7 @@ def fleet_scenario(projects: int, *, upload_limit: int, settings: dict | None = 
         "settings": {"upload_limit": upload_limit, **(settings or {})},
         "domains": [{"name": CONTRACT}],
         "projects": [{"name": name, "domain": CONTRACT} for name in names],
-        "users": [{"name": USER, "domain": CONTRACT, "password": PASSWORD,
-                   "projects": names}],
+        "users": [{"name": USER, "domain": CONTRACT, "password": PASSWORD, "projects": names}],
         "os_catalog": {"centos": demo["os_catalog"]["centos"]},
     }
 
@@ -49,11 +50,13 @@ def project_name(n: int) -> str:
     return f"fleet-{n + 1:02d}"
 
 
-def start_fleet_simulator(directory: Path, projects: int, *, upload_limit: int,
-                          settings: dict | None = None) -> Simulator:
+def start_fleet_simulator(
+    directory: Path, projects: int, *, upload_limit: int, settings: dict | None = None
+) -> Simulator:
     path = directory / "fleet-scenario.json"
-    path.write_text(json.dumps(fleet_scenario(projects, upload_limit=upload_limit,
-                                              settings=settings), indent=1))
+    path.write_text(
+        json.dumps(fleet_scenario(projects, upload_limit=upload_limit, settings=settings), indent=1)
+    )
     return start_simulator("--scenario", str(path))
 
 
@@ -63,8 +66,9 @@ class FleetProject:
     volume_ids: list[str]
 
 
-def bind_projects(sim: Simulator, sizes: list[list[int]], *, upload_limit: int
-                  ) -> list[FleetProject]:
+def bind_projects(
+    sim: Simulator, sizes: list[list[int]], *, upload_limit: int
+) -> list[FleetProject]:
     """A K5Project row per simulator project, and in project n one volume per size (GB) in
     sizes[n]."""
     from imaging.models import K5Project
@@ -76,17 +80,30 @@ def bind_projects(sim: Simulator, sizes: list[list[int]], *, upload_limit: int
     for n, project_sizes in enumerate(sizes):
         name = project_name(n)
         project = K5Project(
-            name=name, region=REGION, identity_url=sim.auth_url, contract=CONTRACT,
-            k5_project_id=ids[name], username=USER, upload_limit=upload_limit,
+            name=name,
+            region=REGION,
+            identity_url=sim.auth_url,
+            contract=CONTRACT,
+            k5_project_id=ids[name],
+            username=USER,
+            upload_limit=upload_limit,
             availability_zones_override=[z["name"] for z in zones],
-            sync_server_zones={z["image_server"]: z["name"] for z in zones})
+            sync_server_zones={z["image_server"]: z["name"] for z in zones},
+        )
         project.set_password(PASSWORD)
         project.save()
         volume_ids = []
         for size in sorted(set(project_sizes)):
-            created = sim.control("POST", f"projects/{ids[name]}/volumes", json={
-                "count": project_sizes.count(size), "size": size, "os": "centos",
-                "name_prefix": f"{name}-{size}gb-"}).json()
+            created = sim.control(
+                "POST",
+                f"projects/{ids[name]}/volumes",
+                json={
+                    "count": project_sizes.count(size),
+                    "size": size,
+                    "os": "centos",
+                    "name_prefix": f"{name}-{size}gb-",
+                },
+            ).json()
             volume_ids += created["ids"]
         fleet.append(FleetProject(project, volume_ids))
     return fleet
@@ -101,9 +118,15 @@ def submit_jobs(fleet: list[FleetProject], user) -> list[int]:
     for member in fleet:
         for volume_id in member.volume_ids:
             job, created = submit_job(
-                Submission(project=member.project, volume_id=volume_id,
-                           image_name=f"image-of-{volume_id}", preparation_confirmed=True),
-                user=user, channel="api")
+                Submission(
+                    project=member.project,
+                    volume_id=volume_id,
+                    image_name=f"image-of-{volume_id}",
+                    preparation_confirmed=True,
+                ),
+                user=user,
+                channel="api",
+            )
             assert created
             job_ids.append(job.pk)
     return job_ids

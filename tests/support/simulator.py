@@ -39,8 +39,9 @@ class Simulator:
         return f"{parts.scheme}://{parts.netloc}"
 
     def control(self, method: str, path: str, json=None) -> requests.Response:
-        response = self.http.request(method, f"{self.base_url}/_sim/{path.lstrip('/')}",
-                                     json=json, timeout=30)
+        response = self.http.request(
+            method, f"{self.base_url}/_sim/{path.lstrip('/')}", json=json, timeout=30
+        )
         response.raise_for_status()
         return response
 
@@ -92,8 +93,9 @@ def start_simulator(*args: str) -> Simulator:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     first_line: list[str] = []
-    reader = threading.Thread(target=lambda: first_line.append(process.stdout.readline()),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: first_line.append(process.stdout.readline()), daemon=True
+    )
     reader.start()
     reader.join(timeout=30)
     if not first_line or not first_line[0].startswith("http"):

@@ -118,18 +118,33 @@ class Workers:
     test_name: str
     clusters: list[Cluster] = field(default_factory=list)
 
-    def start(self, label: str | None = None, *, env: dict[str, str] | None = None,
-              ready_timeout: float = 60) -> Cluster:
+    def start(
+        self,
+        label: str | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        ready_timeout: float = 60,
+    ) -> Cluster:
         label = label or f"cluster-{len(self.clusters) + 1}"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         log_path = ARTIFACTS / f"{_slug(self.test_name)}.{label}.log"
-        environment = {**os.environ, **ENGINE_ENV, "DATABASE_URL": database_url(),
-                       "Q_CLUSTER_NAME": self.queue_name, **(env or {})}
+        environment = {
+            **os.environ,
+            **ENGINE_ENV,
+            "DATABASE_URL": database_url(),
+            "Q_CLUSTER_NAME": self.queue_name,
+            **(env or {}),
+        }
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=environment,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=ROOT,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         cluster = Cluster(label, process, log_path)
         self.clusters.append(cluster)
         deadline = time.monotonic() + ready_timeout
@@ -137,8 +152,9 @@ class Workers:
             if not cluster.alive:
                 raise RuntimeError(f"qcluster {label} exited:\n{cluster.tail()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"qcluster {label} not running after {ready_timeout} s:\n"
-                                   f"{cluster.tail()}")
+                raise RuntimeError(
+                    f"qcluster {label} not running after {ready_timeout} s:\n{cluster.tail()}"
+                )
             time.sleep(0.1)
         return cluster
 
@@ -158,6 +174,7 @@ class Workers:
             if time.monotonic() - last[0] >= every:
                 last[0] = time.monotonic()
                 self.enqueue("imaging.tasks.run_ticker")
+
         return kick
 
     def stop_all(self, grace: float = 1.0) -> None:
@@ -168,12 +185,19 @@ class Workers:
             cluster.stop(deadline)
 
     def tails(self, lines: int = 40) -> str:
-        return "\n".join(f"----- qcluster {c.label} ({c.log_path}) -----\n{c.tail(lines)}"
-                         for c in self.clusters)
+        return "\n".join(
+            f"----- qcluster {c.label} ({c.log_path}) -----\n{c.tail(lines)}" for c in self.clusters
+        )
 
 
-def wait_for(condition: Callable[[], object], *, timeout: float, what: str,
-             kick: Callable[[], None] | None = None, every: float = 0.2):
+def wait_for(
+    condition: Callable[[], object],
+    *,
+    timeout: float,
+    what: str,
+    kick: Callable[[], None] | None = None,
+    every: float = 0.2,
+):
     """Poll `condition` until it is truthy (returned), calling `kick` before each look."""
     deadline = time.monotonic() + timeout
     while True:

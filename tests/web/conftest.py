@@ -61,11 +61,13 @@ from tests.web.page import Page
 @pytest.fixture
 def signed_in(db):
     """`signed_in(bob)`: a client with bob's session; `signed_in(None)`: anonymous."""
+
     def client_for(user: User | None, **options) -> Client:
         client = Client(**options)
         if user is not None:
             client.force_login(user)
         return client
+
     return client_for
 
 
@@ -76,41 +78,63 @@ def page(client: Client, url: str, **params) -> Page:
     return Page(response)
 
 
-def make_job(project: K5Project, user: User, *, volume_id: str = CENTOS_WEB,
-             image_name: str = "web-golden", state: str = JobState.QUEUED,
-             os_family: str = "linux", **fields) -> ImageJob:
+def make_job(
+    project: K5Project,
+    user: User,
+    *,
+    volume_id: str = CENTOS_WEB,
+    image_name: str = "web-golden",
+    state: str = JobState.QUEUED,
+    os_family: str = "linux",
+    **fields,
+) -> ImageJob:
     """A job row as the engine leaves it in `state`, with its zones and request event."""
     now = timezone.now()
     if state != JobState.QUEUED:
         fields.setdefault("submitted_at", now)
-    if state in (JobState.SUCCEEDED, JobState.FAILED, JobState.SYNC_FAILED,
-                 JobState.CANCELLED):
+    if state in (JobState.SUCCEEDED, JobState.FAILED, JobState.SYNC_FAILED, JobState.CANCELLED):
         fields.setdefault("finished_at", now)
     if state == JobState.FAILED:
         fields.setdefault("error_message", "K5 could not create the image: it ended killed.")
         fields.setdefault("error_detail", "volume_status=available, image_status=killed")
-    zone_status = {z: SyncStatus.SYNCED if state == JobState.SUCCEEDED else SyncStatus.PENDING
-                   for z in ZONES}
+    zone_status = {
+        z: SyncStatus.SYNCED if state == JobState.SUCCEEDED else SyncStatus.PENDING for z in ZONES
+    }
     if state == JobState.SYNC_FAILED:
-        reason = (f"ERROR:A timeout occurred during synchronize image the server("
-                  f"{ZONE_B_SERVER}) in the image operation. image_id=img-1")
+        reason = (
+            f"ERROR:A timeout occurred during synchronize image the server("
+            f"{ZONE_B_SERVER}) in the image operation. image_id=img-1"
+        )
         fields.setdefault("image_id", "img-1")
-        fields.setdefault("error_message", "The image is not usable: registering it to "
-                                           "availability zone jp-east-1b failed.")
+        fields.setdefault(
+            "error_message",
+            "The image is not usable: registering it to availability zone jp-east-1b failed.",
+        )
         fields.setdefault("error_detail", reason)
         zone_status = {"jp-east-1a": SyncStatus.SYNCED, "jp-east-1b": SyncStatus.FAILED}
     job = ImageJob.objects.create(
-        project=project, volume_id=volume_id, image_name=image_name, state=state,
+        project=project,
+        volume_id=volume_id,
+        image_name=image_name,
+        state=state,
         volume={"id": volume_id, "name": f"volume-{volume_id[-2:]}", "size": 30},
-        volume_size_gb=30, volume_zone=ZONES[0], os_family=os_family,
-        preparation_confirmed="linux-network-settings-removed", requested_by=user,
-        requested_by_name=user.get_username(), channel="web", expected_seconds=480, **fields)
+        volume_size_gb=30,
+        volume_zone=ZONES[0],
+        os_family=os_family,
+        preparation_confirmed="linux-network-settings-removed",
+        requested_by=user,
+        requested_by_name=user.get_username(),
+        channel="web",
+        expected_seconds=480,
+        **fields,
+    )
     for zone in ZONES:
         ZoneSyncResult.objects.create(
-            job=job, availability_zone=zone,
+            job=job,
+            availability_zone=zone,
             role=SyncRole.SOURCE if zone == ZONES[0] else SyncRole.REPLICA,
             status=zone_status[zone],
-            reason=fields.get("error_detail", "") if zone_status[zone] == SyncStatus.FAILED
-            else "")
+            reason=fields.get("error_detail", "") if zone_status[zone] == SyncStatus.FAILED else "",
+        )
     job.record(EventKind.ACTION, f"Requested image {image_name!r}.", actor=user)
     return job

@@ -11,8 +11,21 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr"}
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 CONTROLS = {"input", "select", "textarea"}
 
 
@@ -38,6 +51,7 @@ class Element:
                     parts.append(child)
                 elif child.tag not in ("script", "style"):
                     collect(child)
+
         collect(self)
         return re.sub(r"\s+", " ", " ".join(parts)).strip()
 
@@ -47,18 +61,26 @@ class Element:
                 yield child
                 yield from child.iter()
 
-    def all(self, tag: str | None = None, *, cls: str | None = None, text: str | None = None,
-            **attrs: str) -> list[Element]:
+    def all(
+        self,
+        tag: str | None = None,
+        *,
+        cls: str | None = None,
+        text: str | None = None,
+        **attrs: str,
+    ) -> list[Element]:
         """Descendants by tag, class, contained text and attributes (`id_="x"`, `for_="x"`,
         `data_label="x"`: a trailing underscore is dropped, inner ones become dashes;
         `selected=True`: the attribute is there, whatever its value)."""
         wanted = {key.rstrip("_").replace("_", "-"): value for key, value in attrs.items()}
-        return [e for e in self.iter()
-                if (tag is None or e.tag == tag)
-                and (cls is None or cls in e.classes)
-                and (text is None or text in e.text)
-                and all(k in e.attrs if v is True else e.attrs.get(k) == v
-                        for k, v in wanted.items())]
+        return [
+            e
+            for e in self.iter()
+            if (tag is None or e.tag == tag)
+            and (cls is None or cls in e.classes)
+            and (text is None or text in e.text)
+            and all(k in e.attrs if v is True else e.attrs.get(k) == v for k, v in wanted.items())
+        ]
 
     def one(self, tag: str | None = None, **criteria) -> Element:
         found = self.all(tag, **criteria)
@@ -148,8 +170,7 @@ class Page(Element):
 
     def label_for(self, name: str) -> str:
         """The text of the label of the control named `name`."""
-        control = next(e for e in self.iter() if e.tag in CONTROLS and
-                       e.attrs.get("name") == name)
+        control = next(e for e in self.iter() if e.tag in CONTROLS and e.attrs.get("name") == name)
         return self.one("label", for_=control.attrs["id"]).text
 
     def table_rows(self, table: Element) -> list[dict[str, str]]:

@@ -8,8 +8,18 @@ import json
 from imaging.models import EventKind, JobEvent, JobState
 from tests.web.conftest import P2_CENTOS, RHEL_DB, UBUNTU_APP, make_job, page
 
-EXPORT_FIELDS = ["id", "created_at", "project", "job", "kind", "actor", "from_state",
-                 "to_state", "message", "detail"]
+EXPORT_FIELDS = [
+    "id",
+    "created_at",
+    "project",
+    "job",
+    "kind",
+    "actor",
+    "from_state",
+    "to_state",
+    "message",
+    "detail",
+]
 
 
 def history(project, other_project, bob, dana, pat):
@@ -19,8 +29,12 @@ def history(project, other_project, bob, dana, pat):
     bobs.transition(JobState.CANCELLED, message="Cancelled by bob.", actor=bob)
     danas = make_job(project, dana, volume_id=UBUNTU_APP, image_name="dana-img")
     pats = make_job(other_project, pat, volume_id=P2_CENTOS, image_name="pat-img")
-    JobEvent.record(project_id=project.pk, job_id=None, kind=EventKind.NOTE,
-                    message="K5 rejected the credential of demo-user.")
+    JobEvent.record(
+        project_id=project.pk,
+        job_id=None,
+        kind=EventKind.NOTE,
+        message="K5 rejected the credential of demo-user.",
+    )
     return bobs, danas, pats
 
 
@@ -44,7 +58,8 @@ def csv_rows(response) -> list[dict]:
 
 
 def test_bob_sees_every_event_of_his_project_newest_first_and_none_of_others(
-        signed_in, project, other_project, bob, dana, pat):
+    signed_in, project, other_project, bob, dana, pat
+):
     history(project, other_project, bob, dana, pat)
     assert shown(signed_in(bob)) == [
         ("worker", "K5 rejected the credential of demo-user."),
@@ -54,8 +69,7 @@ def test_bob_sees_every_event_of_his_project_newest_first_and_none_of_others(
     ]
 
 
-def test_the_history_links_each_event_to_its_job(signed_in, project, other_project, bob, dana,
-                                                 pat):
+def test_the_history_links_each_event_to_its_job(signed_in, project, other_project, bob, dana, pat):
     bobs, _danas, _pats = history(project, other_project, bob, dana, pat)
     view = page(signed_in(bob), "/audit/", actor="bob")
     links = {a.attrs["href"] for a in view.main.one("table").all("a")}
@@ -63,7 +77,8 @@ def test_the_history_links_each_event_to_its_job(signed_in, project, other_proje
 
 
 def test_stella_on_the_staff_sees_every_project_and_charlie_nothing(
-        signed_in, project, other_project, bob, dana, pat, stella, charlie):
+    signed_in, project, other_project, bob, dana, pat, stella, charlie
+):
     history(project, other_project, bob, dana, pat)
     assert ("pat", "Requested image 'pat-img'.") in shown(signed_in(stella))
     assert len(shown(signed_in(stella))) == 5
@@ -71,12 +86,15 @@ def test_stella_on_the_staff_sees_every_project_and_charlie_nothing(
     assert "No event matches." in page(signed_in(charlie), "/audit/").main
 
 
-def test_it_filters_by_job_kind_actor_and_project(signed_in, project, other_project, bob,
-                                                  dana, pat, stella):
+def test_it_filters_by_job_kind_actor_and_project(
+    signed_in, project, other_project, bob, dana, pat, stella
+):
     bobs, _danas, _pats = history(project, other_project, bob, dana, pat)
     client = signed_in(stella)
-    assert shown(client, job=bobs.pk) == [("bob", "Cancelled by bob."),
-                                          ("bob", "Requested image 'bob-img'.")]
+    assert shown(client, job=bobs.pk) == [
+        ("bob", "Cancelled by bob."),
+        ("bob", "Requested image 'bob-img'."),
+    ]
     assert shown(client, kind="transition") == [("bob", "Cancelled by bob.")]
     assert shown(client, actor="dana") == [("dana", "Requested image 'dana-img'.")]
     assert shown(client, project=other_project.pk) == [("pat", "Requested image 'pat-img'.")]
@@ -84,8 +102,9 @@ def test_it_filters_by_job_kind_actor_and_project(signed_in, project, other_proj
 
 
 def test_the_filter_form_keeps_the_choice_and_labels_every_control(signed_in, project, bob):
-    form = page(signed_in(bob), "/audit/", kind="action", actor="bob").main.one("form",
-                                                                               role="search")
+    form = page(signed_in(bob), "/audit/", kind="action", actor="bob").main.one(
+        "form", role="search"
+    )
     kind = form.one("select", name="kind")
     assert [o.attrs["value"] for o in kind.all("option", selected=True)] == ["action"]
     assert form.one("input", name="actor").attrs["value"] == "bob"
@@ -93,8 +112,9 @@ def test_the_filter_form_keeps_the_choice_and_labels_every_control(signed_in, pr
         assert form.has("label", for_=control.attrs["id"]), control.attrs["name"]
 
 
-def test_the_csv_export_holds_what_the_page_shows(signed_in, project, other_project, bob,
-                                                  dana, pat):
+def test_the_csv_export_holds_what_the_page_shows(
+    signed_in, project, other_project, bob, dana, pat
+):
     bobs, _danas, _pats = history(project, other_project, bob, dana, pat)
     client = signed_in(bob)
 
@@ -106,14 +126,19 @@ def test_the_csv_export_holds_what_the_page_shows(signed_in, project, other_proj
     rows = csv_rows(response)
     assert [(r["actor"], r["message"]) for r in rows] == shown(client)
     cancelled = rows[2]
-    assert (cancelled["project"], cancelled["job"], cancelled["kind"], cancelled["from_state"],
-            cancelled["to_state"]) == ("demo-project-1", str(bobs.pk), "transition", "queued",
-                                       "cancelled")
+    assert (
+        cancelled["project"],
+        cancelled["job"],
+        cancelled["kind"],
+        cancelled["from_state"],
+        cancelled["to_state"],
+    ) == ("demo-project-1", str(bobs.pk), "transition", "queued", "cancelled")
     assert "pat-img" not in response.content.decode()
 
 
-def test_the_json_export_holds_what_the_page_shows(signed_in, project, other_project, bob,
-                                                   dana, pat):
+def test_the_json_export_holds_what_the_page_shows(
+    signed_in, project, other_project, bob, dana, pat
+):
     history(project, other_project, bob, dana, pat)
     client = signed_in(bob)
 
@@ -126,8 +151,9 @@ def test_the_json_export_holds_what_the_page_shows(signed_in, project, other_pro
     assert events[0]["detail"] == {} and events[0]["to_state"] == "cancelled"
 
 
-def test_the_export_links_export_the_filtered_events(signed_in, project, other_project, bob,
-                                                     dana, pat):
+def test_the_export_links_export_the_filtered_events(
+    signed_in, project, other_project, bob, dana, pat
+):
     history(project, other_project, bob, dana, pat)
     client = signed_in(bob)
     view = page(client, "/audit/", actor="dana")
@@ -149,13 +175,15 @@ def test_japanese_text_survives_the_export(signed_in, project, bob):
     client = signed_in(bob)
     assert csv_rows(export(client, "csv"))[0]["message"] == "Requested image '本番-db'."
     assert json.loads(export(client, "json").content)[0]["message"] == (
-        "Requested image '本番-db'.")
+        "Requested image '本番-db'."
+    )
 
 
 def test_it_shows_100_events_a_page(signed_in, project, bob):
     for n in range(130):
-        JobEvent.record(project_id=project.pk, job_id=None, kind=EventKind.NOTE,
-                        message=f"note {n:03d}")
+        JobEvent.record(
+            project_id=project.pk, job_id=None, kind=EventKind.NOTE, message=f"note {n:03d}"
+        )
     client = signed_in(bob)
     first = page(client, "/audit/", kind="note")
     assert len(first.table_rows(first.main.one("table"))) == 100
@@ -163,7 +191,8 @@ def test_it_shows_100_events_a_page(signed_in, project, bob):
     assert first.main.one("a", rel="next").attrs["href"] == "?kind=note&page=2"
     second = page(client, "/audit/", kind="note", page="2")
     assert [row["What"] for row in second.table_rows(second.main.one("table"))] == [
-        f"note {n:03d}" for n in range(29, -1, -1)]
+        f"note {n:03d}" for n in range(29, -1, -1)
+    ]
     assert len(csv_rows(export(client, "csv", kind="note"))) == 130, "the export is not paged"
 
 

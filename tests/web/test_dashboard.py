@@ -20,17 +20,24 @@ def test_it_lists_bobs_projects_with_his_role_and_a_free_budget(signed_in, bob, 
     assert rows[0]["Your role"] == "member"
     assert rows[0]["Upload budget"] == "0 of 4 uploads used this hour"
     assert dashboard.main.one("a", text="demo-project-1").attrs["href"] == (
-        f"/projects/{bob.k5_memberships.get().project_id}/volumes/")
+        f"/projects/{bob.k5_memberships.get().project_id}/volumes/"
+    )
 
 
 def test_it_tells_bob_when_the_budget_is_spent_and_when_the_next_slot_opens(
-        signed_in, project, bob):
+    signed_in, project, bob
+):
     first = timezone.now() - timedelta(minutes=50)
     for n, volume in enumerate([CENTOS_WEB, UBUNTU_APP, RHEL_DB, WIN_AD]):
-        job = make_job(project, bob, volume_id=volume, image_name=f"img-{n}",
-                       state=JobState.SUCCEEDED)
-        UploadAttempt.objects.create(project=project, job=job, sent_at=first + timedelta(
-            minutes=n), outcome=UploadAttempt.Outcome.ACCEPTED)
+        job = make_job(
+            project, bob, volume_id=volume, image_name=f"img-{n}", state=JobState.SUCCEEDED
+        )
+        UploadAttempt.objects.create(
+            project=project,
+            job=job,
+            sent_at=first + timedelta(minutes=n),
+            outcome=UploadAttempt.Outcome.ACCEPTED,
+        )
     next_slot = timezone.localtime(first + timedelta(hours=1)).strftime("%H:%M")
 
     budget = projects_table(page(signed_in(bob), "/"))[0]["Upload budget"]
@@ -39,11 +46,16 @@ def test_it_tells_bob_when_the_budget_is_spent_and_when_the_next_slot_opens(
 
 
 def test_it_shows_bobs_running_jobs_with_progress_and_his_recent_results_only(
-        signed_in, project, bob, dana):
-    uploading = make_job(project, bob, image_name="web-uploading", state=JobState.UPLOADING,
-                         submitted_at=timezone.now() - timedelta(seconds=240))
-    make_job(project, bob, volume_id=UBUNTU_APP, image_name="app-done",
-             state=JobState.SUCCEEDED)
+    signed_in, project, bob, dana
+):
+    uploading = make_job(
+        project,
+        bob,
+        image_name="web-uploading",
+        state=JobState.UPLOADING,
+        submitted_at=timezone.now() - timedelta(seconds=240),
+    )
+    make_job(project, bob, volume_id=UBUNTU_APP, image_name="app-done", state=JobState.SUCCEEDED)
     make_job(project, dana, volume_id=RHEL_DB, image_name="danas-job", state=JobState.QUEUED)
 
     main = page(signed_in(bob), "/").main
@@ -59,21 +71,29 @@ def test_it_shows_bobs_running_jobs_with_progress_and_his_recent_results_only(
 
 
 def test_it_draws_the_outcomes_of_the_last_30_days_with_the_numbers_in_words(
-        signed_in, project, bob, dana):
+    signed_in, project, bob, dana
+):
     make_job(project, bob, image_name="ok-1", state=JobState.SUCCEEDED)
     make_job(project, dana, volume_id=UBUNTU_APP, image_name="ok-2", state=JobState.SUCCEEDED)
     make_job(project, bob, volume_id=RHEL_DB, image_name="bad", state=JobState.FAILED)
-    make_job(project, bob, volume_id=WIN_AD, image_name="old", state=JobState.SUCCEEDED,
-             finished_at=timezone.now() - timedelta(days=40))
+    make_job(
+        project,
+        bob,
+        volume_id=WIN_AD,
+        image_name="old",
+        state=JobState.SUCCEEDED,
+        finished_at=timezone.now() - timedelta(days=40),
+    )
 
     chart = page(signed_in(bob), "/").main.one("figure", cls="chart")
 
-    assert chart.one("title", id_="chart-summary").text == (
-        "3 finished jobs in the last 30 days")
+    assert chart.one("title", id_="chart-summary").text == ("3 finished jobs in the last 30 days")
     assert "Succeeded: 2" in chart and "Failed: 1" in chart and "Sync failed: 0" in chart
     bars = chart.all("rect")
     assert sorted(bar.one("title").text.split(": ")[1] for bar in bars) == [
-        "1 Failed", "2 Succeeded"]
+        "1 Failed",
+        "2 Succeeded",
+    ]
 
 
 def test_an_empty_month_says_so_instead_of_drawing_an_empty_chart(signed_in, project, bob):
@@ -82,17 +102,18 @@ def test_an_empty_month_says_so_instead_of_drawing_an_empty_chart(signed_in, pro
     assert "0 finished jobs in the last 30 days." in chart
 
 
-def test_a_pacing_window_other_than_an_hour_is_named_in_minutes_or_seconds(
-        signed_in, project, bob):
+def test_a_pacing_window_other_than_an_hour_is_named_in_minutes_or_seconds(signed_in, project, bob):
     client = signed_in(bob)
     project.upload_window_seconds = 1800
     project.save()
     assert projects_table(page(client, "/"))[0]["Upload budget"] == (
-        "0 of 4 uploads used in the last 30 minutes")
+        "0 of 4 uploads used in the last 30 minutes"
+    )
     project.upload_window_seconds = 90
     project.save()
     assert projects_table(page(client, "/"))[0]["Upload budget"] == (
-        "0 of 4 uploads used in the last 90 seconds")
+        "0 of 4 uploads used in the last 90 seconds"
+    )
 
 
 def test_charlie_without_a_project_is_told_to_ask_for_access(signed_in, charlie, project):
@@ -101,11 +122,12 @@ def test_charlie_without_a_project_is_told_to_ask_for_access(signed_in, charlie,
     assert "demo-project-1" not in main
 
 
-def test_stella_on_the_staff_sees_every_project_as_admin(signed_in, stella, project,
-                                                         other_project):
+def test_stella_on_the_staff_sees_every_project_as_admin(signed_in, stella, project, other_project):
     rows = projects_table(page(signed_in(stella), "/"))
     assert [(row["Project"], row["Your role"]) for row in rows] == [
-        ("demo-project-1", "admin"), ("demo-project-2", "admin")]
+        ("demo-project-1", "admin"),
+        ("demo-project-2", "admin"),
+    ]
 
 
 def test_it_warns_when_k5_rejected_the_projects_credential(signed_in, project, bob):

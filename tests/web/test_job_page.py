@@ -26,8 +26,13 @@ def actions(job_view) -> list[str]:
 
 
 def test_it_shows_a_running_job_with_its_progress_ids_and_zones(signed_in, project, bob):
-    job = make_job(project, bob, state=JobState.UPLOADING, image_id="img-123",
-                   submitted_at=timezone.now() - timedelta(seconds=120))
+    job = make_job(
+        project,
+        bob,
+        state=JobState.UPLOADING,
+        image_id="img-123",
+        submitted_at=timezone.now() - timedelta(seconds=120),
+    )
     view = job_page(signed_in(bob), job)
 
     heading = view.main.one("h1")
@@ -39,10 +44,18 @@ def test_it_shows_a_running_job_with_its_progress_ids_and_zones(signed_in, proje
     copies = [b.attrs["data-copy"] for b in view.main.all("button", cls="copy-button")]
     assert copies == [job.volume_id, "img-123"]
     assert zone_grid(view) == {
-        "jp-east-1a": {"Zone": "jp-east-1a", "Role": "Source zone", "Status": "Pending",
-                       "Checked": "—"},
-        "jp-east-1b": {"Zone": "jp-east-1b", "Role": "Replica", "Status": "Pending",
-                       "Checked": "—"},
+        "jp-east-1a": {
+            "Zone": "jp-east-1a",
+            "Role": "Source zone",
+            "Status": "Pending",
+            "Checked": "—",
+        },
+        "jp-east-1b": {
+            "Zone": "jp-east-1b",
+            "Role": "Replica",
+            "Status": "Pending",
+            "Checked": "—",
+        },
     }
 
 
@@ -83,12 +96,15 @@ def test_a_succeeded_job_shows_every_zone_synced(signed_in, project, bob):
     view = job_page(signed_in(bob), job)
     assert view.main.one("h1").text == "web-golden Succeeded"
     assert {zone: row["Status"] for zone, row in zone_grid(view).items()} == {
-        "jp-east-1a": "Synced", "jp-east-1b": "Synced"}
+        "jp-east-1a": "Synced",
+        "jp-east-1b": "Synced",
+    }
     assert float(view.main.one("progress").attrs["value"]) == 1
 
 
 def test_a_sync_failure_names_the_failed_zone_with_its_reason_and_offers_the_remedy(
-        signed_in, project, bob):
+    signed_in, project, bob
+):
     job = make_job(project, bob, state=JobState.SYNC_FAILED)
     view = job_page(signed_in(bob), job)
 
@@ -97,8 +113,9 @@ def test_a_sync_failure_names_the_failed_zone_with_its_reason_and_offers_the_rem
     assert grid["jp-east-1b"]["Status"].startswith("Failed")
     assert f"synchronize image the server({ZONE_B_SERVER})" in grid["jp-east-1b"]["Status"]
     problem = view.main.one("section", cls="bad")
-    assert problem.one("p").text == ("The image is not usable: registering it to availability "
-                                     "zone jp-east-1b failed.")
+    assert problem.one("p").text == (
+        "The image is not usable: registering it to availability zone jp-east-1b failed."
+    )
     assert actions(view) == ["Delete the image and create it again"]
 
 
@@ -118,8 +135,7 @@ def test_a_job_without_error_shows_no_error_box(signed_in, project, bob):
     assert not job_page(signed_in(bob), job).main.has("section", cls="bad")
 
 
-def test_the_timeline_and_the_history_tell_what_happened_and_who_did_it(
-        signed_in, project, bob):
+def test_the_timeline_and_the_history_tell_what_happened_and_who_did_it(signed_in, project, bob):
     job = make_job(project, bob, state=JobState.QUEUED)
     job.transition(JobState.SUBMITTING, message="Upload slot taken; sending to K5.")
     job.record(EventKind.NOTE, "K5 answered slowly.")
@@ -136,39 +152,52 @@ def test_the_timeline_and_the_history_tell_what_happened_and_who_did_it(
     ]
 
 
-@pytest.mark.parametrize(("state", "buttons"), [
-    (JobState.QUEUED, ["Cancel"]),
-    (JobState.FAILED, ["Retry"]),
-    (JobState.SYNC_FAILED, ["Delete the image and create it again"]),
-    (JobState.UPLOADING, []),
-    (JobState.SUCCEEDED, []),
-    (JobState.CANCELLED, []),
-])
-def test_bob_is_offered_only_the_actions_his_job_allows_now(signed_in, project, bob, state,
-                                                            buttons):
+@pytest.mark.parametrize(
+    ("state", "buttons"),
+    [
+        (JobState.QUEUED, ["Cancel"]),
+        (JobState.FAILED, ["Retry"]),
+        (JobState.SYNC_FAILED, ["Delete the image and create it again"]),
+        (JobState.UPLOADING, []),
+        (JobState.SUCCEEDED, []),
+        (JobState.CANCELLED, []),
+    ],
+)
+def test_bob_is_offered_only_the_actions_his_job_allows_now(
+    signed_in, project, bob, state, buttons
+):
     view = job_page(signed_in(bob), make_job(project, bob, state=state))
     assert actions(view) == buttons
     if not buttons:
         assert "No action is possible in this state." in view.main
 
 
-def test_a_job_already_retried_links_to_its_retry_and_offers_no_second_one(
-        signed_in, project, bob):
+def test_a_job_already_retried_links_to_its_retry_and_offers_no_second_one(signed_in, project, bob):
     failed = make_job(project, bob, state=JobState.FAILED)
     retry = make_job(project, bob, image_name="web-golden-2", retry_of=failed)
     client = signed_in(bob)
     view = job_page(client, failed)
     assert actions(view) == []
     assert view.main.one("a", text=f"job {retry.pk}").attrs["href"] == f"/jobs/{retry.pk}/"
-    assert job_page(client, retry).main.one(
-        "a", text=f"job {failed.pk}").attrs["href"] == f"/jobs/{failed.pk}/"
+    assert (
+        job_page(client, retry).main.one("a", text=f"job {failed.pk}").attrs["href"]
+        == f"/jobs/{failed.pk}/"
+    )
 
 
-@pytest.mark.parametrize(("who", "sees_actions"), [
-    ("bob", True), ("alice", True), ("stella", True), ("dana", False), ("victor", False),
-])
-def test_who_is_offered_the_actions_of_bobs_job(signed_in, project, request, bob, who,
-                                                sees_actions):
+@pytest.mark.parametrize(
+    ("who", "sees_actions"),
+    [
+        ("bob", True),
+        ("alice", True),
+        ("stella", True),
+        ("dana", False),
+        ("victor", False),
+    ],
+)
+def test_who_is_offered_the_actions_of_bobs_job(
+    signed_in, project, request, bob, who, sees_actions
+):
     job = make_job(project, bob, state=JobState.QUEUED)
     view = job_page(signed_in(request.getfixturevalue(who)), job)
     assert actions(view) == (["Cancel"] if sees_actions else [])
@@ -183,44 +212,48 @@ def test_a_queued_job_shows_its_place_in_the_queue(signed_in, project, bob):
 
 
 def test_a_waiting_reason_is_shown(signed_in, project, bob):
-    job = make_job(project, bob, state=JobState.QUEUED,
-                   waiting_reason="K5 asked us to wait 30 s (rate limit).")
+    job = make_job(
+        project, bob, state=JobState.QUEUED, waiting_reason="K5 asked us to wait 30 s (rate limit)."
+    )
     assert "K5 asked us to wait 30 s (rate limit)." in job_page(signed_in(bob), job).main
 
 
-def test_a_windows_job_keeps_the_after_image_checklist_that_bob_ticks_off(
-        signed_in, project, bob):
+def test_a_windows_job_keeps_the_after_image_checklist_that_bob_ticks_off(signed_in, project, bob):
     job = make_job(project, bob, state=JobState.SUCCEEDED, os_family="windows")
     client = signed_in(bob)
     section = job_page(client, job).main.one("section", aria_labelledby="after-heading")
     assert [b.text for b in section.all("button")] == [
-        "Mark done: Restored the server's snapshot", "Mark done: Restarted the server"]
+        "Mark done: Restored the server's snapshot",
+        "Mark done: Restarted the server",
+    ]
 
     client.post(f"/jobs/{job.pk}/after-task/", {"task": "restore_snapshot"})
 
-    items = [li.text for li in job_page(client, job).main.one(
-        "section", aria_labelledby="after-heading").all("li")]
+    items = [
+        li.text
+        for li in job_page(client, job)
+        .main.one("section", aria_labelledby="after-heading")
+        .all("li")
+    ]
     assert items[0].startswith("✔ Restored the server's snapshot — bob, ")
     assert items[1] == "Mark done: Restarted the server"
 
 
 def test_the_after_image_checklist_waits_until_the_image_is_ready(signed_in, project, bob):
     job = make_job(project, bob, state=JobState.VERIFYING, os_family="windows")
-    assert not job_page(signed_in(bob), job).main.has("section",
-                                                      aria_labelledby="after-heading")
+    assert not job_page(signed_in(bob), job).main.has("section", aria_labelledby="after-heading")
 
 
 def test_a_linux_job_has_no_after_image_checklist(signed_in, project, bob):
     job = make_job(project, bob, state=JobState.SUCCEEDED)
-    assert not job_page(signed_in(bob), job).main.has("section",
-                                                      aria_labelledby="after-heading")
+    assert not job_page(signed_in(bob), job).main.has("section", aria_labelledby="after-heading")
 
 
-def test_victor_sees_the_after_image_checklist_but_cannot_tick_it(signed_in, project, bob,
-                                                                  victor):
+def test_victor_sees_the_after_image_checklist_but_cannot_tick_it(signed_in, project, bob, victor):
     job = make_job(project, bob, state=JobState.SUCCEEDED, os_family="windows")
-    section = job_page(signed_in(victor), job).main.one("section",
-                                                        aria_labelledby="after-heading")
+    section = job_page(signed_in(victor), job).main.one("section", aria_labelledby="after-heading")
     assert not section.has("button")
     assert [li.text for li in section.all("li")] == [
-        "☐ Restored the server's snapshot", "☐ Restarted the server"]
+        "☐ Restored the server's snapshot",
+        "☐ Restarted the server",
+    ]

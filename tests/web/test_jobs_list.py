@@ -23,52 +23,64 @@ def some_jobs(project, other_project, bob, dana, pat):
     make_job(other_project, pat, volume_id=P2_CENTOS, image_name="pat-job")
 
 
-def test_it_lists_the_jobs_of_bobs_projects_newest_first(signed_in, project, other_project,
-                                                         bob, dana, pat):
+def test_it_lists_the_jobs_of_bobs_projects_newest_first(
+    signed_in, project, other_project, bob, dana, pat
+):
     some_jobs(project, other_project, bob, dana, pat)
     view = page(signed_in(bob), "/jobs/")
     rows = view.table_rows(view.main.one("table"))
     assert [row["Image"] for row in rows] == ["dana-queued", "bob-failed", "bob-done"]
     assert (rows[0]["Project"], rows[0]["State"], rows[0]["Requested by"]) == (
-        "demo-project-1", "Queued", "dana")
+        "demo-project-1",
+        "Queued",
+        "dana",
+    )
     assert view.main.one("a", text="bob-done").attrs["href"].startswith("/jobs/")
 
 
-def test_victor_the_viewer_sees_the_projects_jobs_too(signed_in, project, other_project, bob,
-                                                      dana, pat, victor):
+def test_victor_the_viewer_sees_the_projects_jobs_too(
+    signed_in, project, other_project, bob, dana, pat, victor
+):
     some_jobs(project, other_project, bob, dana, pat)
     assert listed(signed_in(victor)) == ["dana-queued", "bob-failed", "bob-done"]
 
 
-def test_charlie_sees_no_job_and_stella_sees_them_all(signed_in, project, other_project, bob,
-                                                     dana, pat, charlie, stella):
+def test_charlie_sees_no_job_and_stella_sees_them_all(
+    signed_in, project, other_project, bob, dana, pat, charlie, stella
+):
     some_jobs(project, other_project, bob, dana, pat)
     assert "No job matches." in page(signed_in(charlie), "/jobs/").main
     assert listed(signed_in(stella)) == ["pat-job", "dana-queued", "bob-failed", "bob-done"]
 
 
-def test_it_filters_by_project_state_and_requester(signed_in, project, other_project, bob,
-                                                   dana, pat, stella):
+def test_it_filters_by_project_state_and_requester(
+    signed_in, project, other_project, bob, dana, pat, stella
+):
     some_jobs(project, other_project, bob, dana, pat)
     client = signed_in(stella)
     assert listed(client, project=other_project.pk) == ["pat-job"]
-    assert listed(client, state=["failed", "queued"]) == ["pat-job", "dana-queued",
-                                                         "bob-failed"]
+    assert listed(client, state=["failed", "queued"]) == ["pat-job", "dana-queued", "bob-failed"]
     assert listed(client, requested_by="bob") == ["bob-failed", "bob-done"]
     assert listed(client, project=project.pk, state="queued") == ["dana-queued"]
 
 
-def test_a_project_bob_cannot_see_filters_to_nothing(signed_in, project, other_project, bob,
-                                                     dana, pat):
+def test_a_project_bob_cannot_see_filters_to_nothing(
+    signed_in, project, other_project, bob, dana, pat
+):
     some_jobs(project, other_project, bob, dana, pat)
     assert listed(signed_in(bob), project=other_project.pk) == []
 
 
 def test_it_filters_by_the_dates_the_date_fields_send(signed_in, project, bob):
     for day in (1, 10, 20):
-        make_job(project, bob, volume_id=f"vol-{day}", image_name=f"day-{day}",
-                 state=JobState.SUCCEEDED, created_at=timezone.make_aware(
-                     datetime(2026, 3, day, 12, 0)))
+        make_job(
+            project,
+            bob,
+            volume_id=f"vol-{day}",
+            image_name=f"day-{day}",
+            state=JobState.SUCCEEDED,
+            created_at=timezone.make_aware(datetime(2026, 3, day, 12, 0)),
+        )
     client = signed_in(bob)
     assert listed(client, created_after="2026-03-10") == ["day-20", "day-10"]
     assert listed(client, created_before="2026-03-10") == ["day-1"]
@@ -76,11 +88,18 @@ def test_it_filters_by_the_dates_the_date_fields_send(signed_in, project, bob):
 
 
 def test_the_filter_form_shows_what_was_chosen(signed_in, project, bob):
-    form = page(signed_in(bob), "/jobs/", project=project.pk, state=["failed", "queued"],
-                requested_by="bob", created_after="2026-03-02").main.one("form", role="search")
-    chosen = {select.attrs["name"]: [o.attrs["value"] for o in select.all("option",
-                                                                           selected=True)]
-              for select in form.all("select")}
+    form = page(
+        signed_in(bob),
+        "/jobs/",
+        project=project.pk,
+        state=["failed", "queued"],
+        requested_by="bob",
+        created_after="2026-03-02",
+    ).main.one("form", role="search")
+    chosen = {
+        select.attrs["name"]: [o.attrs["value"] for o in select.all("option", selected=True)]
+        for select in form.all("select")
+    }
     assert chosen == {"project": [str(project.pk)], "state": ["queued", "failed"]}
     assert form.one("input", name="requested_by").attrs["value"] == "bob"
     assert form.one("input", name="created_after").attrs["value"] == "2026-03-02"
@@ -91,11 +110,18 @@ def test_the_filter_form_shows_what_was_chosen(signed_in, project, bob):
 def test_it_shows_50_jobs_a_page_and_keeps_the_filter_across_pages(signed_in, project, bob):
     now = timezone.now()
     ImageJob.objects.bulk_create(
-        ImageJob(project=project, volume_id=f"vol-{n}", image_name=f"img-{n:03d}",
-                 state=JobState.SUCCEEDED, requested_by=bob, requested_by_name="bob",
-                 preparation_confirmed="linux-network-settings-removed",
-                 created_at=now - timedelta(minutes=n))
-        for n in range(120))
+        ImageJob(
+            project=project,
+            volume_id=f"vol-{n}",
+            image_name=f"img-{n:03d}",
+            state=JobState.SUCCEEDED,
+            requested_by=bob,
+            requested_by_name="bob",
+            preparation_confirmed="linux-network-settings-removed",
+            created_at=now - timedelta(minutes=n),
+        )
+        for n in range(120)
+    )
     client = signed_in(bob)
 
     first = page(client, "/jobs/", requested_by="bob")
@@ -109,7 +135,8 @@ def test_it_shows_50_jobs_a_page_and_keeps_the_filter_across_pages(signed_in, pr
 
     last = page(client, "/jobs/", requested_by="bob", page="3")
     assert [row["Image"] for row in last.table_rows(last.main.one("table"))] == [
-        f"img-{n:03d}" for n in range(100, 120)]
+        f"img-{n:03d}" for n in range(100, 120)
+    ]
     assert "Page 3 of 3" in last.main.one("nav", cls="pages")
 
 

@@ -32,7 +32,8 @@ def main_text(response) -> str:
 @pytest.mark.parametrize("outsider", ["charlie", "pat"])
 @pytest.mark.parametrize("what", list(urls(0, 0)))
 def test_an_outsider_gets_the_same_not_found_as_for_nothing_at_all(
-        signed_in, project, request, bob, outsider, what):
+    signed_in, project, request, bob, outsider, what
+):
     job = make_job(project, bob, state=JobState.FAILED, image_name="secret-project-image")
     client = signed_in(request.getfixturevalue(outsider))
     method, url = urls(project.pk, job.pk)[what]
@@ -43,8 +44,11 @@ def test_an_outsider_gets_the_same_not_found_as_for_nothing_at_all(
     nothing = getattr(client, method)(missing_url, data if method == "post" else None)
 
     assert answer.status_code == nothing.status_code == 404
-    assert main_text(answer) == main_text(nothing) == (
-        "Not found There is nothing here, or nothing you may see. Back to the dashboard")
+    assert (
+        main_text(answer)
+        == main_text(nothing)
+        == ("Not found There is nothing here, or nothing you may see. Back to the dashboard")
+    )
     assert "demo-project-1" not in answer.content.decode()
     assert "secret-project-image" not in answer.content.decode()
     job.refresh_from_db()
@@ -52,8 +56,7 @@ def test_an_outsider_gets_the_same_not_found_as_for_nothing_at_all(
     assert ImageJob.objects.count() == 1, "nothing was created or retried"
 
 
-def test_pats_pages_do_not_list_the_other_projects_jobs_or_events(signed_in, project, bob,
-                                                                  pat):
+def test_pats_pages_do_not_list_the_other_projects_jobs_or_events(signed_in, project, bob, pat):
     make_job(project, bob, image_name="secret-project-image")
     client = signed_in(pat)
     for url in ("/", "/jobs/", "/audit/", "/audit/?export=csv", "/audit/?export=json"):

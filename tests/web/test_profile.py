@@ -19,8 +19,7 @@ def create_token(client, **data) -> Page:
 def api_answer(key: str) -> int:
     from django.test import Client
 
-    return Client().get("/api/v1/projects/", headers={"Authorization": f"Token {key}"}
-                        ).status_code
+    return Client().get("/api/v1/projects/", headers={"Authorization": f"Token {key}"}).status_code
 
 
 def test_bob_creates_a_token_and_sees_its_key_once(signed_in, project, bob):
@@ -30,8 +29,9 @@ def test_bob_creates_a_token_and_sees_its_key_once(signed_in, project, bob):
     key = created.main.one("code", id_="new-key").text
     assert "Copy it now: it is shown only once." in created.main
     rows = tokens_table(created)
-    assert [(row["Key starts with"], row["For"], row["State"], row["Last used"])
-            for row in rows] == [(f"{key[:8]}…", "CI pipeline", "active", "never")]
+    assert [
+        (row["Key starts with"], row["For"], row["State"], row["Last used"]) for row in rows
+    ] == [(f"{key[:8]}…", "CI pipeline", "active", "never")]
     assert rows[0]["Expires"] != "never"
     assert created.response["Cache-Control"] == "no-store"
     assert api_answer(key) == 200, "the key works with the API at once"

@@ -6,8 +6,16 @@ import pytest
 from tests.web.conftest import page
 from tests.web.page import Page
 
-PAGES = ["/", "/projects/1/volumes/", "/projects/1/volumes/v/create-image/", "/jobs/",
-         "/jobs/1/", "/audit/", "/profile/", "/accounts/password/"]
+PAGES = [
+    "/",
+    "/projects/1/volumes/",
+    "/projects/1/volumes/v/create-image/",
+    "/jobs/",
+    "/jobs/1/",
+    "/audit/",
+    "/profile/",
+    "/accounts/password/",
+]
 
 
 @pytest.mark.parametrize("url", PAGES)
@@ -24,8 +32,15 @@ def test_bob_signs_in_and_lands_where_he_was_going(signed_in, project, bob):
     assert form.label_for("password") == "Password"
     token = form.main.one("input", name="csrfmiddlewaretoken").attrs["value"]
 
-    response = client.post("/accounts/login/", {"username": "bob", "password": "bob-password-1",
-                                                "next": "/jobs/", "csrfmiddlewaretoken": token})
+    response = client.post(
+        "/accounts/login/",
+        {
+            "username": "bob",
+            "password": "bob-password-1",
+            "next": "/jobs/",
+            "csrfmiddlewaretoken": token,
+        },
+    )
 
     assert response.status_code == 302 and response["Location"] == "/jobs/"
     assert "bob" in page(client, "/jobs/").one("header").text
@@ -54,9 +69,14 @@ def test_signing_out_is_a_button_not_a_link(signed_in, project, bob):
 def test_bob_changes_his_password(signed_in, project, bob):
     client = signed_in(bob)
     page(client, "/accounts/password/")
-    response = client.post("/accounts/password/", {
-        "old_password": "bob-password-1", "new_password1": "a-new-long-passphrase-7",
-        "new_password2": "a-new-long-passphrase-7"})
+    response = client.post(
+        "/accounts/password/",
+        {
+            "old_password": "bob-password-1",
+            "new_password1": "a-new-long-passphrase-7",
+            "new_password2": "a-new-long-passphrase-7",
+        },
+    )
     assert response.status_code == 302
     bob.refresh_from_db()
     assert bob.check_password("a-new-long-passphrase-7")

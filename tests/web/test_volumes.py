@@ -18,8 +18,10 @@ from tests.web.conftest import (
     page,
 )
 
-LIST_CALLS = {"GET /blockstorage/v2/{project_id}/volumes/detail",
-              "GET /compute/v2/{project_id}/servers/detail"}
+LIST_CALLS = {
+    "GET /blockstorage/v2/{project_id}/volumes/detail",
+    "GET /compute/v2/{project_id}/servers/detail",
+}
 
 
 def volumes_page(client, project, **params):
@@ -37,29 +39,47 @@ def create_links(volumes):
 
 
 def test_it_shows_every_volume_of_the_project_with_what_bob_needs_to_choose(
-        signed_in, project, bob, other_project):
+    signed_in, project, bob, other_project
+):
     rows = rows_of(volumes_page(signed_in(bob), project))
 
     assert len(rows) == 12, "demo-project-1 has 12 volumes; demo-project-2's are not here"
     assert "p2-centos-01" not in rows
     web = rows["centos-web-01"]
     assert CENTOS_WEB in web["Name"]
-    assert (web["Size"], web["Status"], web["Zone"], web["Bootable"], web["Attached to"],
-            web["OS"]) == ("30 GB", "available", "jp-east-1a", "yes", "—", "linux")
+    assert (
+        web["Size"],
+        web["Status"],
+        web["Zone"],
+        web["Bootable"],
+        web["Attached to"],
+        web["OS"],
+    ) == ("30 GB", "available", "jp-east-1a", "yes", "—", "linux")
     assert web["Can be imaged"].startswith("yes")
     assert rows["centos-batch-01"]["Attached to"] == "batch-01 (SHUTOFF)"
     assert rows["centos-batch-01"]["Can be imaged"].startswith("yes (with force)")
     assert rows["data-small-01"]["OS"] == "unknown"
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("centos-broken-01", "The volume is error: only an available volume, or an in-use one "
-                         "with force, can be imaged."),
-    ("rhel-archive-01", "This volume is already being uploaded to an image; wait until it is "
-                        "available again."),
-    ("ubuntu-front-01", "The server front-01 is ACTIVE, not SHUTOFF: stop its OS first, or "
-                        "confirm that the OS is stopped."),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        (
+            "centos-broken-01",
+            "The volume is error: only an available volume, or an in-use one "
+            "with force, can be imaged.",
+        ),
+        (
+            "rhel-archive-01",
+            "This volume is already being uploaded to an image; wait until it is available again.",
+        ),
+        (
+            "ubuntu-front-01",
+            "The server front-01 is ACTIVE, not SHUTOFF: stop its OS first, or "
+            "confirm that the OS is stopped.",
+        ),
+    ],
+)
 def test_a_volume_that_cannot_be_imaged_says_why(signed_in, project, bob, name, reason):
     cell = rows_of(volumes_page(signed_in(bob), project))[name]["Can be imaged"]
     assert cell.startswith("no")
@@ -74,7 +94,8 @@ def test_a_volume_held_by_a_running_job_says_so(signed_in, project, bob):
 
 
 def test_members_get_a_create_button_on_eligible_rows_and_for_a_running_server_only(
-        signed_in, project, bob):
+    signed_in, project, bob
+):
     links = create_links(volumes_page(signed_in(bob), project))
     url = f"/projects/{project.pk}/volumes/{{}}/create-image/"
     assert url.format(CENTOS_WEB) in links
@@ -94,7 +115,10 @@ def test_victor_the_viewer_sees_the_volumes_but_no_create_button(signed_in, proj
 def test_it_searches_by_name_or_id(signed_in, project, bob):
     client = signed_in(bob)
     assert set(rows_of(volumes_page(client, project, q="CENTOS"))) == {
-        "centos-web-01", "centos-batch-01", "centos-broken-01"}
+        "centos-web-01",
+        "centos-batch-01",
+        "centos-broken-01",
+    }
     assert set(rows_of(volumes_page(client, project, q=DATA_SMALL[-6:]))) == {"data-small-01"}
 
 
@@ -105,16 +129,21 @@ def test_it_filters_by_status_zone_and_eligibility(signed_in, project, bob):
     zone_b = rows_of(volumes_page(client, project, zone="jp-east-1b"))
     assert {row["Zone"] for row in zone_b.values()} == {"jp-east-1b"} and len(zone_b) == 7
     ineligible = rows_of(volumes_page(client, project, eligible="no"))
-    assert set(ineligible) == {"centos-broken-01", "rhel-archive-01", "ubuntu-front-01",
-                               "data-front-01"}
+    assert set(ineligible) == {
+        "centos-broken-01",
+        "rhel-archive-01",
+        "ubuntu-front-01",
+        "data-front-01",
+    }
     both = volumes_page(client, project, status="available", zone="jp-east-1a", eligible="yes")
     assert set(rows_of(both)) == {"centos-web-01", "ubuntu-app-01", "data-small-01"}
     assert "3 volumes shown of 12" in both.main
 
 
 def test_the_filters_keep_what_bob_chose(signed_in, project, bob):
-    form = volumes_page(signed_in(bob), project, q="web", status="in-use", zone="jp-east-1b",
-                        eligible="no").main.one("form", role="search")
+    form = volumes_page(
+        signed_in(bob), project, q="web", status="in-use", zone="jp-east-1b", eligible="no"
+    ).main.one("form", role="search")
     assert form.one("input", name="q").attrs["value"] == "web"
     for name, value in (("status", "in-use"), ("zone", "jp-east-1b"), ("eligible", "no")):
         selected = form.one("select", name=name).all("option", selected=True)
@@ -128,9 +157,11 @@ def test_a_search_without_match_says_so(signed_in, project, bob):
 
 
 def test_it_asks_k5_twice_for_the_whole_list_and_then_serves_it_from_cache(
-        signed_in, k5sim, project, bob):
-    k5sim.control("POST", f"projects/{project.k5_project_id}/volumes",
-                  json={"count": 300, "size": 5})
+    signed_in, k5sim, project, bob
+):
+    k5sim.control(
+        "POST", f"projects/{project.k5_project_id}/volumes", json={"count": 300, "size": 5}
+    )
     client = signed_in(bob)
     k5sim.clear_requests()
 
@@ -150,16 +181,17 @@ def refreshed_at(volumes):
 
 
 def test_the_refresh_button_asks_k5_again_and_shows_when_the_list_was_taken(
-        signed_in, k5sim, project, bob):
+    signed_in, k5sim, project, bob
+):
     client = signed_in(bob)
     before = volumes_page(client, project, status="available")
     assert "K5 list from" in before.main.one("form", cls="refresh")
     k5sim.control("PATCH", f"volumes/{CENTOS_WEB}", json={"status": "error"})
     assert rows_of(volumes_page(client, project))["centos-web-01"]["Status"] == "available", (
-        "the cached list is shown until refreshed")
+        "the cached list is shown until refreshed"
+    )
 
-    response = client.post(f"/projects/{project.pk}/volumes/?status=available",
-                           {"refresh": "1"})
+    response = client.post(f"/projects/{project.pk}/volumes/?status=available", {"refresh": "1"})
 
     assert response.status_code == 302
     assert response["Location"] == f"/projects/{project.pk}/volumes/?status=available"
@@ -174,7 +206,8 @@ def test_the_refresh_is_a_post_with_a_csrf_token(signed_in, project, bob):
     assert form.has("input", name="csrfmiddlewaretoken")
     assert form.one("button").text == "Refresh from K5"
     response = signed_in(bob, enforce_csrf_checks=True).post(
-        f"/projects/{project.pk}/volumes/", {"refresh": "1"})
+        f"/projects/{project.pk}/volumes/", {"refresh": "1"}
+    )
     assert response.status_code == 403
 
 
@@ -187,7 +220,8 @@ def test_it_says_plainly_when_k5_cannot_be_asked(signed_in, k5sim, project, bob)
 
 
 def test_a_volume_of_another_project_cannot_be_reached_through_this_one(
-        signed_in, project, bob, other_project):
+    signed_in, project, bob, other_project
+):
     response = signed_in(bob).get(f"/projects/{project.pk}/volumes/{P2_CENTOS}/create-image/")
     assert response.status_code == 404
 
@@ -198,12 +232,14 @@ def test_refreshed_at_is_a_time_a_reader_can_read(signed_in, project, bob):
 
 
 def test_it_says_when_k5_rejected_the_projects_credential_and_asks_k5_nothing(
-        signed_in, k5sim, project, bob):
+    signed_in, k5sim, project, bob
+):
     project.credentials_invalid_at = project.created_at
     project.credentials_error = "K5 rejected the credential of demo-user: wrong password."
     project.save()
     k5sim.clear_requests()
     main = volumes_page(signed_in(bob), project).main
     assert main.one("p", role="alert").text == (
-        "K5 rejected the credential of demo-user: wrong password.")
+        "K5 rejected the credential of demo-user: wrong password."
+    )
     assert k5sim.request_counts() == {}, "no sign-in that could lock the K5 user"

@@ -5,16 +5,22 @@ from imaging.models import ApiToken
 
 
 class Command(BaseCommand):
-    help = ("API tokens: `create USERNAME [--name N] [--expires DAYS]` prints the key once; "
-            "`list [USERNAME]`; `disable PREFIX`.")
+    help = (
+        "API tokens: `create USERNAME [--name N] [--expires DAYS]` prints the key once; "
+        "`list [USERNAME]`; `disable PREFIX`."
+    )
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         create = actions.add_parser("create", help="issue a token and print its key once")
         create.add_argument("username")
         create.add_argument("--name", default="created with manage.py apitoken")
-        create.add_argument("--expires", type=int, metavar="DAYS",
-                            help="days until the token stops working (default: never)")
+        create.add_argument(
+            "--expires",
+            type=int,
+            metavar="DAYS",
+            help="days until the token stops working (default: never)",
+        )
         listing = actions.add_parser("list", help="tokens, without their keys")
         listing.add_argument("username", nargs="?")
         disable = actions.add_parser("disable", help="stop a token from working")
@@ -30,20 +36,26 @@ class Command(BaseCommand):
             except get_user_model().DoesNotExist:
                 raise CommandError(f"no portal user named {options['username']!r}") from None
             token, key = ApiToken.issue(user, options["name"], days=days)
-            self.stderr.write(f"token {token.prefix}… for {user.get_username()}"
-                              + (f", expires {token.expires_at:%Y-%m-%d %H:%M} UTC"
-                                 if token.expires_at else ", no expiry")
-                              + ". The key is shown only now:")
+            self.stderr.write(
+                f"token {token.prefix}… for {user.get_username()}"
+                + (
+                    f", expires {token.expires_at:%Y-%m-%d %H:%M} UTC"
+                    if token.expires_at
+                    else ", no expiry"
+                )
+                + ". The key is shown only now:"
+            )
             self.stdout.write(key)
         elif action == "list":
             tokens = ApiToken.objects.select_related("user")
             if options["username"]:
                 tokens = tokens.filter(user__username=options["username"])
             for token in tokens:
-                state = "enabled" if token.usable else ("expired" if token.expired
-                                                        else "disabled")
-                self.stdout.write(f"{token.prefix}\t{token.user}\t{token.name}\t{state}\t"
-                                  f"last used {token.last_used or 'never'}")
+                state = "enabled" if token.usable else ("expired" if token.expired else "disabled")
+                self.stdout.write(
+                    f"{token.prefix}\t{token.user}\t{token.name}\t{state}\t"
+                    f"last used {token.last_used or 'never'}"
+                )
         else:
             if not ApiToken.objects.filter(prefix=options["prefix"]).update(enabled=False):
                 raise CommandError(f"no token starts with {options['prefix']!r}")

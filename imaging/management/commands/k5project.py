@@ -27,21 +27,31 @@ class Command(BaseCommand):
         add = actions.add_parser("add", help="register a K5 project and its service user")
         add.add_argument("name")
         add.add_argument("--region", required=True, help="e.g. jp-east-1")
-        add.add_argument("--identity-url", required=True,
-                         help="Keystone v3 URL, e.g. https://identity.jp-east-1.cloud.global.fujitsu.com/v3")
+        add.add_argument(
+            "--identity-url",
+            required=True,
+            help="Keystone v3 URL, e.g. https://identity.jp-east-1.cloud.global.fujitsu.com/v3",
+        )
         add.add_argument("--contract", required=True, help="the K5 contract number (domain name)")
         add.add_argument("--project-id", required=True, help="the K5 project id")
         add.add_argument("--username", required=True, help="the K5 user the portal acts as")
-        add.add_argument("--block-storage", choices=BlockStorageVersion.values,
-                         default=BlockStorageVersion.V2)
-        add.add_argument("--upload-limit", type=int, default=4,
-                         help="uploads allowed per window (K5: 4 per hour)")
+        add.add_argument(
+            "--block-storage", choices=BlockStorageVersion.values, default=BlockStorageVersion.V2
+        )
+        add.add_argument(
+            "--upload-limit",
+            type=int,
+            default=4,
+            help="uploads allowed per window (K5: 4 per hour)",
+        )
         add.add_argument("--upload-window", type=int, default=3600, help="seconds")
 
         actions.add_parser("list", help="one line per project")
-        for name, text in (("check", "authenticate, list volumes, print one summary line"),
-                           ("set-password", "replace the stored K5 password"),
-                           ("remove", "delete the project from the portal (K5 is untouched)")):
+        for name, text in (
+            ("check", "authenticate, list volumes, print one summary line"),
+            ("set-password", "replace the stored K5 password"),
+            ("remove", "delete the project from the portal (K5 is untouched)"),
+        ):
             actions.add_parser(name, help=text).add_argument("name")
 
         grant = actions.add_parser("grant", help="give a portal user a role in a project")
@@ -56,14 +66,32 @@ class Command(BaseCommand):
         getattr(self, "handle_" + action.replace("-", "_"))(**options)
 
     # --- actions ------------------------------------------------------------------------------
-    def handle_add(self, *, name, region, identity_url, contract, project_id, username,
-                   block_storage, upload_limit, upload_window, **_):
+    def handle_add(
+        self,
+        *,
+        name,
+        region,
+        identity_url,
+        contract,
+        project_id,
+        username,
+        block_storage,
+        upload_limit,
+        upload_window,
+        **_,
+    ):
         if K5Project.objects.filter(name=name).exists():
             raise CommandError(f"a project named {name!r} exists already")
         project = K5Project(
-            name=name, region=region, identity_url=identity_url, contract=contract,
-            k5_project_id=project_id, username=username, block_storage_version=block_storage,
-            upload_limit=upload_limit, upload_window_seconds=upload_window,
+            name=name,
+            region=region,
+            identity_url=identity_url,
+            contract=contract,
+            k5_project_id=project_id,
+            username=username,
+            block_storage_version=block_storage,
+            upload_limit=upload_limit,
+            upload_window_seconds=upload_window,
         )
         project.set_password(self.read_password())
         self.save_validated(project)
@@ -108,7 +136,8 @@ class Command(BaseCommand):
         if project.jobs.exists():
             raise CommandError(
                 f"{name} has {project.jobs.count()} image job(s) in its audit history, which is "
-                "kept: it cannot be removed. Revoke its members instead.")
+                "kept: it cannot be removed. Revoke its members instead."
+            )
         project.delete()
         self.stdout.write(f"removed {name} from the portal; nothing in K5 was changed")
 
@@ -152,7 +181,8 @@ class Command(BaseCommand):
         try:
             project.full_clean()
         except ValidationError as exc:
-            problems = "; ".join(f"{field}: {' '.join(msgs)}"
-                                 for field, msgs in exc.message_dict.items())
+            problems = "; ".join(
+                f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()
+            )
             raise CommandError(problems) from None
         project.save()
