@@ -28,4 +28,8 @@ class ImagingConfig(AppConfig):
     verbose_name = "K5 imaging"
 
     def ready(self) -> None:
+        # Imported here, not at the top: django_q's task module needs the app registry ready.
+        from imaging import dispatch, signals
+
         post_migrate.connect(ensure_engine_schedule, sender=self)
+        signals.job_finished.connect(dispatch.notify_when_finished, dispatch_uid="notify")

@@ -12,8 +12,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from imaging import dispatch
 from imaging.access import can_submit
-from imaging.engine.validation import CheckedSubmission, Refusal, Submission, check_submission
+from imaging.engine.connections import client_for
+from imaging.engine.errors import Refusal
+from imaging.engine.validation import CheckedSubmission, Submission, check_submission
 from imaging.k5 import K5Error, compute
 from imaging.models import (
     EventKind,
@@ -202,8 +205,6 @@ def project_zones(project: K5Project) -> list[str]:
     )
     if project.availability_zones and fresh:
         return list(project.availability_zones)
-    from imaging.engine.connections import client_for
-
     try:
         zones = sorted(
             z.name for z in compute.availability_zone_list(client_for(project)) if z.available
@@ -241,6 +242,4 @@ def expected_seconds(project: K5Project, size_gb: int) -> int:
 
 
 def _kick(project_id: int) -> None:
-    from imaging import tasks
-
-    tasks.enqueue(tasks.start_uploads, project_id)
+    dispatch.enqueue(dispatch.START_UPLOADS, project_id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
+from imaging import dispatch
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.polling import poll_project
 from imaging.models import ACTIVE_STATES, EngineLease, K5Project
@@ -62,12 +63,10 @@ def tick() -> TickReport:
 
 def start_uploads(project: K5Project) -> list[int]:
     """Take the free slots and hand each started job to a worker after the commit."""
-    from imaging import tasks
-
     with transaction.atomic():
         started = [job.pk for job in start_due_uploads(project)]
         for job_id in started:
-            tasks.enqueue(tasks.send_upload, job_id)
+            dispatch.enqueue(dispatch.SEND_UPLOAD, job_id)
     return started
 
 

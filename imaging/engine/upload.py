@@ -14,7 +14,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from imaging.engine.connections import CredentialsInvalid, client_for, mark_credentials_invalid
+from imaging import dispatch
+from imaging.engine.connections import client_for, mark_credentials_invalid
+from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import recording_calls
 from imaging.k5 import (
     K5CredentialError,
@@ -156,10 +158,8 @@ def reconcile_submitting(
     if job.submit_started_at is None:
         # Slot taken but the send task never ran (lost with a Redis worker, or still queued).
         if attempt and now - attempt.sent_at > grace:
-            from imaging import tasks
-
             job.record(EventKind.NOTE, "The upload task was lost before it ran; sending again.")
-            tasks.enqueue(tasks.send_upload, job.pk)
+            dispatch.enqueue(dispatch.SEND_UPLOAD, job.pk)
             return "resent task"
         return None
     if now - job.submit_started_at < grace:

@@ -13,7 +13,9 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from imaging.k5 import types as k5types
 from imaging.models.events import EventKind, JobEvent
+from imaging.signals import job_finished
 
 
 class JobState(models.TextChoices):
@@ -52,6 +54,19 @@ class OsFamily(models.TextChoices):
     LINUX = "linux", "Linux"
     WINDOWS = "windows", "Windows"
     UNKNOWN = "unknown", "Unknown"
+
+    @classmethod
+    def of(cls, volume: k5types.Volume) -> OsFamily:
+        """What the K5 facade read from a volume's image metadata, in our vocabulary: the one
+        place K5's constants meet ours."""
+        return _K5_OS_FAMILIES[volume.os_family]
+
+
+_K5_OS_FAMILIES = {
+    k5types.LINUX: OsFamily.LINUX,
+    k5types.WINDOWS: OsFamily.WINDOWS,
+    k5types.UNKNOWN: OsFamily.UNKNOWN,
+}
 
 
 class InvalidTransition(Exception):
@@ -130,7 +145,14 @@ class ImageJob(models.Model):
             # the web and API tiers lose.
             models.UniqueConstraint(
                 fields=["project", "volume_id"],
-                condition=models.Q(state__in=["queued", "submitting", "uploading", "verifying"]),
+                condition=models.Q(
+                    state__in=[
+                        JobState.QUEUED,
+                        JobState.SUBMITTING,
+                        JobState.UPLOADING,
+                        JobState.VERIFYING,
+                    ]
+                ),
                 name="one_active_job_per_volume",
             ),
         ]
@@ -142,6 +164,11 @@ class ImageJob(models.Model):
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    @property
+    def is_windows(self) -> bool:
+        """Windows volumes have the vendor's after-image tasks (restore snapshot, restart)."""
+        return self.os_family == OsFamily.WINDOWS
 
     def progress_estimate(self) -> float | None:
         """0 to 1: the upload is 90% of the way (elapsed vs expected, capped), the zone check
@@ -190,14 +217,12 @@ class ImageJob(models.Model):
                 to_state=to_state,
                 detail=detail,
             )
-            if to_state in TERMINAL_STATES:
-                from imaging import tasks
-
-                tasks.enqueue(tasks.notify_job_finished, self.pk)
         self.state = to_state
         self.updated_at = now
         for name, value in fields.items():
             setattr(self, name, value)
+        if to_state in TERMINAL_STATES:
+            job_finished.send(sender=ImageJob, job=self)
 
     def record(self, kind: str, message: str, *, actor=None, detail: dict | None = None):
         return JobEvent.record(

@@ -155,7 +155,7 @@ def charlie(project):
 def engine(project, monkeypatch):
     """The engine ticking in a background thread, running the tasks the portal enqueues."""
     thread = EngineThread()
-    monkeypatch.setattr("imaging.tasks.async_task", thread.async_task)
+    monkeypatch.setattr("imaging.dispatch.async_task", thread.async_task)
     thread.start()
     yield thread
     thread.stop()
