@@ -4,6 +4,8 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 
+from imaging.engine.connections import mark_credentials_invalid
+from imaging.k5 import K5CredentialError
 from imaging.models import K5Project, Membership
 
 
@@ -58,10 +60,36 @@ def test_check_with_a_wrong_password_tries_once_and_says_how_to_fix_it(k5sim, mo
     monkeypatch.setenv("K5_PASSWORD", "wrong-password")
     call_command("k5project", "set-password", "demo-project-1")
     k5sim.clear_requests()
-    with pytest.raises(CommandError, match=r"K5 rejected the credential .* Not retried") as error:
+    with pytest.raises(CommandError, match=r"K5 rejected the credential .* No further") as error:
         call_command("k5project", "check", "demo-project-1")
     assert "manage.py k5project set-password demo-project-1" in str(error.value)
     assert k5sim.request_counts().get("POST /identity/v3/auth/tokens") == 1
+    # Asked again, the command sends nothing: the engine's mark stands.
+    with pytest.raises(CommandError, match="K5 rejected the credential"):
+        call_command("k5project", "check", "demo-project-1")
+    assert k5sim.request_counts().get("POST /identity/v3/auth/tokens") == 1
+    assert K5Project.objects.get(name="demo-project-1").credentials_invalid_at is not None
+
+
+@pytest.mark.django_db
+def test_check_force_sends_a_rejected_password_once_and_clears_the_mark_when_k5_accepts_it(
+    k5sim, capsys
+):
+    """The password was fixed in K5 itself (not in the portal): --force tries it once more."""
+    call_command("seed_demo", "--auth-url", k5sim.auth_url)
+    project = K5Project.objects.get(name="demo-project-1")
+    mark_credentials_invalid(project, K5CredentialError("The request you have made requires auth"))
+    k5sim.clear_requests()
+    with pytest.raises(CommandError, match="check again with --force"):
+        call_command("k5project", "check", "demo-project-1")
+    assert k5sim.request_counts().get("POST /identity/v3/auth/tokens") is None
+    capsys.readouterr()
+    call_command("k5project", "check", "demo-project-1", "--force")
+    output = capsys.readouterr()
+    assert "one more failed attempt" in output.err
+    assert output.out.startswith("demo-project-1: OK - signed in as demo-user")
+    assert k5sim.request_counts().get("POST /identity/v3/auth/tokens") == 1
+    assert K5Project.objects.get(name="demo-project-1").credentials_valid
 
 
 @pytest.mark.django_db

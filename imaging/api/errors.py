@@ -16,9 +16,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from imaging.engine.connections import CredentialsInvalid
-from imaging.engine.validation import CONFLICT_CODES, Refusal
-from imaging.k5 import K5Error
+from imaging.engine.errors import CONFLICT_CODES, Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +44,6 @@ def handle(exc, context):
     if isinstance(exc, Refusal):
         fields = {exc.field: [exc.message]} if exc.field else {}
         return Response(body(exc.code, exc.message, fields), status=refusal_status(exc))
-    if isinstance(exc, CredentialsInvalid | K5Error):
-        message = (
-            str(exc)
-            if isinstance(exc, CredentialsInvalid)
-            else (f"K5 could not be asked: {exc.message}")
-        )
-        return Response(body("k5_unavailable", message), status=503)
     response = exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's 500 handler answers (JSON under /api/, see below)

@@ -11,6 +11,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import observe
 from imaging.k5 import K5Client, K5CredentialError, K5Unavailable
 from imaging.models import EngineLease, EventKind, ImageJob, JobEvent, K5Project
@@ -20,23 +21,21 @@ _lock = threading.Lock()
 _PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 
-class CredentialsInvalid(Exception):
-    """The project's credential was rejected earlier; nothing is sent until it is changed."""
-
-
-def client_for(project: K5Project) -> K5Client:
+def client_for(project: K5Project, *, despite_rejection: bool = False) -> K5Client:
     """A cached client, signed in, so that ticks reuse one token (3 h) instead of signing in
-    each time.
+    each time. The only way anything in the portal gets a K5 client.
 
     The cache key includes the encrypted password and the connection settings: an admin's
     change takes effect at the next call. Raises CredentialsInvalid when the password is known
-    to be wrong, and K5Error when signing in fails otherwise.
+    to be wrong, and K5Error when signing in fails otherwise. `despite_rejection` (an
+    operator's explicit `k5project check --force`) sends a rejected password once more, still
+    one process at a time; if K5 accepts it, the mark is cleared and waiting jobs move on.
     """
-    if not project.credentials_valid:
+    if not project.credentials_valid and not despite_rejection:
         raise CredentialsInvalid(project.credentials_error or "the K5 credential was rejected")
     client = _cached_client(project)
-    if not _signed_in(client):
-        client = _sign_in(project)
+    if not _signed_in(client) or not project.credentials_valid:
+        client = _sign_in(project, despite_rejection=despite_rejection)
     return client
 
 
@@ -56,7 +55,7 @@ def _cached_client(project: K5Project) -> K5Client:
         cached = _clients.get(project.pk)
         if cached and cached[0] == key:
             return cached[1]
-        client = project.k5_client(observer=observe)
+        client = K5Client(project.k5_config(), observer=observe)
         _clients[project.pk] = (key, client)
         if cached:
             cached[1].close()
@@ -68,7 +67,7 @@ def _signed_in(client: K5Client) -> bool:
     return access is not None and not access.will_expire_soon(client.auth.MIN_TOKEN_LIFE_SECONDS)
 
 
-def _sign_in(project: K5Project) -> K5Client:
+def _sign_in(project: K5Project, *, despite_rejection: bool = False) -> K5Client:
     """Sign in to K5 — one process at a time per project, across every worker and host.
 
     Each worker process has its own client, so a freshly started cluster would otherwise send
@@ -91,7 +90,7 @@ def _sign_in(project: K5Project) -> K5Client:
         project.refresh_from_db(
             fields=["password_encrypted", "credentials_invalid_at", "credentials_error"]
         )
-        if not project.credentials_valid:
+        if not project.credentials_valid and not despite_rejection:
             raise CredentialsInvalid(project.credentials_error)
         client = _cached_client(project)
         try:
@@ -99,6 +98,8 @@ def _sign_in(project: K5Project) -> K5Client:
         except K5CredentialError as exc:
             mark_credentials_invalid(project, exc)
             raise CredentialsInvalid(project.credentials_error) from None
+        if not project.credentials_valid:
+            _clear_credentials_invalid(project)
         return client
     finally:
         EngineLease.release(lease, holder)
@@ -109,6 +110,20 @@ def forget_clients() -> None:
         for _, client in _clients.values():
             client.close()
         _clients.clear()
+
+
+def _clear_credentials_invalid(project: K5Project) -> None:
+    message = f"K5 accepted the credential of {project.username} again; waiting jobs go on."
+    with transaction.atomic():
+        K5Project.objects.filter(pk=project.pk).update(
+            credentials_invalid_at=None, credentials_error=""
+        )
+        JobEvent.record(project_id=project.pk, job_id=None, kind=EventKind.NOTE, message=message)
+        ImageJob.objects.active().filter(
+            project=project, waiting_reason=project.credentials_error
+        ).update(waiting_reason="")
+    project.credentials_invalid_at = None
+    project.credentials_error = ""
 
 
 def mark_credentials_invalid(project: K5Project, error: K5CredentialError) -> None:

@@ -10,12 +10,14 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from imaging.engine.connections import client_for
+from imaging.engine.errors import K5NotAvailable, interpolate_lazy
 from imaging.engine.validation import Eligibility, eligibility
-from imaging.k5 import blockstorage, compute
+from imaging.k5 import K5Error, blockstorage, compute
 from imaging.k5.types import Server, Volume
-from imaging.models import ImageJob, K5Project
+from imaging.models import ImageJob, K5Project, OsFamily
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,8 @@ class VolumeRow:
     verdict: Eligibility
 
     @property
-    def os_family(self) -> str:
-        return self.volume.os_family
+    def os_family(self) -> OsFamily:
+        return OsFamily.of(self.volume)
 
 
 @dataclass(frozen=True)
@@ -35,16 +37,26 @@ class Inventory:
     refreshed_at: datetime
 
 
-def project_inventory(project: K5Project, *, refresh: bool = False) -> Inventory:
-    """Raises the facade's K5Error (or CredentialsInvalid) when K5 cannot be asked."""
+def project_inventory(
+    project: K5Project, *, refresh: bool = False, despite_rejection: bool = False
+) -> Inventory:
+    """Raises K5NotAvailable (CredentialsInvalid among them) when K5 cannot be asked."""
     key = f"k5-inventory:{project.pk}:{project.k5_project_id}"
     cached = None if refresh else cache.get(key)
     if cached is None:
-        client = client_for(project)
-        volumes = blockstorage.volume_list(client)
-        servers: list[Server] = []
-        if any(volume.attached_server_id for volume in volumes):
-            servers = compute.server_list(client)
+        try:
+            client = client_for(project, despite_rejection=despite_rejection)
+            volumes = blockstorage.volume_list(client)
+            servers: list[Server] = []
+            if any(volume.attached_server_id for volume in volumes):
+                servers = compute.server_list(client)
+        except K5Error as exc:
+            raise K5NotAvailable(
+                interpolate_lazy(
+                    _("K5 could not be asked for the volumes: %(message)s"),
+                    {"message": exc.message},
+                )
+            ) from None
         cached = (volumes, {server.id: server for server in servers}, timezone.now())
         cache.set(key, cached, settings.K5_INVENTORY_CACHE_SECONDS)
     volumes, servers, refreshed_at = cached

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from imaging.engine.connections import CredentialsInvalid, client_for, mark_credentials_invalid
+from imaging.engine.connections import client_for, mark_credentials_invalid
+from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import recording_calls
 from imaging.engine.upload import CLOCK_SKEW, reconcile_submitting
 from imaging.k5 import K5CredentialError, K5Error, K5NotFound, blockstorage, image

@@ -9,10 +9,17 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from imaging.access import can_act_on
-from imaging.engine.connections import CredentialsInvalid, client_for
+from imaging.engine.connections import client_for
+from imaging.engine.errors import (
+    CredentialsInvalid,
+    K5NotAvailable,
+    Refusal,
+    english,
+    interpolate_lazy,
+)
 from imaging.engine.k5calls import recording_calls
 from imaging.engine.submission import submit_job
-from imaging.engine.validation import Refusal, Submission, english, interpolate_lazy
+from imaging.engine.validation import Submission
 from imaging.k5 import K5Error, K5NotFound, image
 from imaging.models import EventKind, ImageJob, InvalidTransition, JobState
 
@@ -31,9 +38,20 @@ def _state_name(job: ImageJob):
     return _lowercase_lazy(JobState(job.state).label)
 
 
+def can_cancel(job: ImageJob, user) -> bool:
+    """Only a job still waiting in our queue: once the upload may have reached K5, it cannot
+    be called back."""
+    return job.state == JobState.QUEUED and can_act_on(user, job)
+
+
+def can_retry(job: ImageJob, user) -> bool:
+    """A failed or sync-failed job, once."""
+    return job.state in RETRYABLE and can_act_on(user, job) and not job.retries.exists()
+
+
 def cancel_job(job: ImageJob, user) -> ImageJob:
-    _require_act(job, user)
-    if job.state != JobState.QUEUED:
+    if not can_cancel(job, user):
+        _require_act(job, user)
         raise Refusal("not_allowed", _why_not_cancellable(job))
     try:
         job.transition(
@@ -66,26 +84,8 @@ def _why_not_cancellable(job: ImageJob):
 def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None = None) -> ImageJob:
     """Delete the old job's image if it is still there (recorded), then queue a new job with
     the same parameters, linked to the old one."""
-    _require_act(job, user)
-    if job.state not in RETRYABLE:
-        raise Refusal(
-            "not_allowed",
-            interpolate_lazy(
-                _(
-                    "Only a failed job or one whose sync failed can be retried; this one is "
-                    "%(state)s."
-                ),
-                {"state": _state_name(job)},
-            ),
-        )
-    if job.retries.exists():
-        raise Refusal(
-            "not_allowed",
-            interpolate_lazy(
-                _("This job was already retried as job %(job)s."),
-                {"job": job.retries.latest("created_at").pk},
-            ),
-        )
+    if not can_retry(job, user):
+        _refuse_retry(job, user)
     if job.image_id:
         _delete_old_image(job, user)
     submission = Submission(
@@ -106,6 +106,30 @@ def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None =
     return new_job
 
 
+def _refuse_retry(job: ImageJob, user) -> None:
+    """Why `can_retry` said no, in words for the person who asked."""
+    _require_act(job, user)
+    if job.state not in RETRYABLE:
+        raise Refusal(
+            "not_allowed",
+            interpolate_lazy(
+                _(
+                    "Only a failed job or one whose sync failed can be retried; this one is "
+                    "%(state)s."
+                ),
+                {"state": _state_name(job)},
+            ),
+        )
+    if job.retries.exists():
+        raise Refusal(
+            "not_allowed",
+            interpolate_lazy(
+                _("This job was already retried as job %(job)s."),
+                {"job": job.retries.latest("created_at").pk},
+            ),
+        )
+
+
 def _delete_old_image(job: ImageJob, user) -> None:
     try:
         client = client_for(job.project)
@@ -114,11 +138,10 @@ def _delete_old_image(job: ImageJob, user) -> None:
     except K5NotFound:
         job.record(EventKind.ACTION, f"Image {job.image_id} was already gone in K5.", actor=user)
         return
-    except CredentialsInvalid as exc:
-        raise Refusal("k5_unavailable", str(exc)) from None
+    except CredentialsInvalid:
+        raise
     except K5Error as exc:
-        raise Refusal(
-            "k5_unavailable",
+        raise K5NotAvailable(
             interpolate_lazy(
                 _(
                     "The old image %(image)s could not be deleted, so nothing was retried: "
@@ -145,7 +168,7 @@ AFTER_TASKS = {
 def tick_after_task(job: ImageJob, user, task: str) -> None:
     """Record that the requester did one of the after-image tasks (Windows)."""
     _require_act(job, user)
-    if job.os_family != "windows" or task not in AFTER_TASKS:
+    if not job.is_windows or task not in AFTER_TASKS:
         raise Refusal("invalid", _("That task does not apply to this job."))
     if job.state != JobState.SUCCEEDED:
         raise Refusal("not_allowed", _("The after-image tasks come once the image is ready."))

@@ -8,64 +8,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.utils.functional import Promise, lazy
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import override
 
-from imaging.engine.connections import CredentialsInvalid, client_for
+from imaging.engine.connections import client_for
+from imaging.engine.errors import K5NotAvailable, Refusal, english, interpolate_lazy
 from imaging.k5 import K5Error, K5NotFound, blockstorage, compute, image
-from imaging.k5.types import LINUX, UNKNOWN, WINDOWS, Volume
-from imaging.models import ImageJob, K5Project
+from imaging.k5.types import Volume
+from imaging.models import ImageJob, K5Project, OsFamily
 
 # What the member confirms before imaging, per OS family (the vendor's required preparation).
 PREPARATION = {
-    LINUX: "linux-network-settings-removed",
-    WINDOWS: "windows-sysprep-run",
+    OsFamily.LINUX: "linux-network-settings-removed",
+    OsFamily.WINDOWS: "windows-sysprep-run",
 }
 PREPARATION_TEXT = {
-    LINUX: _("the network settings tied to the old NIC were removed (CentOS, Ubuntu, RHEL)"),
-    WINDOWS: _("Sysprep was run on the Windows server"),
+    OsFamily.LINUX: _(
+        "the network settings tied to the old NIC were removed (CentOS, Ubuntu, RHEL)"
+    ),
+    OsFamily.WINDOWS: _("Sysprep was run on the Windows server"),
 }
 MAX_IMAGE_NAME = 255
-
-
-def _interpolate(message, params: dict) -> str:
-    return str(message) % params
-
-
-# `_("… %(name)s …") % params`, but put together only when shown, in the reader's language.
-interpolate_lazy = lazy(_interpolate, str)
-
-
-def english(text: str | Promise) -> str:
-    """A (lazy) translatable text in English: for the API, the audit log and logs."""
-    with override("en"):
-        return str(text)
-
-
-class Refusal(Exception):
-    """A submission rule was not met.
-
-    `code` is stable for tools: conflicts (`volume_busy`, `image_name_taken`,
-    `idempotency_conflict`, `not_allowed`) map to HTTP 409, `not_found` to 404, `forbidden` to
-    403, the rest to 400.
-
-    `message` is English whatever the request's language (the API and logs give it);
-    `localized_message` is the same text in the reader's language, for the web pages.
-    """
-
-    def __init__(self, code: str, message: str | Promise, *, field: str | None = None):
-        english_message = english(message)
-        super().__init__(english_message)
-        self.code = code
-        self.message = english_message
-        self.localized_message = message
-        self.field = field
-
-
-CONFLICT_CODES = frozenset(
-    {"volume_busy", "image_name_taken", "idempotency_conflict", "not_allowed"}
-)
 
 
 @dataclass
@@ -176,19 +139,16 @@ def check_submission(submission: Submission) -> CheckedSubmission:
                 ),
                 field="image_name",
             )
-    except CredentialsInvalid as exc:
-        raise Refusal("k5_unavailable", str(exc)) from None
     except K5Error as exc:
-        raise Refusal(
-            "k5_unavailable",
+        raise K5NotAvailable(
             interpolate_lazy(
                 _("K5 could not be asked about the volume: %(message)s Try again shortly."),
                 {"message": exc.message},
             ),
         ) from None
 
-    family = volume.os_family
-    if family == UNKNOWN:
+    family = OsFamily.of(volume)
+    if family == OsFamily.UNKNOWN:
         if s.os_family not in PREPARATION:
             raise Refusal(
                 "os_unknown",
@@ -199,7 +159,7 @@ def check_submission(submission: Submission) -> CheckedSubmission:
                 ),
                 field="os_family",
             )
-        family = s.os_family
+        family = OsFamily(s.os_family)
     if not s.preparation_confirmed:
         raise Refusal(
             "preparation_required",

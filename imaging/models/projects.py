@@ -10,7 +10,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from imaging import credentials
-from imaging.k5 import K5Client, K5Config
+from imaging.k5 import K5Config
 
 
 class BlockStorageVersion(models.TextChoices):
@@ -111,10 +111,6 @@ class K5Project(models.Model):
             connect_timeout=settings.K5_CONNECT_TIMEOUT,
             read_timeout=settings.K5_READ_TIMEOUT,
         )
-
-    def k5_client(self, **options) -> K5Client:
-        """A facade client acting as this project's service user (see imaging.k5)."""
-        return K5Client(self.k5_config(), **options)
 
 
 class Role(models.TextChoices):

@@ -17,11 +17,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from imaging.access import can_act_on, visible_events, visible_jobs, visible_projects
+from imaging.engine.errors import Refusal
 from imaging.engine.pacing import queue_forecast
-from imaging.engine.remedy import AFTER_TASKS, cancel_job, retry_job, tick_after_task
-from imaging.engine.validation import Refusal
+from imaging.engine.remedy import (
+    AFTER_TASKS,
+    can_cancel,
+    can_retry,
+    cancel_job,
+    retry_job,
+    tick_after_task,
+)
 from imaging.filtersets import EventFilterSet, JobFilterSet
-from imaging.models import EventKind, JobState
+from imaging.models import Channel, EventKind, JobState
 
 MILESTONES = [  # (state, timestamp field) for the timeline
     (JobState.QUEUED, "created_at"),
@@ -56,14 +63,13 @@ def job_page(request, job_id):
         "events": job.events.order_by("created_at", "id"),
         "transitions": transitions,
         "can_act": can_act_on(request.user, job),
-        "can_cancel": job.state == JobState.QUEUED,
-        "can_retry": job.state in (JobState.FAILED, JobState.SYNC_FAILED)
-        and not job.retries.exists(),
+        "can_cancel": can_cancel(job, request.user),
+        "can_retry": can_retry(job, request.user),
         "retries": job.retries.all(),
         "after_tasks": [
             (key, label, job.after_tasks.get(key)) for key, label in AFTER_TASKS.items()
         ]
-        if job.os_family == "windows"
+        if job.is_windows
         else [],
     }
     template = "imaging/_job_live.html" if request.GET.get("partial") else "imaging/job.html"
@@ -97,7 +103,7 @@ def job_cancel(request, job_id):
 def job_retry(request, job_id):
     def retry(job):
         new = retry_job(
-            job, request.user, channel="web", client_address=request.META.get("REMOTE_ADDR")
+            job, request.user, channel=Channel.WEB, client_address=request.META.get("REMOTE_ADDR")
         )
         if job.image_id:
             text = _("Retrying as job %(job)d; the old image %(image)s was removed.") % {

@@ -13,13 +13,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from imaging.access import can_submit, visible_projects
-from imaging.engine.connections import CredentialsInvalid
+from imaging.engine.errors import K5NotAvailable, Refusal
 from imaging.engine.inventory import VolumeRow, project_inventory
 from imaging.engine.pacing import budget, queue_forecast
 from imaging.engine.submission import submit_job
-from imaging.engine.validation import PREPARATION_TEXT, Refusal, Submission
-from imaging.k5 import K5Error
-from imaging.k5.types import UNKNOWN
+from imaging.engine.validation import PREPARATION_TEXT, Submission
+from imaging.models import Channel, OsFamily
 from imaging.web.dashboard import budget_text
 
 # Refusals that the form can put next to one of its fields.
@@ -33,12 +32,8 @@ def _project(request, project_id):
 def _inventory(project, *, refresh=False):
     try:
         return project_inventory(project, refresh=refresh), None
-    except CredentialsInvalid as exc:
-        return None, str(exc)
-    except K5Error as exc:
-        return None, _("K5 could not be asked for the volumes: %(message)s") % {
-            "message": exc.message
-        }
+    except K5NotAvailable as exc:
+        return None, exc.localized_message
 
 
 @login_required
@@ -99,7 +94,11 @@ class CreateImageForm(forms.Form):
     os_family = forms.ChoiceField(
         required=False,
         label=gettext_lazy("Which OS is on this volume?"),
-        choices=[("", "—"), ("linux", "Linux (CentOS, Ubuntu, RHEL)"), ("windows", "Windows")],
+        choices=[
+            ("", "—"),
+            (OsFamily.LINUX, "Linux (CentOS, Ubuntu, RHEL)"),
+            (OsFamily.WINDOWS, "Windows"),
+        ],
     )
     preparation_confirmed = forms.BooleanField(required=False)
 
@@ -138,7 +137,7 @@ def create_image(request, project_id, volume_id):
             job, _created = submit_job(
                 submission,
                 user=request.user,
-                channel="web",
+                channel=Channel.WEB,
                 client_address=request.META.get("REMOTE_ADDR"),
             )
         except Refusal as refusal:
@@ -148,7 +147,7 @@ def create_image(request, project_id, volume_id):
         else:
             messages.success(request, _("Image job queued: %(name)s") % {"name": job.image_name})
             return redirect("job", job.pk)
-    family = row.os_family if row else UNKNOWN
+    family = row.os_family if row else OsFamily.UNKNOWN
     position, start = queue_forecast(project, new_job=True)[None]
     return render(
         request,

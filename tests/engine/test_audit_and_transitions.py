@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth.models import User
 
 from imaging.access import visible_jobs
+from imaging.engine.errors import Refusal
 from imaging.engine.remedy import cancel_job, retry_job
-from imaging.engine.validation import Refusal
 from imaging.models import ImageJob, InvalidTransition, JobEvent, JobState
 from imaging.models.events import AppendOnly
 from tests.engine.conftest import make_user, run_to_uploading, submit

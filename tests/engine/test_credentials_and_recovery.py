@@ -9,7 +9,7 @@ from django.utils import timezone
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.polling import poll_project
 from imaging.engine.upload import send_upload
-from imaging.k5 import blockstorage
+from imaging.k5 import K5Client, blockstorage
 from imaging.models import EventKind, ImageJob, JobState, UploadAttempt
 from tests.engine.conftest import poll, submit
 
@@ -52,7 +52,7 @@ def crash_after_post(project, job) -> str:
         submit_started_at=timezone.now() - timedelta(minutes=10)
     )
     accepted = blockstorage.volume_upload_to_image(
-        project.k5_client(), job.volume_id, job.image_name
+        K5Client(project.k5_config()), job.volume_id, job.image_name
     )
     return accepted.image_id
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from imaging.engine.pacing import budget, queue_forecast, start_due_uploads
 from imaging.engine.upload import send_upload
+from imaging.k5 import K5Client
 from imaging.models import JobState, UploadAttempt
 from tests.engine.conftest import submit
 
@@ -63,7 +64,7 @@ def test_when_k5_still_says_rate_limited_the_job_waits_for_retry_after_in_order(
     jobs = queue(k5sim, project, bob, 2)
     # Somebody else used the project's 4 uploads outside the portal.
     for volume_id in bulk_volumes(k5sim, project, 4):
-        project.k5_client().post(
+        K5Client(project.k5_config()).post(
             "blockstorage",
             f"volumes/{volume_id}/action",
             json={"os-volume_upload_image": {"image_name": volume_id}},

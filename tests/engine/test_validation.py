@@ -2,8 +2,9 @@
 
 import pytest
 
+from imaging.engine.errors import Refusal
 from imaging.engine.submission import submit_job
-from imaging.engine.validation import Refusal, check_submission
+from imaging.engine.validation import check_submission
 from imaging.models import ImageJob, JobState
 from tests.engine.conftest import (
     CENTOS_BATCH,

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from imaging.k5 import K5CredentialError, K5Error, blockstorage
+from imaging.engine.errors import CredentialsInvalid, K5NotAvailable
+from imaging.engine.inventory import project_inventory
 from imaging.models import BlockStorageVersion, K5Project, Membership, Role
 
 
@@ -47,8 +48,15 @@ class Command(BaseCommand):
         add.add_argument("--upload-window", type=int, default=3600, help="seconds")
 
         actions.add_parser("list", help="one line per project")
+        check = actions.add_parser("check", help="sign in, list volumes, print one summary line")
+        check.add_argument("name")
+        check.add_argument(
+            "--force",
+            action="store_true",
+            help="send a password K5 has already rejected once more (one more failed attempt "
+            "towards K5's lockout of the user if it is still wrong)",
+        )
         for name, text in (
-            ("check", "authenticate, list volumes, print one summary line"),
             ("set-password", "replace the stored K5 password"),
             ("remove", "delete the project from the portal (K5 is untouched)"),
         ):
@@ -105,19 +113,26 @@ class Command(BaseCommand):
                 f"\t{project.upload_limit}/{project.upload_window_seconds}s"
             )
 
-    def handle_check(self, *, name, **_):
+    def handle_check(self, *, name, force, **_):
         project = self.get_project(name)
+        if force and not project.credentials_valid:
+            self.stderr.write(
+                f"--force: sending the password K5 rejected once more. If it is still wrong, "
+                f"that is one more failed attempt: K5 locks {project.username} (and every "
+                "project sharing that user) after 5 in 15 minutes."
+            )
         try:
-            with project.k5_client() as client:
-                volumes = blockstorage.volume_list(client)
-        except K5CredentialError as exc:
+            # The engine's own way in: one sign-in at a time per project, and a password K5
+            # rejected is not sent again unless the operator says --force.
+            inventory = project_inventory(project, refresh=True, despite_rejection=force)
+        except CredentialsInvalid as exc:
             raise CommandError(
-                f"{name}: K5 rejected the credential ({exc.message}). Not retried: K5 locks the "
-                "user after 5 wrong passwords in 15 minutes. Fix it with: "
-                f"manage.py k5project set-password {name}"
+                f"{name}: {exc.message} Fix it with: manage.py k5project set-password {name} "
+                "(or, if the password was fixed in K5 itself, check again with --force)."
             ) from None
-        except K5Error as exc:
-            raise CommandError(f"{name}: {exc}") from None
+        except K5NotAvailable as exc:
+            raise CommandError(f"{name}: {exc.message}") from None
+        volumes = [row.volume for row in inventory.rows]
         statuses = Counter(volume.status for volume in volumes)
         summary = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
         self.stdout.write(
