@@ -15,20 +15,31 @@ from imaging.models import ImageJob, JobEvent, K5Project, Membership, Role
 RANK = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
 
 
-def role_in(user, project: K5Project) -> str | None:
+def is_portal_admin(user) -> bool:
+    """Staff count as an admin of every project: the one place that says so."""
+    return user.is_authenticated and user.is_staff
+
+
+def role_in(user, project: K5Project) -> Role | None:
+    return roles_in(user, [project]).get(project.pk)
+
+
+def roles_in(user, projects) -> dict[int, Role]:
+    """The user's role in each of `projects` that they belong to, in one query."""
     if not user.is_authenticated:
-        return None
-    if user.is_staff:
-        return Role.ADMIN
-    return (
-        Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
-    )
+        return {}
+    if is_portal_admin(user):
+        return {project.pk: Role.ADMIN for project in projects}
+    memberships = Membership.objects.filter(user=user, project__in=projects)
+    return {
+        project_id: Role(role) for project_id, role in memberships.values_list("project_id", "role")
+    }
 
 
 def visible_projects(user) -> QuerySet[K5Project]:
     if not user.is_authenticated:
         return K5Project.objects.none()
-    if user.is_staff:
+    if is_portal_admin(user):
         return K5Project.objects.all()
     return K5Project.objects.filter(memberships__user=user)
 

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from imaging.models import ImageJob, JobEvent, K5Project, OsFamily, ZoneSyncResult
+from imaging.models import ImageJob, JobEvent, K5Project, OsFamily, Role, ZoneSyncResult
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -32,9 +32,9 @@ class ProjectSerializer(serializers.ModelSerializer):
             "next_slot_at",
         ]
 
-    @extend_schema_field(serializers.ChoiceField(choices=["viewer", "member", "admin"]))
+    @extend_schema_field(serializers.ChoiceField(choices=Role.values))
     def get_role(self, project) -> str:
-        return self.context["roles"].get(project.pk, "viewer")
+        return self.context["roles"].get(project.pk, Role.VIEWER)
 
     def get_uploads_in_window(self, project) -> int:
         return self.context["budgets"][project.pk].used
@@ -97,7 +97,7 @@ class JobCreateSerializer(serializers.Serializer):
         help_text="Linux: the network settings were removed; Windows: Sysprep was run"
     )
     os_family = serializers.ChoiceField(
-        choices=["linux", "windows"],
+        choices=[OsFamily.LINUX, OsFamily.WINDOWS],
         required=False,
         allow_null=True,
         default=None,

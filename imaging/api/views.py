@@ -16,7 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from imaging.access import visible_events, visible_jobs, visible_projects
+from imaging.access import roles_in, visible_events, visible_jobs, visible_projects
 from imaging.api.pagination import Pages
 from imaging.api.renderers import CSVRenderer
 from imaging.api.schema import ApiSchema
@@ -31,9 +31,9 @@ from imaging.engine.inventory import project_inventory
 from imaging.engine.pacing import budget, queue_forecast
 from imaging.engine.remedy import cancel_job, retry_job
 from imaging.engine.submission import submit_job
-from imaging.engine.validation import CONFLICT_CODES, Refusal, Submission
+from imaging.engine.validation import Submission
 from imaging.filtersets import EventFilterSet, JobFilterSet
-from imaging.models import ImageJob, JobState, Membership, ZoneSyncResult
+from imaging.models import Channel, JobState, ZoneSyncResult
 
 
 class InEnglish:
@@ -68,19 +68,9 @@ class ProjectViewSet(InEnglish, viewsets.ReadOnlyModelViewSet):
 
     def _context(self, projects):
         """Roles and upload budgets of the projects shown, and of no others."""
-        user = self.request.user
-        roles = (
-            {p.pk: "admin" for p in projects}
-            if user.is_staff
-            else dict(
-                Membership.objects.filter(user=user, project__in=projects).values_list(
-                    "project_id", "role"
-                )
-            )
-        )
         return {
             **self.get_serializer_context(),
-            "roles": roles,
+            "roles": roles_in(self.request.user, projects),
             "budgets": {p.pk: budget(p) for p in projects},
         }
 
@@ -210,24 +200,11 @@ class JobViewSet(
             )
         options = {
             "user": request.user,
-            "channel": "api",
+            "channel": Channel.API,
             "idempotency_key": key,
             "client_address": _client_address(request),
         }
-        try:
-            job, created = submit_job(submission, **options)
-        except Refusal as refusal:
-            # A retry racing its own original: the key was looked up before the original
-            # committed, then the rules saw the original's job as "volume busy". Asked again,
-            # the service finds the job by its key and answers the replay (or 409 if the body
-            # differs) — the tool must not be told its own request conflicts.
-            if not (
-                key
-                and refusal.code in CONFLICT_CODES
-                and ImageJob.objects.filter(requested_by=request.user, idempotency_key=key).exists()
-            ):
-                raise
-            job, created = submit_job(submission, **options)
+        job, created = submit_job(submission, **options)
         job = self.get_queryset().get(pk=job.pk)
         return Response(
             self.get_serializer(job, context=self._context([job])).data,
@@ -264,7 +241,10 @@ class JobViewSet(
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         new = retry_job(
-            self.get_object(), request.user, channel="api", client_address=_client_address(request)
+            self.get_object(),
+            request.user,
+            channel=Channel.API,
+            client_address=_client_address(request),
         )
         new = self.get_queryset().get(pk=new.pk)
         return Response(

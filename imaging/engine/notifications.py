@@ -87,7 +87,7 @@ def _email(job: ImageJob) -> str:
         lines.append(f"Why: {job.error_message}")
     if job.state == JobState.SYNC_FAILED:
         lines.append("Remedy: delete the image and create it again (the Retry action does both).")
-    if job.state == JobState.SUCCEEDED and job.os_family == "windows":
+    if job.state == JobState.SUCCEEDED and job.is_windows:
         lines.append("After imaging Windows: restore the server's snapshot, then restart it.")
     lines.append(settings.PORTAL_BASE_URL.rstrip("/") + job_path(job))
     try:

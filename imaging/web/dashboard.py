@@ -6,30 +6,31 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from imaging.access import visible_jobs, visible_projects
+from imaging.access import roles_in, visible_jobs, visible_projects
 from imaging.engine.pacing import Budget, budget
-from imaging.models import ACTIVE_STATES, TERMINAL_STATES, Membership
+from imaging.models import ACTIVE_STATES, TERMINAL_STATES, Role
 from imaging.web.charts import outcome_chart
 
 # The member's role as the dashboard names it (the stored value, translated).
 ROLE_NAMES = {
-    "viewer": gettext_lazy("viewer"),
-    "member": gettext_lazy("member"),
-    "admin": gettext_lazy("admin"),
+    Role.VIEWER: gettext_lazy("viewer"),
+    Role.MEMBER: gettext_lazy("member"),
+    Role.ADMIN: gettext_lazy("admin"),
 }
 
 
 @login_required
 def dashboard(request):
     user = request.user
-    roles = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+    visible = list(visible_projects(user).order_by("name"))
+    roles = roles_in(user, visible)
     projects = [
         {
             "project": project,
-            "role": _role_name("admin" if user.is_staff else roles.get(project.pk)),
+            "role": _role_name(roles.get(project.pk)),
             "budget": budget_text(budget(project)),
         }
-        for project in visible_projects(user).order_by("name")
+        for project in visible
     ]
     mine = visible_jobs(user).filter(requested_by=user).select_related("project")
     running = list(mine.filter(state__in=ACTIVE_STATES).order_by("created_at")[:20])
