@@ -14,6 +14,7 @@ START_UPLOADS = "imaging.tasks.start_uploads"
 SEND_UPLOAD = "imaging.tasks.send_upload"
 RUN_TICKER = "imaging.tasks.run_ticker"
 NOTIFY_JOB_FINISHED = "imaging.tasks.notify_job_finished"
+REFRESH_INVENTORY = "imaging.tasks.refresh_inventory"
 
 
 def enqueue(task: str, *args) -> None:

@@ -8,7 +8,8 @@ K5: progress lives in the models and the engine tick moves it on.
 from __future__ import annotations
 
 from imaging import dispatch
-from imaging.engine import notifications, tick, upload
+from imaging.engine import inventory, notifications, tick, upload
+from imaging.engine.errors import K5NotAvailable
 from imaging.models import K5Project
 
 
@@ -34,6 +35,17 @@ def run_ticker() -> int:
     if ticks:
         dispatch.enqueue(dispatch.RUN_TICKER)
     return ticks
+
+
+def refresh_inventory(project_id: int) -> str:
+    project = K5Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return "no such project"
+    try:
+        listed = inventory.refresh_inventory(project)
+    except K5NotAvailable as exc:  # stored beside the last good list, for the pages to show
+        return f"not listed: {exc.message}"
+    return f"{len(listed.rows)} volume(s)"
 
 
 def notify_job_finished(job_id: int) -> list[str]:

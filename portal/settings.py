@@ -155,6 +155,11 @@ K5_CONNECT_TIMEOUT = env_float("K5_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 K5_READ_TIMEOUT = env_float("K5_READ_TIMEOUT", 30.0, minimum=0.1)
 # How long a project's volume list (with servers) is reused by pages and the API.
 K5_INVENTORY_CACHE_SECONDS = env_int("K5_INVENTORY_CACHE_SECONDS", 60, minimum=0)
+# At most one K5 volume listing per project this often, whoever asks (members share one K5
+# user per project).
+K5_INVENTORY_MIN_SECONDS = env_int("K5_INVENTORY_MIN_SECONDS", 15, minimum=0)
+# The longest a web request waits on K5 in all (submission checks; a first volume list).
+K5_REQUEST_BUDGET_SECONDS = env_float("K5_REQUEST_BUDGET_SECONDS", 10.0, minimum=0.5)
 
 
 def _credential_keys() -> list[str]:

@@ -3,6 +3,8 @@ from django.core.cache import cache
 
 from tests.support.simulator import start_simulator
 
+pytest_plugins = ["tests.support.inventory_worker"]
+
 
 @pytest.fixture(scope="session")
 def k5sim_process():

@@ -43,7 +43,10 @@ def handle(exc, context):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, Refusal):
         fields = {exc.field: [exc.message]} if exc.field else {}
-        return Response(body(exc.code, exc.message, fields), status=refusal_status(exc))
+        response = Response(body(exc.code, exc.message, fields), status=refusal_status(exc))
+        if getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     response = exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's 500 handler answers (JSON under /api/, see below)

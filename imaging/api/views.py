@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import translation
@@ -27,7 +28,7 @@ from imaging.api.serializers import (
     ProjectSerializer,
     VolumeSerializer,
 )
-from imaging.engine.inventory import project_inventory
+from imaging.engine.inventory import no_inventory_yet, project_inventory
 from imaging.engine.pacing import budget, queue_forecast
 from imaging.engine.remedy import cancel_job, retry_job
 from imaging.engine.submission import submit_job
@@ -77,14 +78,19 @@ class ProjectViewSet(InEnglish, viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         responses={
             200: VolumeSerializer(many=True),
-            503: OpenApiResponse(description="K5 could not be asked (`k5_unavailable`)"),
+            503: OpenApiResponse(
+                description="K5 has never given this project's volumes, and did not within "
+                "K5_REQUEST_BUDGET_SECONDS (`k5_unavailable`, with Retry-After)"
+            ),
         },
         parameters=[
             OpenApiParameter(
                 "refresh",
                 bool,
-                description="ask K5 now instead of "
-                "using the list cached for K5_INVENTORY_CACHE_SECONDS",
+                description="ask for a new K5 list (coalesced: at most one per "
+                "K5_INVENTORY_MIN_SECONDS) and wait for it up to K5_REQUEST_BUDGET_SECONDS; "
+                "otherwise the last list is answered, and a new one asked for once it is "
+                "older than K5_INVENTORY_CACHE_SECONDS",
             )
         ],
     )
@@ -94,10 +100,28 @@ class ProjectViewSet(InEnglish, viewsets.ReadOnlyModelViewSet):
         refresh = request.query_params.get("refresh", "").lower()
         if refresh not in YES | NO:
             raise ValidationError({"refresh": ["true or false."]})
-        inventory = project_inventory(project, refresh=refresh in YES)
+        # Answered from the last K5 list; a new one is listed by a worker. A tool that asks
+        # for a refresh (or the very first list) waits for it, within the request budget.
+        budget = settings.K5_REQUEST_BUDGET_SECONDS
+        inventory = project_inventory(
+            project,
+            refresh=refresh in YES,
+            wait=budget if refresh in YES else 0,
+            wait_for_first=budget,
+        )
+        if not inventory.known:
+            raise no_inventory_yet(inventory)
         response = Response(VolumeSerializer(inventory.rows, many=True).data)
         response["X-Refreshed-At"] = inventory.refreshed_at.isoformat()
+        response["X-Refreshing"] = "true" if inventory.refreshing else "false"
+        if inventory.error:
+            response["X-Refresh-Error"] = _header_text(inventory.error)
         return response
+
+
+def _header_text(text: str) -> str:
+    """An HTTP header value: one line of printable ASCII."""
+    return " ".join(text.encode("ascii", "replace").decode().split())[:500]
 
 
 MAX_IDEMPOTENCY_KEY = 255  # ImageJob.idempotency_key

@@ -14,6 +14,7 @@ from django.utils import timezone
 from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import observe
 from imaging.k5 import K5Client, K5CredentialError, K5Unavailable
+from imaging.k5 import deadline as k5_deadline
 from imaging.models import EngineLease, EventKind, ImageJob, JobEvent, K5Project
 
 _clients: dict[int, tuple[str, K5Client]] = {}
@@ -81,6 +82,8 @@ def _sign_in(project: K5Project, *, despite_rejection: bool = False) -> K5Client
     lease, holder = f"sign-in:{project.pk}", f"{_PROCESS}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + hold
     while not EngineLease.acquire(lease, holder, hold):
+        if k5_deadline.exhausted():  # a web request's time budget (imaging.k5.deadline)
+            raise k5_deadline.too_slow()
         if time.monotonic() > deadline:
             raise K5Unavailable(
                 "another worker has been signing in to K5 for too long; trying again later"

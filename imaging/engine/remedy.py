@@ -9,18 +9,13 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from imaging.access import can_act_on
-from imaging.engine.connections import client_for
 from imaging.engine.errors import (
-    CredentialsInvalid,
-    K5NotAvailable,
     Refusal,
     english,
     interpolate_lazy,
 )
-from imaging.engine.k5calls import recording_calls
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission
-from imaging.k5 import K5Error, K5NotFound, image
 from imaging.models import EventKind, ImageJob, InvalidTransition, JobState
 
 RETRYABLE = (JobState.FAILED, JobState.SYNC_FAILED)
@@ -82,12 +77,12 @@ def _why_not_cancellable(job: ImageJob):
 
 
 def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None = None) -> ImageJob:
-    """Delete the old job's image if it is still there (recorded), then queue a new job with
-    the same parameters, linked to the old one."""
+    """Queue a new job with the same parameters, linked to the old one — accepted or refused
+    on fresh checks first. The old job's image (the vendor's remedy for a sync failure:
+    delete it and create it again) is not touched here: the worker deletes it just before the
+    new upload is sent, so it stays if the new job is refused, cancelled or never sent."""
     if not can_retry(job, user):
         _refuse_retry(job, user)
-    if job.image_id:
-        _delete_old_image(job, user)
     submission = Submission(
         project=job.project,
         volume_id=job.volume_id,
@@ -98,6 +93,7 @@ def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None =
         os_family=job.os_family,
         disk_format=job.disk_format,
         container_format=job.container_format,
+        replaces_image_id=job.image_id if job.image_id and not job.image_deleted_at else None,
     )
     with transaction.atomic():
         new_job, _created = submit_job(
@@ -128,34 +124,6 @@ def _refuse_retry(job: ImageJob, user) -> None:
                 {"job": job.retries.latest("created_at").pk},
             ),
         )
-
-
-def _delete_old_image(job: ImageJob, user) -> None:
-    try:
-        client = client_for(job.project)
-        with recording_calls(job):
-            image.image_delete(client, job.image_id)
-    except K5NotFound:
-        job.record(EventKind.ACTION, f"Image {job.image_id} was already gone in K5.", actor=user)
-        return
-    except CredentialsInvalid:
-        raise
-    except K5Error as exc:
-        raise K5NotAvailable(
-            interpolate_lazy(
-                _(
-                    "The old image %(image)s could not be deleted, so nothing was retried: "
-                    "%(message)s"
-                ),
-                {"image": job.image_id, "message": exc.message},
-            ),
-        ) from None
-    job.record(
-        EventKind.ACTION,
-        f"Deleted image {job.image_id} before retrying.",
-        actor=user,
-        detail={"image_id": job.image_id},
-    )
 
 
 # Windows volumes: the vendor's tasks after the image is created.

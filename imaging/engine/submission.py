@@ -18,6 +18,7 @@ from imaging.engine.connections import client_for
 from imaging.engine.errors import Refusal
 from imaging.engine.validation import CheckedSubmission, Submission, check_submission
 from imaging.k5 import K5Error, compute
+from imaging.k5 import deadline as k5_deadline
 from imaging.models import (
     EventKind,
     ImageJob,
@@ -50,7 +51,11 @@ def submit_job(
     if earlier:
         return _replayed(earlier, fingerprint), False
     try:
-        checked = check_submission(submission)
+        # The one K5 conversation a person waits for: it gets a total time budget, so that a
+        # slow K5 answers "nothing was queued" instead of holding the request (and a web
+        # worker) for minutes.
+        with k5_deadline.within(settings.K5_REQUEST_BUDGET_SECONDS):
+            checked = check_submission(submission)
     except Refusal:
         # A replay racing its own original sees the original's job as "volume busy": the
         # answer it deserves is that job.

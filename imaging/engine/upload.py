@@ -21,10 +21,12 @@ from imaging.engine.k5calls import recording_calls
 from imaging.k5 import (
     K5CredentialError,
     K5Error,
+    K5NotFound,
     K5RateLimited,
     K5Unavailable,
     K5UploadOutcomeUnknown,
     blockstorage,
+    image,
 )
 from imaging.k5.types import Image, Volume
 from imaging.models import EventKind, ImageJob, InvalidTransition, JobState, UploadAttempt
@@ -44,7 +46,7 @@ def send_upload(job_id: int) -> str:
     ).update(submit_started_at=now)
     if not claimed:
         return "not claimed: another worker sent it, or the job moved on"
-    job = ImageJob.objects.select_related("project").get(pk=job_id)
+    job = ImageJob.objects.select_related("project", "retry_of").get(pk=job_id)
     attempt = job.upload_attempts.filter(outcome=Outcome.SENDING).order_by("-sent_at").first()
     if attempt is not None:
         # The slot was counted when it was taken, but this task may have waited in the queue
@@ -68,6 +70,9 @@ def send_upload(job_id: int) -> str:
             waiting_reason=f"K5 sign-in failed; trying again in {int(backoff)} s.",
         )
 
+    not_replaced = _delete_replaced_image(job, client, attempt)
+    if not_replaced:
+        return not_replaced
     with recording_calls(job) as calls:
         try:
             accepted = blockstorage.volume_upload_to_image(
@@ -101,6 +106,45 @@ def send_upload(job_id: int) -> str:
     except InvalidTransition:
         logger.warning("job %s moved while its upload was sent", job.pk)
     return "accepted"
+
+
+def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None) -> str | None:
+    """A retry replaces its original's image (a sync-failed image is still usable in its own
+    zone; the vendor's remedy is to delete it and create it again). It is deleted only now,
+    just before the new upload leaves, so it stays while the retry could still be refused,
+    cancelled or never sent. Returns why the upload was not sent, or None."""
+    old = job.retry_of
+    if old is None or not old.image_id or old.image_deleted_at:
+        return None
+    try:
+        with recording_calls(job) as calls:
+            image.image_delete(client, old.image_id)
+    except K5NotFound:
+        message = (
+            f"Image {old.image_id} of job {old.pk}, which this job replaces, was already gone."
+        )
+        calls = []
+    except K5Error as exc:
+        backoff = settings.ENGINE_UNAVAILABLE_BACKOFF_SECONDS
+        return _back_to_queue(
+            job,
+            attempt,
+            Outcome.NOT_SENT,
+            f"The image {old.image_id} this job replaces could not be deleted ({exc.message}); "
+            "the upload was not sent and will be tried again.",
+            not_before=timezone.now() + timedelta(seconds=backoff),
+            waiting_reason="Deleting the image it replaces failed; trying again in "
+            f"{int(backoff)} s.",
+        )
+    else:
+        message = (
+            f"Deleted image {old.image_id} of job {old.pk} just before sending its replacement."
+        )
+    ImageJob.objects.filter(pk=old.pk).update(image_deleted_at=timezone.now())
+    detail = {"image_id": old.image_id, "replaced_by_job": job.pk, "calls": calls}
+    job.record(EventKind.ACTION, message, detail=detail)
+    old.record(EventKind.ACTION, message, detail=detail)
+    return None
 
 
 def _upload_refused(job: ImageJob, attempt: UploadAttempt | None, exc: K5Error) -> str:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from imaging.engine.connections import client_for
 from imaging.engine.errors import K5NotAvailable, Refusal, english, interpolate_lazy
-from imaging.k5 import K5Error, K5NotFound, blockstorage, compute, image
+from imaging.k5 import K5Error, K5NotFound, K5TooSlow, blockstorage, compute, image
 from imaging.k5.types import Volume
 from imaging.models import ImageJob, K5Project, OsFamily
 
@@ -29,6 +30,8 @@ PREPARATION_TEXT = {
     OsFamily.WINDOWS: _("Sysprep was run on the Windows server"),
 }
 MAX_IMAGE_NAME = 255
+# What a client told "K5 is slow" is asked to wait before trying again (Retry-After).
+SLOW_K5_RETRY_AFTER = 30
 
 
 @dataclass
@@ -43,6 +46,8 @@ class Submission:
     os_family: str | None = None
     disk_format: str = "raw"
     container_format: str = "bare"
+    # A retry's: the old job's image, which keeps the name until the new upload replaces it.
+    replaces_image_id: str | None = None
 
 
 @dataclass
@@ -127,7 +132,8 @@ def check_submission(submission: Submission) -> CheckedSubmission:
                 "not_found", _("No such volume in this project."), field="volume_id"
             ) from None
         server = _check_volume_state(s, volume, client)
-        if image.image_list(client, name=name, owner=s.project.k5_project_id):
+        namesakes = image.image_list(client, name=name, owner=s.project.k5_project_id)
+        if any(found.id != s.replaces_image_id for found in namesakes):
             raise Refusal(
                 "image_name_taken",
                 interpolate_lazy(
@@ -139,6 +145,17 @@ def check_submission(submission: Submission) -> CheckedSubmission:
                 ),
                 field="image_name",
             )
+    except K5TooSlow as exc:
+        raise K5NotAvailable(
+            interpolate_lazy(
+                _(
+                    "K5 is slow: it did not answer within %(seconds)s s, so nothing was queued. "
+                    "Try again in a minute."
+                ),
+                {"seconds": f"{settings.K5_REQUEST_BUDGET_SECONDS:g}"},
+            ),
+            retry_after=SLOW_K5_RETRY_AFTER,
+        ) from exc
     except K5Error as exc:
         raise K5NotAvailable(
             interpolate_lazy(

@@ -12,6 +12,7 @@ results, and one exception family (errors.K5Error) with a `permanent` flag.
 """
 
 from .client import CallRecord, K5Client
+from .deadline import K5TooSlow
 from .errors import (
     K5AccessDenied,
     K5BadRequest,
@@ -46,6 +47,7 @@ __all__ = [
     "K5NotFound",
     "K5OutcomeUnknown",
     "K5RateLimited",
+    "K5TooSlow",
     "K5Unavailable",
     "K5UploadOutcomeUnknown",
     "Server",

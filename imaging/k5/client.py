@@ -27,6 +27,7 @@ from keystoneauth1 import exceptions as ka_exceptions
 from keystoneauth1 import session as ks_session
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from . import deadline
 from .errors import (
     K5EndpointNotFound,
     K5Error,
@@ -88,6 +89,7 @@ class _TimeoutHttp(requests.Session):
     def request(self, method, url, *args, **kwargs):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
+        kwargs["timeout"] = deadline.cut(kwargs["timeout"], method=method, path=urlsplit(url).path)
         return super().request(method, url, *args, **kwargs)
 
 
@@ -287,7 +289,9 @@ class K5Client:
                         method=method,
                         path=shown_path,
                     ) from None
-                if attempt < retries:
+                if deadline.exhausted():
+                    raise deadline.too_slow(method=method, path=shown_path) from None
+                if attempt < retries and self._may_retry(attempt):
                     attempt = self._pause_before_retry(attempt, method, shown_path, failure)
                     continue
                 raise K5Unavailable(
@@ -303,7 +307,7 @@ class K5Client:
             status = response.status_code
             if status < 400:
                 return Reply(status, _json_or_none(response), request_id_of(response))
-            if status in _RETRIABLE_STATUSES and attempt < retries:
+            if status in _RETRIABLE_STATUSES and attempt < retries and self._may_retry(attempt):
                 attempt = self._pause_before_retry(attempt, method, shown_path, f"HTTP {status}")
                 continue
             error = error_from_response(response, method, shown_path)
@@ -317,8 +321,15 @@ class K5Client:
                 )
             raise error
 
+    def _retry_delay(self, attempt: int) -> float:
+        return min(self.config.retry_backoff * (2**attempt), self.config.retry_backoff_max)
+
+    def _may_retry(self, attempt: int) -> bool:
+        """Not when the pause alone would use up the caller's time budget."""
+        return deadline.allows_pause(self._retry_delay(attempt))
+
     def _pause_before_retry(self, attempt: int, method: str, path: str, reason: str) -> int:
-        delay = min(self.config.retry_backoff * (2**attempt), self.config.retry_backoff_max)
+        delay = self._retry_delay(attempt)
         logger.warning("K5 %s %s failed (%s); retrying in %.2fs", method, path, reason, delay)
         time.sleep(delay)
         return attempt + 1

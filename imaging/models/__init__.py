@@ -2,6 +2,7 @@
 per-zone sync results. One module per concept; import from here."""
 
 from imaging.models.events import EventKind, JobEvent
+from imaging.models.inventory import VolumeInventory
 from imaging.models.jobs import (
     ACTIVE_STATES,
     TERMINAL_STATES,
@@ -38,5 +39,6 @@ __all__ = [
     "SyncRole",
     "SyncStatus",
     "UploadAttempt",
+    "VolumeInventory",
     "ZoneSyncResult",
 ]

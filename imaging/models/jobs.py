@@ -112,6 +112,8 @@ class ImageJob(models.Model):
     waiting_reason = models.CharField(max_length=500, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
     image_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # When the portal deleted that image in K5 (a leftover, or replaced by this job's retry).
+    image_deleted_at = models.DateTimeField(null=True, blank=True)
     k5_request_ids = models.JSONField(default=list, blank=True)
     error_message = models.TextField(blank=True)
     error_detail = models.TextField(blank=True)

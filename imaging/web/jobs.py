@@ -105,11 +105,11 @@ def job_retry(request, job_id):
         new = retry_job(
             job, request.user, channel=Channel.WEB, client_address=request.META.get("REMOTE_ADDR")
         )
-        if job.image_id:
-            text = _("Retrying as job %(job)d; the old image %(image)s was removed.") % {
-                "job": new.pk,
-                "image": job.image_id,
-            }
+        if job.image_id and not job.image_deleted_at:
+            text = _(
+                "Retrying as job %(job)d; the old image %(image)s is deleted just before the "
+                "new upload is sent."
+            ) % {"job": new.pk, "image": job.image_id}
         else:
             text = _("Retrying as job %(job)d.") % {"job": new.pk}
         messages.success(request, text)

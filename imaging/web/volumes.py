@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from imaging.access import can_submit, visible_projects
-from imaging.engine.errors import K5NotAvailable, Refusal
-from imaging.engine.inventory import VolumeRow, project_inventory
+from imaging.engine.errors import Refusal
+from imaging.engine.inventory import (
+    VolumeRow,
+    no_inventory_yet,
+    project_inventory,
+    request_refresh,
+)
 from imaging.engine.pacing import budget, queue_forecast
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import PREPARATION_TEXT, Submission
@@ -29,21 +35,29 @@ def _project(request, project_id):
     return get_object_or_404(visible_projects(request.user), pk=project_id)
 
 
-def _inventory(project, *, refresh=False):
-    try:
-        return project_inventory(project, refresh=refresh), None
-    except K5NotAvailable as exc:
-        return None, exc.localized_message
+def _inventory(project):
+    """The last K5 list (waiting a little for the very first one) and what to say about it."""
+    inventory = project_inventory(project, wait_for_first=settings.K5_REQUEST_BUDGET_SECONDS)
+    if inventory.problem:
+        return inventory, inventory.problem
+    if not inventory.known:
+        return inventory, no_inventory_yet(inventory).localized_message
+    return inventory, None
 
 
 @login_required
 def volumes(request, project_id):
     project = _project(request, project_id)
-    if request.method == "POST":  # the refresh button
-        _inventory(project, refresh=True)
+    if request.method == "POST":  # the refresh button: asks a worker, the page follows
+        request_refresh(project)
         return redirect(request.get_full_path())
+    if request.GET.get("listing"):  # what inventory.js asks while a listing is under way
+        inventory = project_inventory(project)
+        return JsonResponse(
+            {"refreshing": inventory.refreshing, "refreshed_at": inventory.refreshed_at}
+        )
     inventory, problem = _inventory(project)
-    rows = inventory.rows if inventory else []
+    rows = inventory.rows
     query = request.GET.get("q", "").strip().lower()
     status, zone, eligible = (request.GET.get(k, "") for k in ("status", "zone", "eligible"))
     shown = [
@@ -62,7 +76,8 @@ def volumes(request, project_id):
             "rows": shown,
             "total": len(rows),
             "problem": problem,
-            "refreshed_at": inventory.refreshed_at if inventory else None,
+            "refreshed_at": inventory.refreshed_at,
+            "refreshing": inventory.refreshing,
             "statuses": sorted({row.volume.status for row in rows}),
             "zones": sorted({row.volume.availability_zone or "" for row in rows} - {""}),
             "filters": {
@@ -116,8 +131,8 @@ def create_image(request, project_id, volume_id):
             _("Viewers cannot create images; ask a project admin for the member role.")
         )
     inventory, problem = _inventory(project)
-    row = next((r for r in inventory.rows if r.volume.id == volume_id), None) if inventory else None
-    if inventory and row is None:
+    row = next((r for r in inventory.rows if r.volume.id == volume_id), None)
+    if inventory.known and row is None:
         raise Http404(_("No such volume in this project."))
     form = CreateImageForm(
         request.POST or None, initial={"image_name": suggested_name(row) if row else ""}

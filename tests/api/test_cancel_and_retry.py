@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from imaging.engine.pacing import start_due_uploads
+from imaging.engine.upload import send_upload
 from imaging.models import EventKind, ImageJob, JobEvent, JobState
 from tests.api.conftest import error_of, make_job
 
@@ -57,14 +59,48 @@ def test_retrying_a_failed_job_queues_a_new_one_linked_to_it(api, project, bob):
     assert JobEvent.objects.filter(job=failed, message=f"Retried as job {new['id']}.").exists()
 
 
-def test_retrying_a_sync_failed_job_deletes_its_image_in_k5_first(api, project, bob, k5sim):
+def images_in_k5(k5sim) -> set[str]:
+    return {image["id"] for image in k5sim.state()["images"]}
+
+
+def test_a_retry_deletes_the_old_image_only_when_its_upload_is_sent(api, project, bob, k5sim):
     failed = make_job(project, bob, state=JobState.SYNC_FAILED, image_id=OLD_IMAGE)
     response = api(bob).post(f"/api/v1/jobs/{failed.pk}/retry/")
     assert response.status_code == 201, response.content
-    assert OLD_IMAGE not in {image["id"] for image in k5sim.state()["images"]}
-    assert JobEvent.objects.filter(
-        job=failed, message=f"Deleted image {OLD_IMAGE} before retrying."
-    ).exists()
+    assert OLD_IMAGE in images_in_k5(k5sim), "accepted, not yet sent: the image stays"
+
+    k5sim.clear_requests()
+    start_due_uploads(project)
+    assert send_upload(response.json()["id"]) == "accepted"
+
+    assert OLD_IMAGE not in images_in_k5(k5sim)
+    calls = [(r["method"], r["path"]) for r in k5sim.requests_log() if r["method"] != "GET"]
+    assert [method for method, _ in calls] == ["DELETE", "POST"], "deleted just before the upload"
+    message = f"Deleted image {OLD_IMAGE} of job {failed.pk} just before sending its replacement."
+    assert JobEvent.objects.filter(job=failed, message=message).exists()
+    assert JobEvent.objects.filter(job_id=response.json()["id"], message=message).exists()
+
+
+def test_a_retry_refused_after_the_volume_broke_leaves_the_old_image_in_k5(
+    api, project, bob, k5sim
+):
+    failed = make_job(project, bob, state=JobState.SYNC_FAILED, image_id=OLD_IMAGE)
+    k5sim.control("PATCH", f"volumes/{failed.volume_id}", json={"status": "error"})
+
+    response = api(bob).post(f"/api/v1/jobs/{failed.pk}/retry/")
+
+    assert response.status_code == 400, response.content
+    assert error_of(response)["code"] == "volume_not_ready"
+    assert OLD_IMAGE in images_in_k5(k5sim)
+    assert not ImageJob.objects.filter(retry_of=failed).exists()
+
+
+def test_a_cancelled_retry_leaves_the_old_image_in_k5(api, project, bob, k5sim):
+    failed = make_job(project, bob, state=JobState.SYNC_FAILED, image_id=OLD_IMAGE)
+    retry = api(bob).post(f"/api/v1/jobs/{failed.pk}/retry/").json()
+    assert api(bob).post(f"/api/v1/jobs/{retry['id']}/cancel/").status_code == 200
+    start_due_uploads(project)
+    assert OLD_IMAGE in images_in_k5(k5sim)
 
 
 @pytest.mark.parametrize(

@@ -162,7 +162,8 @@ def test_a_volume_held_by_one_of_our_jobs_cannot_be_imaged_again(api, project, b
     assert "still running" in web["ineligible_reason"]
 
 
-def test_it_reuses_the_cached_list_until_asked_to_refresh(api, project, bob, k5sim):
+def test_it_reuses_the_cached_list_until_asked_to_refresh(api, project, bob, k5sim, settings):
+    settings.K5_INVENTORY_MIN_SECONDS = 0  # not coalesced with the first listing
     volumes_of(api, bob, project)
     k5sim.control("PATCH", f"volumes/{CENTOS_WEB}", json={"status": "error"})
     assert volumes_of(api, bob, project)[CENTOS_WEB]["status"] == "available"

@@ -80,12 +80,13 @@ def test_a_sync_failure_pinpoints_the_zone_and_the_remedy_makes_a_usable_image(k
     assert "registering it to availability zone jp-east-1b failed" in job.error_message
 
     retry = retry_job(job, bob, channel="web")
-    assert sim_image(k5sim, job.image_id) is None, "the unusable image was deleted"
+    assert sim_image(k5sim, job.image_id) is not None, "kept until the new upload is sent"
     assert retry.retry_of == job and retry.state == JobState.QUEUED
     assert (retry.volume_id, retry.image_name, retry.force) == (CENTOS_WEB, "web-golden", False)
-    assert job.events.filter(message__startswith="Deleted image").exists()
 
     retry = run_to_uploading(project, retry)
+    assert sim_image(k5sim, job.image_id) is None, "the unusable image was deleted"
+    assert job.events.filter(message__startswith="Deleted image").exists()
     k5sim.advance(UPLOAD_SECONDS + 10)
     poll(project)
     k5sim.advance(200)

@@ -2,10 +2,13 @@
 filters, and a cached K5 list with its age and a refresh button."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from imaging.models import JobState
+from imaging import dispatch
+from imaging.models import JobState, VolumeInventory
 from tests.web.conftest import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
@@ -181,8 +184,9 @@ def refreshed_at(volumes):
 
 
 def test_the_refresh_button_asks_k5_again_and_shows_when_the_list_was_taken(
-    signed_in, k5sim, project, bob
+    signed_in, k5sim, project, bob, settings
 ):
+    settings.K5_INVENTORY_MIN_SECONDS = 0  # not coalesced with the page's own first listing
     client = signed_in(bob)
     before = volumes_page(client, project, status="available")
     assert "K5 list from" in before.main.one("form", cls="refresh")
@@ -240,6 +244,38 @@ def test_it_says_when_k5_rejected_the_projects_credential_and_asks_k5_nothing(
     k5sim.clear_requests()
     main = volumes_page(signed_in(bob), project).main
     assert main.one("p", role="alert").text == (
-        "K5 rejected the credential of demo-user: wrong password."
+        "K5 could not be asked for the volumes: K5 rejected the credential of demo-user: "
+        "wrong password."
     )
     assert k5sim.request_counts() == {}, "no sign-in that could lock the K5 user"
+
+
+def test_refreshes_are_coalesced_one_k5_listing_whoever_asks(signed_in, k5sim, project, bob, dana):
+    """Every member's refresh is a listing under the project's one K5 user: within
+    K5_INVENTORY_MIN_SECONDS only the first reaches K5."""
+    volumes_page(signed_in(bob), project)
+    k5sim.clear_requests()
+    for member in (bob, dana, bob):
+        signed_in(member).post(f"/projects/{project.pk}/volumes/", {"refresh": "1"})
+    assert k5sim.request_counts() == {}
+
+
+def test_an_old_list_is_shown_with_its_age_while_a_worker_lists_again(
+    signed_in, project, bob, monkeypatch
+):
+    volumes_page(signed_in(bob), project)  # a first list
+    VolumeInventory.objects.filter(project=project).update(
+        refreshed_at=timezone.now() - timedelta(hours=1), requested_at=None
+    )
+    asked = []
+    monkeypatch.setattr(dispatch, "enqueue", lambda task, *args: asked.append((task, args)))
+
+    page_now = volumes_page(signed_in(bob), project)
+
+    assert asked == [(dispatch.REFRESH_INVENTORY, (project.pk,))]
+    status = page_now.main.one("span", id_="inventory-status")
+    assert "refreshing…" in status.text and "K5 list from" in status.text
+    assert status.attrs["data-status"] == f"/projects/{project.pk}/volumes/?listing=1"
+    assert "centos-web-01" in rows_of(page_now)
+    listing = signed_in(bob).get(f"/projects/{project.pk}/volumes/", {"listing": "1"}).json()
+    assert listing["refreshing"] is True

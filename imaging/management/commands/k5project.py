@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from imaging.engine.errors import CredentialsInvalid, K5NotAvailable
-from imaging.engine.inventory import project_inventory
+from imaging.engine.inventory import refresh_inventory
 from imaging.models import BlockStorageVersion, K5Project, Membership, Role
 
 
@@ -124,7 +124,7 @@ class Command(BaseCommand):
         try:
             # The engine's own way in: one sign-in at a time per project, and a password K5
             # rejected is not sent again unless the operator says --force.
-            inventory = project_inventory(project, refresh=True, despite_rejection=force)
+            inventory = refresh_inventory(project, despite_rejection=force)
         except CredentialsInvalid as exc:
             raise CommandError(
                 f"{name}: {exc.message} Fix it with: manage.py k5project set-password {name} "
