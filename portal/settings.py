@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -109,7 +110,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Job queue (django-q2) ------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": env_str("Q_CLUSTER_NAME", "portal"),
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     # Engine tasks are single short steps (no task waits on K5), so a task that runs for

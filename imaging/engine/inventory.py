@@ -42,10 +42,10 @@ def project_inventory(project: K5Project, *, refresh: bool = False) -> Inventory
     if cached is None:
         client = client_for(project)
         volumes = blockstorage.volume_list(client)
-        servers: list[Server] = []
+        listed: list[Server] = []
         if any(volume.attached_server_id for volume in volumes):
-            servers = compute.server_list(client)
-        cached = (volumes, {server.id: server for server in servers}, timezone.now())
+            listed = compute.server_list(client)
+        cached = (volumes, {server.id: server for server in listed}, timezone.now())
         cache.set(key, cached, settings.K5_INVENTORY_CACHE_SECONDS)
     volumes, servers, refreshed_at = cached
     # Which volumes our jobs hold is read fresh: it changes with every submission.
