@@ -48,7 +48,7 @@ class Refusal(Exception):
 
     `code` is stable for tools: conflicts (`volume_busy`, `image_name_taken`,
     `idempotency_conflict`, `not_allowed`) map to HTTP 409, `not_found` to 404, `forbidden` to
-    403, the rest to 400.
+    403, `k5_unavailable` (K5 could not be asked) to 503, the rest to 400.
 
     `message` is English whatever the request's language (the API and logs give it);
     `localized_message` is the same text in the reader's language, for the web pages.
