@@ -269,7 +269,7 @@ ENGINE_SUBMIT_GRACE_SECONDS = env_float(
 ENGINE_UNAVAILABLE_BACKOFF_SECONDS = env_float(
     "ENGINE_UNAVAILABLE_BACKOFF_SECONDS", 60.0, minimum=0
 )
-# How long one scheduled ticker task keeps ticking (django-q2's scheduler runs once a minute).
+# How long one ticker task ticks before it enqueues its successor (imaging.tasks.run_ticker).
 ENGINE_TICKER_SECONDS = env_float("ENGINE_TICKER_SECONDS", 55.0, minimum=1)
 ENGINE_NOTIFY_TIMEOUT = env_float("ENGINE_NOTIFY_TIMEOUT", 10.0, minimum=0.1)
 PORTAL_BASE_URL = env_url("PORTAL_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https"))
