@@ -12,7 +12,8 @@ from django.db.models import QuerySet
 
 from imaging.models import ImageJob, JobEvent, K5Project, Membership, Role
 
-RANK = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
+# Keyed like role_in()'s answer, which is None outside the project: .get() ranks that 0.
+RANK: dict[str | None, int] = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
 
 
 def is_portal_admin(user) -> bool:

@@ -7,8 +7,9 @@ TICKER_SCHEDULE = "imaging engine ticker"
 def ensure_engine_schedule(sender, **kwargs) -> None:
     """The engine ticker is scheduled by the app itself: every `migrate` makes sure it exists.
 
-    django-q2's scheduler fires at most once a minute; the task then ticks every
-    ENGINE_TICK_SECONDS within its minute (see imaging.engine.tick).
+    The ticking itself is a chain of `run_ticker` tasks, each enqueueing its successor (see
+    imaging.tasks.run_ticker); this once-a-minute schedule is only the watchdog that restarts
+    a chain a killed worker broke.
     """
     from django_q.models import Schedule
 

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -110,7 +111,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Job queue (django-q2) ------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": env_str("Q_CLUSTER_NAME", "portal"),
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     # Engine tasks are single short steps (no task waits on K5), so a task that runs for
@@ -274,7 +275,7 @@ ENGINE_SUBMIT_GRACE_SECONDS = env_float(
 ENGINE_UNAVAILABLE_BACKOFF_SECONDS = env_float(
     "ENGINE_UNAVAILABLE_BACKOFF_SECONDS", 60.0, minimum=0
 )
-# How long one scheduled ticker task keeps ticking (django-q2's scheduler runs once a minute).
+# How long one ticker task ticks before it enqueues its successor (imaging.tasks.run_ticker).
 ENGINE_TICKER_SECONDS = env_float("ENGINE_TICKER_SECONDS", 55.0, minimum=1)
 ENGINE_NOTIFY_TIMEOUT = env_float("ENGINE_NOTIFY_TIMEOUT", 10.0, minimum=0.1)
 PORTAL_BASE_URL = env_url("PORTAL_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https"))

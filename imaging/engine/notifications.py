@@ -22,7 +22,7 @@ from imaging.models import EventKind, ImageJob, JobState
 
 logger = logging.getLogger(__name__)
 
-SUBJECTS = {
+SUBJECTS: dict[str, str] = {
     JobState.SUCCEEDED: "Image {name} is ready in every availability zone",
     JobState.FAILED: "Image {name} could not be created",
     JobState.SYNC_FAILED: "Image {name} is not usable: availability-zone sync failed",
@@ -36,7 +36,7 @@ def notify_job_finished(job_id: int) -> list[str]:
         return []
     outcomes = []
     if job.requested_by and job.requested_by.email:
-        outcomes.append(_email(job))
+        outcomes.append(_email(job, job.requested_by.email))
     if job.project.webhook_url:
         outcomes.append(_webhook(job))
     return outcomes
@@ -75,7 +75,7 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _email(job: ImageJob) -> str:
+def _email(job: ImageJob, recipient: str) -> str:
     subject = SUBJECTS[job.state].format(name=job.image_name)
     lines = [
         f"Project: {job.project.name}",
@@ -91,17 +91,17 @@ def _email(job: ImageJob) -> str:
         lines.append("After imaging Windows: restore the server's snapshot, then restart it.")
     lines.append(settings.PORTAL_BASE_URL.rstrip("/") + job_path(job))
     try:
-        send_mail(subject, "\n".join(lines), None, [job.requested_by.email])
+        send_mail(subject, "\n".join(lines), None, [recipient])
     except Exception as exc:
         job.record(
             EventKind.NOTIFICATION,
-            f"E-mail to {job.requested_by.email} failed: {exc}",
+            f"E-mail to {recipient} failed: {exc}",
             detail={"channel": "email", "delivered": False},
         )
         return "email failed"
     job.record(
         EventKind.NOTIFICATION,
-        f"E-mailed {job.requested_by.email}.",
+        f"E-mailed {recipient}.",
         detail={"channel": "email", "delivered": True},
     )
     return "email sent"

@@ -65,7 +65,7 @@ def start_due_uploads(project: K5Project, now: datetime | None = None) -> list[I
         free = project.upload_limit - len(counted_attempts(project, now))
         if free <= 0:
             return []
-        started = []
+        started: list[ImageJob] = []
         queued = ImageJob.objects.filter(project=project, state=JobState.QUEUED).order_by(
             "created_at", "id"
         )[:free]
@@ -99,8 +99,8 @@ def queue_forecast(
     slots = [now] * max(project.upload_limit - len(sent), 0)
     slots += [when + window for when in sent[-project.upload_limit :]]
     heapq.heapify(slots)
-    forecast = {}
-    queued = list(
+    forecast: dict[int | None, tuple[int, datetime]] = {}
+    queued: list[tuple[int | None, datetime | None]] = list(
         ImageJob.objects.filter(project=project, state=JobState.QUEUED)
         .order_by("created_at", "id")
         .values_list("pk", "not_before")

@@ -200,6 +200,8 @@ def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None
             error_detail=reason,
         )
         return "sync_failed"
+    # Set by the one transition into VERIFYING, the only state whose jobs come here.
+    assert job.sync_watch_until is not None
     if now >= job.sync_watch_until:
         job.zones.exclude(status=SyncStatus.FAILED).update(status=SyncStatus.SYNCED, checked_at=now)
         job.transition(

@@ -182,7 +182,7 @@ def _create_job(
         actor=user,
         detail=detail,
     )
-    if job.os_stopped_override:
+    if job.os_stopped_override and checked.server:
         job.record(
             EventKind.ACTION,
             f"Confirmed that the OS of {checked.server['name']} is "
@@ -237,7 +237,10 @@ def expected_seconds(project: K5Project, size_gb: int) -> int:
         .order_by("-finished_at")[:20]
         .values_list("submitted_at", "upload_finished_at", "volume_size_gb")
     )
-    rates = [max((end - start).total_seconds(), 0) / size for start, end, size in done]
+    # `if start and end` only tells the type checker what the query's isnull=False guarantees.
+    rates = [
+        max((end - start).total_seconds(), 0) / size for start, end, size in done if start and end
+    ]
     size_gb = max(size_gb, 1)
     if len(rates) >= 3:
         return max(int(statistics.median(rates) * size_gb), 1)

@@ -9,7 +9,8 @@ upload never happened. The call itself is never retried automatically.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -84,7 +85,7 @@ def send_upload(job_id: int) -> str:
                 container_format=job.container_format,
             )
         except K5Error as exc:
-            error = exc
+            error: K5Error | None = exc
         else:
             error = None
     if error is not None:
@@ -217,7 +218,7 @@ def reconcile_submitting(
             for image in images
             if image.name == job.image_name and image.created_at and image.created_at >= since
         ),
-        key=lambda image: image.created_at,
+        key=lambda image: cast(datetime, image.created_at),  # never None: filtered above
     )
     if ours:
         image = ours[0]
@@ -270,7 +271,7 @@ def _back_to_queue(
 def _set_outcome(attempt: UploadAttempt | None, outcome: str) -> None:
     if attempt is None:
         return
-    fields = {"outcome": outcome}
+    fields: dict[str, object] = {"outcome": outcome}
     if outcome not in UploadAttempt.FREE_OUTCOMES:
         # K5 counts the upload when the call reaches it, which is no later than now, when we
         # learn the outcome. Timed from now, our rolling window never reopens before K5's;

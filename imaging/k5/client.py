@@ -132,7 +132,10 @@ class K5Client:
     @property
     def project_id(self) -> str:
         """The scoped project's id (authenticates if needed)."""
-        return self.auth.get_access(self.session).project_id
+        project_id = self.auth.get_access(self.session).project_id
+        if not project_id:
+            raise K5InvalidResponse("K5 identity issued a token that is not scoped to a project")
+        return project_id
 
     def endpoint(self, service: str) -> str:
         """The public catalog URL of a service ("blockstorage", "image", "compute") in the
@@ -150,6 +153,8 @@ class K5Client:
                 interface="public",
                 region_name=self.config.region,
             )
+            if not url:
+                raise ka_exceptions.EndpointNotFound  # an entry without a URL is no endpoint
         except ka_exceptions.CatalogException:
             regions = sorted(
                 {
@@ -228,7 +233,8 @@ class K5Client:
             if not href:
                 return
             query = parse_qs(urlsplit(href).query)
-            marker = (query.get("marker") or [None])[-1]
+            markers = query.get("marker")
+            marker = markers[-1] if markers else None
             if not marker or marker in seen_markers:
                 raise K5InvalidResponse(
                     f"K5's next link {'repeats' if marker else 'lacks'} a page marker; "

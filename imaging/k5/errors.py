@@ -12,6 +12,7 @@ import email.utils
 import json
 import re
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import requests
 
@@ -131,11 +132,18 @@ def request_id_of(response: requests.Response) -> str | None:
     )
 
 
+class _CallFields(TypedDict):
+    status: int
+    request_id: str | None
+    method: str
+    path: str
+
+
 def error_from_response(response: requests.Response, method: str, path: str) -> K5Error:
     """The K5Error for a service's 4xx/5xx answer."""
     status = response.status_code
     body = _json_body(response)
-    fields = {
+    fields: _CallFields = {
         "status": status,
         "request_id": request_id_of(response),
         "method": method,

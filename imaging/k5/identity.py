@@ -117,8 +117,9 @@ class LockoutSafePassword(v3.Password):
                 None if config.project_id else config.project_domain_name or config.contract
             ),
         )
-        # An instance attribute shadows keystoneauth's class-wide 120 s.
-        self.MIN_TOKEN_LIFE_SECONDS = config.token_refresh_margin  # type: ignore[misc]
+        # An instance attribute shadows keystoneauth's class-wide 120 s. keystoneauth annotates
+        # it int, but only passes it on as timedelta(seconds=...), which takes a float.
+        self.MIN_TOKEN_LIFE_SECONDS = config.token_refresh_margin  # type: ignore[assignment]
         self._record = record
         self._rejection: K5CredentialError | None = None
 
@@ -193,7 +194,7 @@ def _auth_error(exc: ka_exceptions.HttpError) -> K5Error:
     error = error_from_response(response, "POST", path)
     # 4xx from the token endpoint is about the credential or scope (wrong password, locked
     # user, unknown project): permanent until a person fixes it. Rate limits and 5xx are not.
-    if 400 <= error.status < 500 and not isinstance(error, K5RateLimited):
+    if 400 <= response.status_code < 500 and not isinstance(error, K5RateLimited):
         return K5CredentialError(
             error.message,
             status=error.status,

@@ -1,6 +1,7 @@
 """The portal's records of K5 projects and who may use them.
 
-The image jobs, their audit history and per-zone sync results arrive with the job engine.
+The image jobs and their per-zone sync results are in jobs.py, their audit history in
+events.py.
 """
 
 from __future__ import annotations

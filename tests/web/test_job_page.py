@@ -43,6 +43,8 @@ def test_it_shows_a_running_job_with_its_progress_ids_and_zones(signed_in, proje
     assert "s elapsed of about 480 s expected" in view.main
     copies = [b.attrs["data-copy"] for b in view.main.all("button", cls="copy-button")]
     assert copies == [job.volume_id, "img-123"]
+    labels = [b.attrs["aria-label"] for b in view.main.all("button", cls="copy-button")]
+    assert labels == ["Copy volume ID", "Copy image ID"]  # not two buttons both named "Copy"
     assert zone_grid(view) == {
         "jp-east-1a": {
             "Zone": "jp-east-1a",
