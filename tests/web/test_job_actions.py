@@ -94,21 +94,22 @@ def test_bob_retries_his_failed_job_as_a_new_job_linked_to_the_old(signed_in, pr
     assert view.main.one("a", text=f"job {failed.pk}").attrs["href"] == f"/jobs/{failed.pk}/"
 
 
-def test_the_remedy_for_a_sync_failure_removes_the_unusable_image_first(
+def test_the_remedy_for_a_sync_failure_queues_a_retry_and_keeps_the_image_until_it_is_sent(
     signed_in, project, alice, bob
 ):
-    failed = make_job(project, bob, state=JobState.SYNC_FAILED, image_id="img-gone")
+    failed = make_job(project, bob, state=JobState.SYNC_FAILED, image_id="img-kept")
     client = signed_in(alice)
     response = act(client, failed, "retry")
     retry = ImageJob.objects.get(retry_of=failed)
     assert response["Location"] == f"/jobs/{retry.pk}/"
     assert page(client, response["Location"]).messages == [
-        f"Retrying as job {retry.pk}; the old image img-gone was removed."
+        f"Retrying as job {retry.pk}; the old image img-kept is deleted just before the new "
+        "upload is sent."
     ]
     assert retry.requested_by == alice
     history = list(failed.events.values_list("message", flat=True))
-    assert "Image img-gone was already gone in K5." in history
     assert f"Retried as job {retry.pk}." in history
+    assert not any("img-kept" in message for message in history)  # nothing deleted yet
 
 
 @pytest.mark.parametrize("who", ["dana", "victor"])
