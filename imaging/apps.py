@@ -30,7 +30,15 @@ class ImagingConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: django_q's task module needs the app registry ready.
+        from django_q.signals import post_spawn
+
+        # Likewise (both import the models and django_q's task module).
         from imaging import dispatch, signals
+
+        # Likewise (the engine imports the models and dispatch).
+        from imaging.engine import watchdog
 
         post_migrate.connect(ensure_engine_schedule, sender=self)
         signals.job_finished.connect(dispatch.notify_when_finished, dispatch_uid="notify")
+        # Every worker process django-q2 spawns watches that a ticker runs.
+        post_spawn.connect(watchdog.start, dispatch_uid="ticker-watchdog")

@@ -277,5 +277,16 @@ ENGINE_UNAVAILABLE_BACKOFF_SECONDS = env_float(
 )
 # How long one ticker task ticks before it enqueues its successor (imaging.tasks.run_ticker).
 ENGINE_TICKER_SECONDS = env_float("ENGINE_TICKER_SECONDS", 55.0, minimum=1)
+# The ticker's cluster-wide lease, renewed every third of it while ticking: a ticker killed with
+# its worker is noticed this long after its last renewal.
+ENGINE_TICKER_LEASE_SECONDS = env_float("ENGINE_TICKER_LEASE_SECONDS", 10.0, minimum=1)
+# How often every worker process looks whether a ticker holds the lease, and queues one if not
+# (0: never; only django-q2's minute schedule restarts it then).
+ENGINE_WATCHDOG_SECONDS = env_float("ENGINE_WATCHDOG_SECONDS", 5.0, minimum=0)
+# Projects polled at once: each thread waits on one project's two K5 lists.
+ENGINE_POLL_THREADS = env_int("ENGINE_POLL_THREADS", 32, minimum=1)
+# The longest one project's poll may take (its calls, retries and a sign-in together); a slower
+# project is polled again at a later tick, and never holds up the others.
+ENGINE_POLL_DEADLINE_SECONDS = env_float("ENGINE_POLL_DEADLINE_SECONDS", 30.0, minimum=1)
 ENGINE_NOTIFY_TIMEOUT = env_float("ENGINE_NOTIFY_TIMEOUT", 10.0, minimum=0.1)
 PORTAL_BASE_URL = env_url("PORTAL_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https"))

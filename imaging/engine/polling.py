@@ -45,34 +45,69 @@ class PollResult:
     error: str = ""
 
 
+@dataclass
+class Listing:
+    """What K5 showed of one project, the two lists a poll decides from — or why it could not
+    be asked (`error`; then nothing is decided)."""
+
+    volumes: dict[str, Volume] = field(default_factory=dict)
+    images: list[Image] = field(default_factory=list)
+    received_at: datetime | None = None
+    error: str = ""
+    rejected: K5CredentialError | None = None
+
+
 def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
-    result = PollResult()
-    jobs = list(
+    jobs = polled_jobs(project)
+    if not jobs:
+        return PollResult()
+    return apply_listing(project, jobs, fetch_listing(project, jobs), now)
+
+
+def polled_jobs(project: K5Project) -> list[ImageJob]:
+    """The jobs a poll follows. Read before K5 is asked, so that the lists are never older
+    than the states they are compared with."""
+    return list(
         ImageJob.objects.filter(project=project, state__in=POLLED_STATES).order_by(
             "created_at", "id"
         )
     )
-    result.jobs = len(jobs)
-    if not jobs:
-        return result
+
+
+def fetch_listing(project: K5Project, jobs: list[ImageJob]) -> Listing:
+    """The K5 half of a poll: two lists, whatever the number of jobs. Writes no job, so it may
+    run in a thread of its own (imaging.engine.poller); only signing in touches the database
+    (the sign-in lease)."""
     try:
         client = client_for(project)
         volumes = {volume.id: volume for volume in blockstorage.volume_list(client)}
         since = min(job.submit_started_at or job.created_at for job in jobs) - CLOCK_SKEW
         images = image.image_list(client, owner=project.k5_project_id, created_after=since)
     except CredentialsInvalid as exc:
-        result.error = str(exc)
-        return result
+        return Listing(error=str(exc))
     except K5CredentialError as exc:
-        mark_credentials_invalid(project, exc)
-        result.error = project.credentials_error
-        return result
+        return Listing(error=str(exc), rejected=exc)
     except K5Error as exc:
         # Nothing is decided on a failed poll; the next tick tries again.
         logger.warning("polling %s failed: %s", project.name, exc)
-        result.error = str(exc)
+        return Listing(error=str(exc))
+    return Listing(volumes=volumes, images=images, received_at=timezone.now())
+
+
+def apply_listing(
+    project: K5Project, jobs: list[ImageJob], listing: Listing, now: datetime | None = None
+) -> PollResult:
+    """The database half of a poll: every job moved on from the lists K5 gave."""
+    result = PollResult(jobs=len(jobs))
+    if listing.rejected is not None:
+        mark_credentials_invalid(project, listing.rejected)
+        result.error = project.credentials_error
         return result
-    now = now or timezone.now()
+    if listing.error:
+        result.error = listing.error
+        return result
+    now = now or listing.received_at or timezone.now()
+    volumes, images = listing.volumes, listing.images
     # K5 answered: any "credentials invalid" or "unreachable" note on running jobs is history.
     ImageJob.objects.filter(
         project=project, state__in=(JobState.UPLOADING, JobState.VERIFYING)
