@@ -301,8 +301,8 @@ def test_a_sync_failure_shows_the_zone_and_the_remedy_makes_a_usable_image(
     retry = ImageJob.objects.get(retry_of=failed)
     assert tab.url.endswith(f"/jobs/{retry.pk}/")
     assert (
-        f"Retrying as job {retry.pk}; the old image {failed.image_id} was removed."
-        in tab.locator("#content").inner_text()
+        f"Retrying as job {retry.pk}; the old image {failed.image_id} is deleted just before the "
+        "new upload is sent." in tab.locator("#content").inner_text()
     )
     wait_for_state(tab, "Succeeded")
     assert zone_rows(tab) == {"jp-east-1a": "Synced", "jp-east-1b": "Synced"}

@@ -65,7 +65,9 @@ def test_jobs_succeed_in_every_zone_and_a_sync_failure_is_remedied(sim, project,
     assert "availability zone jp-east-1b" in broken.error_message
 
     retry = retry_job(broken, bob, channel="web")
-    assert sim_images(sim, "app-golden") == [], "the unusable image was deleted first"
+    assert [image["id"] for image in sim_images(sim, "app-golden")] == [broken.image_id], (
+        "kept until the retry's upload is sent"
+    )
     wait_for(lambda: state_of(retry) in TERMINAL, kick=tick, timeout=60, what="the retry")
 
     assert retry.state == JobState.SUCCEEDED
