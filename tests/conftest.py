@@ -1,21 +1,16 @@
+"""The one place the test cast is registered: every test can ask for the simulator
+(`k5sim`), the projects and named users (`project`, `alice`, `bob`, ...) and the end-to-end
+workers by name, and no module imports fixtures from a conftest. An area that needs a variant
+overrides one fixture in its own conftest."""
+
 import pytest
 from django.core.cache import cache
 
-from tests.support.simulator import start_simulator
-
-
-@pytest.fixture(scope="session")
-def k5sim_process():
-    simulator = start_simulator()
-    yield simulator
-    simulator.stop()
-
-
-@pytest.fixture
-def k5sim(k5sim_process):
-    """The shared simulator, reset to the demo scenario (speed 1, no faults) for this test."""
-    k5sim_process.reset()
-    return k5sim_process
+pytest_plugins = [
+    "tests.support.simulator",
+    "tests.support.cast",
+    "tests.support.workers",
+]
 
 
 @pytest.fixture(autouse=True)

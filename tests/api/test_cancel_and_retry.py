@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from imaging.models import EventKind, ImageJob, JobEvent, JobState
-from tests.api.conftest import error_of, make_job
-
-OLD_IMAGE = "30000000-0000-4000-8000-000000000012"  # demo-project-1's, deletable
+from tests.api.client import error_of
+from tests.support.demo import OLD_IMAGE
+from tests.support.jobs import make_job
 
 
 def test_cancelling_a_queued_job_ends_it_and_records_who_did(api, project, bob):

@@ -14,15 +14,9 @@ import io
 import pytest
 
 from imaging.models import ImageJob, JobState
-from tests.api.conftest import (
-    PROJECT_1_VOLUMES,
-    PROJECT_2_VOLUMES,
-    RHEL_DB,
-    UBUNTU_APP,
-    error_of,
-    job_body,
-    make_job,
-)
+from tests.api.client import error_of, job_body
+from tests.support.demo import PROJECT_1_VOLUMES, PROJECT_2_VOLUMES, RHEL_DB, UBUNTU_APP
+from tests.support.jobs import make_job
 
 P1, P2 = "demo-project-1", "demo-project-2"
 ROLES = ["anonymous", "outsider", "viewer", "requester", "member", "admin", "staff"]

@@ -5,7 +5,8 @@ from django.conf import settings
 
 from imaging.engine.remedy import retry_job
 from imaging.models import EventKind, JobState, SyncStatus
-from tests.engine.conftest import CENTOS_WEB, ZONE_B_SERVER, poll, run_to_uploading, submit
+from tests.support.demo import CENTOS_WEB, ZONE_B_SERVER
+from tests.support.jobs import poll, run_to_uploading, submit
 
 UPLOAD_SECONDS = 60 + 12 * 30  # the simulator's base + per-GB time for the 30 GB volume
 SETTLE = settings.ENGINE_SYNC_SETTLE_SECONDS

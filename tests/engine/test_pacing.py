@@ -9,7 +9,7 @@ from django.utils import timezone
 from imaging.engine.pacing import budget, queue_forecast, start_due_uploads
 from imaging.engine.upload import send_upload
 from imaging.models import JobState, UploadAttempt
-from tests.engine.conftest import submit
+from tests.support.jobs import submit
 
 
 def bulk_volumes(k5sim, project, count):

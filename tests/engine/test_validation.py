@@ -5,7 +5,7 @@ import pytest
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import Refusal, check_submission
 from imaging.models import ImageJob, JobState
-from tests.engine.conftest import (
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
     DATA_SMALL,
@@ -13,9 +13,8 @@ from tests.engine.conftest import (
     RHEL_ARCHIVE,
     UBUNTU_FRONT,
     WIN_AD,
-    submission,
-    submit,
 )
+from tests.support.jobs import submission, submit
 
 
 def refusal(project, **options) -> Refusal:

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from imaging.models import EventKind, ImageJob, JobState, UploadAttempt
-from tests.web.conftest import (
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
     CENTOS_WEB,
@@ -18,10 +18,9 @@ from tests.web.conftest import (
     UBUNTU_APP,
     UBUNTU_FRONT,
     WIN_AD,
-    make_job,
-    page,
 )
-from tests.web.page import Page
+from tests.support.jobs import make_job
+from tests.web.page import Page, page
 
 LINUX_STEP = (
     "Remove the network settings tied to the old NIC (HWADDR/UUID lines in ifcfg "

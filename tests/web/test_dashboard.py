@@ -6,7 +6,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from imaging.models import JobState, UploadAttempt
-from tests.web.conftest import CENTOS_WEB, RHEL_DB, UBUNTU_APP, WIN_AD, make_job, page
+from tests.support.demo import CENTOS_WEB, RHEL_DB, UBUNTU_APP, WIN_AD
+from tests.support.jobs import make_job
+from tests.web.page import page
 
 
 def projects_table(dashboard):

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from imaging.models import JobState
-from tests.web.conftest import (
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
     CENTOS_WEB,
@@ -14,9 +14,9 @@ from tests.web.conftest import (
     P2_CENTOS,
     RHEL_ARCHIVE,
     UBUNTU_FRONT,
-    make_job,
-    page,
 )
+from tests.support.jobs import make_job
+from tests.web.page import page
 
 LIST_CALLS = {
     "GET /blockstorage/v2/{project_id}/volumes/detail",
