@@ -11,6 +11,15 @@ from tests.support.demo import OLD_IMAGE
 from tests.support.jobs import make_job
 
 
+def refused(api, user, job, action: str) -> dict:
+    """POST /jobs/{id}/<action>/ as `user`: a 409 `not_allowed` refusal, whose error is returned."""
+    response = api(user).post(f"/api/v1/jobs/{job.pk}/{action}/")
+    assert response.status_code == 409
+    error = error_of(response)
+    assert error["code"] == "not_allowed"
+    return error
+
+
 def test_cancelling_a_queued_job_ends_it_and_records_who_did(api, project, bob):
     job = make_job(project, bob)
     response = api(bob).post(f"/api/v1/jobs/{job.pk}/cancel/")
@@ -34,11 +43,7 @@ def test_cancelling_a_queued_job_ends_it_and_records_who_did(api, project, bob):
 )
 def test_a_job_past_the_queue_cannot_be_cancelled(api, project, bob, state, reason):
     job = make_job(project, bob, state=state)
-    response = api(bob).post(f"/api/v1/jobs/{job.pk}/cancel/")
-    assert response.status_code == 409
-    error = error_of(response)
-    assert error["code"] == "not_allowed"
-    assert reason in error["message"]
+    assert reason in refused(api, bob, job, "cancel")["message"]
     assert ImageJob.objects.get(pk=job.pk).state == state
 
 
@@ -79,13 +84,9 @@ def test_retrying_a_sync_failed_job_deletes_its_image_in_k5_first(api, project, 
     ],
 )
 def test_only_failed_jobs_can_be_retried(api, project, bob, state, reason):
-    job = make_job(project, bob, state=state)
-    response = api(bob).post(f"/api/v1/jobs/{job.pk}/retry/")
-    assert response.status_code == 409
-    error = error_of(response)
-    assert error["code"] == "not_allowed"
-    assert "Only a failed job or one whose sync failed can be retried" in error["message"]
-    assert reason in error["message"]
+    message = refused(api, bob, make_job(project, bob, state=state), "retry")["message"]
+    assert "Only a failed job or one whose sync failed can be retried" in message
+    assert reason in message
     assert ImageJob.objects.count() == 1
 
 

@@ -5,7 +5,7 @@ notifications show of a job; and jobs taken through the engine's own steps (`sub
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -22,9 +22,18 @@ from imaging.models import (
     K5Project,
     SyncRole,
     SyncStatus,
+    UploadAttempt,
     ZoneSyncResult,
 )
-from tests.support.demo import CENTOS_WEB, ZONE_B_SERVER, ZONES
+from tests.support.demo import (
+    CENTOS_WEB,
+    DATA_FRONT,
+    RHEL_DB,
+    UBUNTU_APP,
+    WIN_AD,
+    ZONE_B_SERVER,
+    ZONES,
+)
 
 FINISHED = (JobState.SUCCEEDED, JobState.FAILED, JobState.SYNC_FAILED, JobState.CANCELLED)
 
@@ -94,6 +103,24 @@ def make_job(
         )
     job.record(EventKind.ACTION, f"Requested image {image_name!r}.", actor=user)
     return job
+
+
+def spend_budget(project: K5Project, user: User) -> datetime:
+    """Four uploads sent in the last hour, the first 50 minutes ago (returned): the project's
+    budget is spent and the next slot opens in 10 minutes. The jobs are `user`'s, succeeded,
+    of four demo volumes other than CENTOS_WEB."""
+    first = timezone.now() - timedelta(minutes=50)
+    for n, volume in enumerate([UBUNTU_APP, RHEL_DB, WIN_AD, DATA_FRONT]):
+        job = make_job(
+            project, user, volume_id=volume, image_name=f"earlier-{n}", state=JobState.SUCCEEDED
+        )
+        UploadAttempt.objects.create(
+            project=project,
+            job=job,
+            sent_at=first + timedelta(minutes=n),
+            outcome=UploadAttempt.Outcome.ACCEPTED,
+        )
+    return first
 
 
 def submission(
