@@ -52,8 +52,6 @@ PER_JOB_TEMPLATES = frozenset(
     }
 )
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def k5sim_process(tmp_path_factory):
