@@ -2,9 +2,9 @@
 against the live simulator, on the committed test database (tests are
 `django_db(transaction=True)`).
 
-K5 runs `speed` times faster than real, and the project's own pacing window is K5's hour at
-that speed, as it would be to K5's hour. The cast is the usual one (tests/support/cast.py):
-alice is the project's admin, bob a member.
+K5 runs `speed` times faster than real, and the project's own pacing window is set to K5's
+hour at that speed. The cast is the usual one (tests/support/cast.py): alice is the
+project's admin, bob a member.
 """
 
 from __future__ import annotations
