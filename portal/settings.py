@@ -52,6 +52,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Under /api/: a body over DATA_UPLOAD_MAX_MEMORY_SIZE or JSON nested too deeply is a JSON
+    # 413/400, not Django's HTML 400 or a 500.
+    "imaging.api.middleware.ApiBadInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
