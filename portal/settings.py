@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -23,6 +24,11 @@ VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
 PRODUCTION = env_bool("PORTAL_PRODUCTION", False)
 DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
+if PRODUCTION and DEBUG:
+    # Debug pages show settings and tracebacks to whoever causes an error.
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG=true is refused in production (PORTAL_PRODUCTION=true): unset DJANGO_DEBUG"
+    )
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET_KEY)
@@ -47,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "imaging",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -146,7 +153,18 @@ if REDIS_CACHE_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis, the database: every gunicorn worker and qcluster process sees the same
+    # throttle counts, token lockouts and K5 lists (a memory cache would give each process its
+    # own). `migrate` creates the table (portal/apps.py); so does `manage.py createcachetable`.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+            "KEY_PREFIX": "k5portal",
+            # Room for every counter and list; past it Django drops a third of the entries.
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }
 
 # --- K5 -------------------------------------------------------------------------------------
 # Where the demo project points; on a laptop that is the bundled simulator (`python -m k5sim`).
@@ -208,6 +226,40 @@ STORAGES = {
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+
+def _request_header(variable: str, name: str) -> str:
+    """A request header as Django's request.META names it: X-Forwarded-Proto and
+    HTTP_X_FORWARDED_PROTO both give HTTP_X_FORWARDED_PROTO."""
+    key = name.strip().upper().replace("-", "_")
+    if not re.fullmatch(r"[A-Z0-9_]+", key):
+        raise ImproperlyConfigured(f"{variable}={name!r} is not a request header name")
+    return key if key.startswith("HTTP_") else f"HTTP_{key}"
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    value = env_str("SECURE_PROXY_SSL_HEADER", "")
+    if not value:
+        return None
+    header, _, secure_value = (part.strip() for part in value.partition(","))
+    if not header or not secure_value:
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER={value!r} must be HEADER,VALUE, "
+            "e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    return _request_header("SECURE_PROXY_SSL_HEADER", header), secure_value
+
+
+# HTTPS in production: plain HTTP is redirected (except the load balancers' probes), and
+# browsers are told to use HTTPS only, for a year by default (HSTS). Behind a proxy that ends
+# TLS, SECURE_PROXY_SSL_HEADER names the header it sets on HTTPS requests; only that proxy must
+# be able to reach the portal, or a client could set the header itself.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "k5-portal@localhost")
