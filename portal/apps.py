@@ -11,11 +11,14 @@ def create_cache_table(sender, using, verbosity=1, **kwargs) -> None:
 
 
 class PortalConfig(AppConfig):
-    """The deployment around the imaging app: settings, URLs, and what migrate sets up for
-    them."""
+    """The deployment around the imaging app: settings, URLs, sign-in protection, and what
+    migrate sets up for them."""
 
     name = "portal"
     verbose_name = "Portal"
 
     def ready(self) -> None:
+        from portal import signin
+
         post_migrate.connect(create_cache_table, sender=self)
+        signin.connect_logging()

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -52,8 +53,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "imaging",
-    "portal",
+    "portal",  # after axes: its sign-in log lines read what axes decided (portal/signin.py)
 ]
 
 MIDDLEWARE = [
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out sign-in into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -260,6 +264,33 @@ SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+
+# --- Sign-in protection (django-axes; portal/signin.py) ----------------------------------------
+# A user name, or an address, with AXES_FAILURE_LIMIT failed sign-ins within the cool-off is
+# locked for the cool-off (portal and admin forms; API tokens per address). The cool-off counts
+# from the last failure; attempts while locked are refused without extending it.
+AUTHENTICATION_BACKENDS = [
+    "portal.signin.SignInBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: per user, per address
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Not reset by a success: it would wipe the address's count too, and anyone with one account
+# could then go on guessing other users' passwords from that address.
+AXES_RESET_ON_SUCCESS = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept for operators (admin)
+AXES_CLIENT_IP_CALLABLE = "portal.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "portal.signin.locked_out"
+# Behind a proxy: the request header it puts the client's address in (X-Forwarded-For,
+# X-Real-IP). Unset, the connection's address is the client's; set, only when the proxy always
+# sets the header and nothing else can reach the portal, or clients choose their address.
+CLIENT_ADDRESS_HEADER = (
+    _request_header("CLIENT_ADDRESS_HEADER", env_str("CLIENT_ADDRESS_HEADER"))
+    if env_str("CLIENT_ADDRESS_HEADER")
+    else ""
+)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "k5-portal@localhost")

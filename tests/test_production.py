@@ -74,6 +74,7 @@ def test_check_deploy_finds_nothing_behind_a_tls_terminating_proxy_either(tmp_pa
         tmp_path=tmp_path,
         **PRODUCTION,
         SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
+        CLIENT_ADDRESS_HEADER="X-Forwarded-For",
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
