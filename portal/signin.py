@@ -24,12 +24,16 @@ import math
 import time
 
 from axes.backends import AxesStandaloneBackend
+from axes.helpers import get_client_username
+from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
+from django.db.models import Max, Q
 from django.shortcuts import render
+from django.utils import timezone
 
 log = logging.getLogger("portal.signin")
 
@@ -76,8 +80,8 @@ class SignInBackend(AxesStandaloneBackend):
 
 def locked_out(request, original_response=None, credentials=None):
     """The sign-in page (portal or admin) saying that signing in is locked, and for how long:
-    429 with Retry-After. The cool-off counts from the last failure that led to the lock."""
-    seconds = cooloff_seconds()
+    429 with Retry-After."""
+    seconds = lock_remaining_seconds(request, credentials)
     response = render(
         request,
         "registration/login.html",
@@ -91,6 +95,21 @@ def locked_out(request, original_response=None, credentials=None):
     )
     response["Retry-After"] = str(seconds)
     return response
+
+
+def lock_remaining_seconds(request, credentials=None) -> int:
+    """Until the lock ends: a cool-off after the last failure counted against this user name or
+    this address (an upper bound when both have failures; attempts while locked are not
+    counted, so they do not move it)."""
+    username = get_client_username(request, credentials)
+    address = getattr(request, "axes_ip_address", None) or client_address(request)
+    last = AccessAttempt.objects.filter(Q(username=username) | Q(ip_address=address)).aggregate(
+        last=Max("attempt_time")
+    )["last"]
+    if last is None:
+        return cooloff_seconds()
+    remaining = (last + settings.AXES_COOLOFF_TIME - timezone.now()).total_seconds()
+    return max(1, math.ceil(remaining))
 
 
 def log_failed_sign_in(sender, credentials, request=None, **kwargs) -> None:
