@@ -18,6 +18,7 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
+        # Here, not at the top: it imports axes' models, which need the app registry ready.
         from portal import signin
 
         post_migrate.connect(create_cache_table, sender=self)
