@@ -149,7 +149,7 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
 # Shared between web and worker hosts when Redis is there (throttling, K5 list cache).
 REDIS_CACHE_URL = env_url("REDIS_CACHE_URL", REDIS_URL, schemes=("redis", "rediss", "unix"))
 if REDIS_CACHE_URL:
-    CACHES = {
+    CACHES: dict[str, dict[str, object]] = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_CACHE_URL,
