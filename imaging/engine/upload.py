@@ -60,15 +60,8 @@ def send_upload(job_id: int) -> str:
     except K5Error as exc:
         # Signing in failed (K5's identity unreachable, another worker still signing in): the
         # upload never left.
-        backoff = settings.ENGINE_UNAVAILABLE_BACKOFF_SECONDS
-        return _back_to_queue(
-            job,
-            attempt,
-            Outcome.NOT_SENT,
-            f"Could not sign in to K5 ({exc.message}); the "
-            "upload was not sent and will be tried again.",
-            not_before=timezone.now() + timedelta(seconds=backoff),
-            waiting_reason=f"K5 sign-in failed; trying again in {int(backoff)} s.",
+        return _not_sent_for_now(
+            job, attempt, f"Could not sign in to K5 ({exc.message})", "K5 sign-in failed"
         )
 
     not_replaced = _delete_replaced_image(job, client, attempt)
@@ -126,16 +119,11 @@ def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None)
         )
         calls = []
     except K5Error as exc:
-        backoff = settings.ENGINE_UNAVAILABLE_BACKOFF_SECONDS
-        return _back_to_queue(
+        return _not_sent_for_now(
             job,
             attempt,
-            Outcome.NOT_SENT,
-            f"The image {old.image_id} this job replaces could not be deleted ({exc.message}); "
-            "the upload was not sent and will be tried again.",
-            not_before=timezone.now() + timedelta(seconds=backoff),
-            waiting_reason="Deleting the image it replaces failed; trying again in "
-            f"{int(backoff)} s.",
+            f"The image {old.image_id} this job replaces could not be deleted ({exc.message})",
+            "Deleting the image it replaces failed",
         )
     else:
         message = (
@@ -146,6 +134,19 @@ def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None)
     job.record(EventKind.ACTION, message, detail=detail)
     old.record(EventKind.ACTION, message, detail=detail)
     return None
+
+
+def _not_sent_for_now(job: ImageJob, attempt: UploadAttempt | None, why: str, short: str) -> str:
+    """K5 could not be asked before the upload left: back to the queue for a little while."""
+    backoff = settings.ENGINE_UNAVAILABLE_BACKOFF_SECONDS
+    return _back_to_queue(
+        job,
+        attempt,
+        Outcome.NOT_SENT,
+        f"{why}; the upload was not sent and will be tried again.",
+        not_before=timezone.now() + timedelta(seconds=backoff),
+        waiting_reason=f"{short}; trying again in {int(backoff)} s.",
+    )
 
 
 def _upload_refused(job: ImageJob, attempt: UploadAttempt | None, exc: K5Error) -> str:

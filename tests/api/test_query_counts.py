@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from imaging.models import ImageJob, JobEvent, JobState, SyncStatus, ZoneSyncResult
-from tests.api.conftest import make_job
+from tests.support.jobs import make_job
 
 STATES = [
     JobState.QUEUED,
@@ -20,6 +20,13 @@ STATES = [
     JobState.CANCELLED,
 ]
 LISTS = ["/api/v1/jobs/", "/api/v1/events/", "/api/v1/events/?format=csv", "/api/v1/projects/"]
+
+
+@pytest.fixture(autouse=True)
+def memory_cache(settings):
+    """The counts are the lists' own queries. Without Redis the cache (throttle and token
+    lockout counters) is a database table, a few queries per request whatever the list."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 def add_jobs(projects, user, count: int) -> None:
