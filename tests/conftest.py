@@ -28,6 +28,7 @@ MARKS = {
     "api/test_schemathesis.py": ["schemathesis"],  # generated requests against every operation
     "k5sim/test_cli.py": ["simulator_process"],  # runs `python -m k5sim` itself
     "engine/test_batched_polling.py": ["simulator_process"],  # its own 20-project simulator
+    "engine/test_concurrent_polling.py": ["simulator_process"],  # its own 6-project simulator
     "test_run_command.py": ["simulator_process"],  # bin/run: simulator, qcluster, web server
 }
 

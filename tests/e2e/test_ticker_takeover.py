@@ -13,7 +13,8 @@ from django_q.models import Schedule
 
 from imaging.apps import TICKER_SCHEDULE
 from imaging.models import EngineLease, JobState
-from tests.e2e.conftest import CENTOS_WEB, state_of, submit
+from tests.support.demo import CENTOS_WEB
+from tests.support.jobs import state_of, submit
 from tests.support.workers import wait_for
 
 REPLACED_WITHIN = 30  # seconds: the issue's bound (tracker issue 10)
