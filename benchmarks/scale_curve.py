@@ -74,6 +74,7 @@ def main(argv=None) -> int:
         from django.contrib.auth.models import User
 
         from imaging.engine import connections
+        from imaging.models import Membership, Role
         from tests.support.fleet import start_fleet_simulator
 
         sim = start_fleet_simulator(Path(tmp), sum(args.projects), upload_limit=1000)
@@ -85,6 +86,8 @@ def main(argv=None) -> int:
                 offset += projects
                 sizes = per_project_sizes(projects, projects * args.per_project)
                 fleet = bind(sim, numbers, sizes, upload_limit=1000)
+                for member in fleet:
+                    Membership.objects.create(user=user, project=member.project, role=Role.MEMBER)
                 for latency in args.latency:
                     row = measure(args, sim, fleet, user, latency, settings.ENGINE_TICK_SECONDS)
                     rows.append(row)
