@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
@@ -31,17 +32,21 @@ def client_for(project: K5Project) -> K5Client:
     The cache key includes the encrypted password and the connection settings: an admin's
     change takes effect at the next call. Raises CredentialsInvalid when the password is known
     to be wrong, and K5Error when signing in fails otherwise.
+
+    Every sign-in of the client — this first one, a renewal near the token's expiry, and a new
+    one after K5 refused the token (a 401) — goes through `_sign_in`, under the lease. So any
+    call made with the client may raise CredentialsInvalid too, when K5 refuses the token and
+    the credential turns out to be rejected meanwhile.
     """
     if not project.credentials_valid:
         raise CredentialsInvalid(project.credentials_error or "the K5 credential was rejected")
     client = _cached_client(project)
-    if not _signed_in(client):
-        client = _sign_in(project)
+    client.ensure_signed_in()
     return client
 
 
-def _cached_client(project: K5Project) -> K5Client:
-    key = "|".join(
+def _key(project: K5Project) -> str:
+    return "|".join(
         [
             project.password_encrypted,
             project.identity_url,
@@ -52,34 +57,37 @@ def _cached_client(project: K5Project) -> K5Client:
             project.block_storage_version,
         ]
     )
+
+
+def _cached_client(project: K5Project) -> K5Client:
+    key = _key(project)
     with _lock:
         cached = _clients.get(project.pk)
         if cached and cached[0] == key:
             return cached[1]
-        client = project.k5_client(observer=observe)
+        client = project.k5_client(
+            observer=observe, sign_in=functools.partial(_sign_in, project.pk, key)
+        )
         _clients[project.pk] = (key, client)
         if cached:
             cached[1].close()
         return client
 
 
-def _signed_in(client: K5Client) -> bool:
-    access = client.auth.auth_ref
-    return access is not None and not access.will_expire_soon(client.auth.MIN_TOKEN_LIFE_SECONDS)
+def _sign_in(project_pk: int, key: str, client: K5Client) -> None:
+    """Sign `client` in to K5 — one process at a time per project, across every worker and
+    host. The client calls this whenever it needs a token: first use, a token near its expiry,
+    a token K5 refused (a password changed in K5 revokes the user's tokens).
 
-
-def _sign_in(project: K5Project) -> K5Client:
-    """Sign in to K5 — one process at a time per project, across every worker and host.
-
-    Each worker process has its own client, so a freshly started cluster would otherwise send
-    the password from every process at once: with a wrong password that is one rejection per
-    process, and K5 locks the user (often shared by several projects) after five. Under the
-    lease, the credential is read again; once one process has been rejected, the others see
-    the mark and send nothing. A holder that dies lets the lease run out.
+    Each worker process has its own client, so a freshly started cluster — or every process
+    at once after K5 revoked their tokens — would otherwise send the password from each: with
+    a wrong password that is one rejection per process, and K5 locks the user (often shared by
+    several projects) after five. Under the lease, the credential is read again; once one
+    process has been rejected, the others see the mark and send nothing. A holder that dies
+    lets the lease run out.
     """
-    config = project.k5_config()
-    hold = config.connect_timeout + config.read_timeout + 5
-    lease, holder = f"sign-in:{project.pk}", f"{_PROCESS}:{uuid.uuid4().hex[:8]}"
+    hold = client.config.connect_timeout + client.config.read_timeout + 5
+    lease, holder = f"sign-in:{project_pk}", f"{_PROCESS}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + hold
     while not EngineLease.acquire(lease, holder, hold):
         if time.monotonic() > deadline:
@@ -88,18 +96,23 @@ def _sign_in(project: K5Project) -> K5Client:
             )
         time.sleep(0.1)
     try:
-        project.refresh_from_db(
-            fields=["password_encrypted", "credentials_invalid_at", "credentials_error"]
-        )
+        project = K5Project.objects.get(pk=project_pk)
         if not project.credentials_valid:
             raise CredentialsInvalid(project.credentials_error)
-        client = _cached_client(project)
+        if _key(project) != key:
+            # The password (or connection) changed since this client was made: never send the
+            # old one, which K5 may now refuse and count towards the lockout.
+            raise K5Unavailable(
+                "the project's K5 credential was changed meanwhile; the call will be made "
+                "again with the new one"
+            )
+        if not client.needs_sign_in():
+            return  # another thread of this process signed it in while this one waited
         try:
-            client.auth.get_access(client.session)  # keystoneauth signs in
+            client.sign_in()
         except K5CredentialError as exc:
             mark_credentials_invalid(project, exc)
             raise CredentialsInvalid(project.credentials_error) from None
-        return client
     finally:
         EngineLease.release(lease, holder)
 

@@ -11,6 +11,7 @@ One module per service, plain functions named <resource>_<verb>, small frozen da
 results, and one exception family (errors.K5Error) with a `permanent` flag.
 """
 
+from .catalog import Endpoint
 from .client import CallRecord, K5Client
 from .errors import (
     K5AccessDenied,
@@ -21,8 +22,10 @@ from .errors import (
     K5Error,
     K5InvalidResponse,
     K5NotFound,
+    K5NotSignedIn,
     K5OutcomeUnknown,
     K5RateLimited,
+    K5TokenRejected,
     K5Unavailable,
     K5UploadOutcomeUnknown,
 )
@@ -33,6 +36,7 @@ __all__ = [
     "Attachment",
     "AvailabilityZone",
     "CallRecord",
+    "Endpoint",
     "Image",
     "K5AccessDenied",
     "K5BadRequest",
@@ -44,8 +48,10 @@ __all__ = [
     "K5Error",
     "K5InvalidResponse",
     "K5NotFound",
+    "K5NotSignedIn",
     "K5OutcomeUnknown",
     "K5RateLimited",
+    "K5TokenRejected",
     "K5Unavailable",
     "K5UploadOutcomeUnknown",
     "Server",
