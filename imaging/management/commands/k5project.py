@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from imaging.k5 import K5CredentialError, K5Error, blockstorage
+from imaging.k5 import Endpoint, K5CredentialError, K5EndpointNotFound, K5Error, blockstorage
+from imaging.k5.client import SERVICES
 from imaging.models import BlockStorageVersion, K5Project, Membership, Role
 
 
@@ -48,7 +49,7 @@ class Command(BaseCommand):
 
         actions.add_parser("list", help="one line per project")
         for name, text in (
-            ("check", "authenticate, list volumes, print one summary line"),
+            ("check", "authenticate, list volumes, print a summary and the endpoints found"),
             ("set-password", "replace the stored K5 password"),
             ("remove", "delete the project from the portal (K5 is untouched)"),
         ):
@@ -110,6 +111,7 @@ class Command(BaseCommand):
         try:
             with project.k5_client() as client:
                 volumes = blockstorage.volume_list(client)
+                endpoints = self.find_endpoints(client)
         except K5CredentialError as exc:
             raise CommandError(
                 f"{name}: K5 rejected the credential ({exc.message}). Not retried: K5 locks the "
@@ -124,6 +126,26 @@ class Command(BaseCommand):
             f"{name}: OK - signed in as {project.username} to project {project.k5_project_id} "
             f"in {project.region}; {len(volumes)} volume(s)" + (f" ({summary})" if summary else "")
         )
+        missing = []
+        for service, found in endpoints.items():
+            if isinstance(found, K5Error):
+                missing.append(service)
+                self.stdout.write(f"  {service}: NOT FOUND - {found.message}")
+            else:
+                self.stdout.write(f"  {service}: {found.url} (by {found.found_by})")
+        if missing:
+            raise CommandError(f"{name}: no endpoint for {', '.join(missing)} (see above)")
+
+    @staticmethod
+    def find_endpoints(client) -> dict[str, Endpoint | K5Error]:
+        """Each service the portal uses: its endpoint, or why none was found."""
+        endpoints: dict[str, Endpoint | K5Error] = {}
+        for service in SERVICES:
+            try:
+                endpoints[service] = client.find_endpoint(service)
+            except K5EndpointNotFound as exc:
+                endpoints[service] = exc
+        return endpoints
 
     def handle_set_password(self, *, name, **_):
         project = self.get_project(name)
