@@ -54,14 +54,15 @@ def test_after_a_password_change_in_k5_one_process_in_all_tries_the_old_one(k5si
         with process(name, caches):
             connections.client_for(project)  # each process signed in, holding its own token
     assert token_answers(k5sim) == [201] * (1 + len(workers))  # + the one that sent the upload
-    stale = K5Project.objects.get(pk=project.pk)  # as a long-running worker read it
+    # What each process read before the change, as a task that loaded the project did.
+    read_before = {name: K5Project.objects.get(pk=project.pk) for name in workers}
 
     k5sim.control("PATCH", "users/demo-user", json={"password": "changed-in-k5"})
     k5sim.clear_requests()
     errors = []
     for name in workers:
         with process(name, caches):
-            errors.append(poll_project(stale).error)
+            errors.append(poll_project(read_before[name]).error)
 
     assert token_answers(k5sim) == [401], "the old password was sent once, by one process"
     user = next(u for u in k5sim.state()["users"] if u["name"] == "demo-user")
