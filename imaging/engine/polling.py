@@ -10,6 +10,7 @@ missing image is never declared gone from a list alone.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,6 +61,8 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
     result.jobs = len(jobs)
     if not jobs:
         return result
+    for job in jobs:
+        job.project = project  # read by the moves (settle window, zone map): no query per job
     try:
         client = client_for(project)
         volumes = {volume.id: volume for volume in blockstorage.volume_list(client)}
@@ -174,11 +177,18 @@ def _follow_upload(
             image_found=found,
         )
     if found.status == "active" and volume.status != "uploading":
-        settle = timedelta(seconds=settings.ENGINE_SYNC_SETTLE_SECONDS)
+        size_gb = image_size_gb(found, job)
+        settle = timedelta(seconds=job.project.sync_settle_seconds(size_gb))
         job.transition(
             JobState.VERIFYING,
-            message="The image is active; checking that every availability zone received it.",
-            detail={"image_status": found.status, "volume_status": volume.status},
+            message="The image is active; checking that every availability zone received it "
+            f"(watched for {_minutes(settle.total_seconds())}, for {size_gb} GB).",
+            detail={
+                "image_status": found.status,
+                "volume_status": volume.status,
+                "size_gb": size_gb,
+                "settle_seconds": settle.total_seconds(),
+            },
             upload_finished_at=now,
             sync_watch_until=now + settle,
         )
@@ -203,6 +213,13 @@ def _follow_upload(
             clean_up=False,
         )
     return None
+
+
+def image_size_gb(found: Image, job: ImageJob) -> int:
+    """The image's size in GB (rounded up) as K5 reports it, else the volume's."""
+    if found.size:
+        return math.ceil(found.size / 1024**3)
+    return job.volume_size_gb
 
 
 def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None:

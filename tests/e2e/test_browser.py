@@ -115,7 +115,8 @@ def sim(k5sim):
 
 @pytest.fixture
 def project(transactional_db, sim, settings) -> K5Project:
-    settings.ENGINE_SYNC_SETTLE_SECONDS = SETTLE
+    settings.ENGINE_SYNC_SETTLE_BASE_SECONDS = SETTLE
+    settings.ENGINE_SYNC_SETTLE_SECONDS_PER_GB = 0
     connections.forget_clients()
     project = K5Project(
         name="demo-project-1",
