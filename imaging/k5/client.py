@@ -107,6 +107,9 @@ class K5Client:
         self._timeout = (config.connect_timeout, config.read_timeout)
         self._http = _TimeoutHttp(self._timeout)
         self._http.hooks["response"].append(self._record_response)
+        # Base URL -> service, so that every recorded call says which service it went to
+        # (K5 tells services apart by host, other clouds by path). Filled as endpoints are found.
+        self._services: dict[str, str] = {config.auth_url.rstrip("/"): "identity"}
         self.auth = LockoutSafePassword(config, record=self._emit)
         self.session = ks_session.Session(
             auth=self.auth, session=self._http, verify=config.verify, app_name="k5-image-portal"
@@ -178,6 +181,7 @@ class K5Client:
             # K5 lists the image service unversioned and the facade appends v2/; tolerate a
             # catalog that includes the version, as other OpenStack clouds do.
             url = _IMAGE_VERSION_SUFFIX.sub("", url.rstrip("/"))
+        self._services.setdefault(url.rstrip("/"), service)
         return url
 
     # --- HTTP -----------------------------------------------------------------------------
@@ -282,7 +286,15 @@ class K5Client:
             except ka_exceptions.ConnectionError as exc:
                 failure, maybe_sent = _describe_transport_failure(exc)
                 self._emit(
-                    CallRecord(method, shown_path, None, None, time.monotonic() - started, failure)
+                    CallRecord(
+                        method,
+                        shown_path,
+                        None,
+                        None,
+                        time.monotonic() - started,
+                        failure,
+                        service=service,
+                    )
                 )
                 if isinstance(exc, ka_exceptions.SSLError):
                     raise K5Error(
@@ -356,8 +368,17 @@ class K5Client:
                 request_id=request_id_of(response),
                 duration=response.elapsed.total_seconds(),
                 error=error,
+                service=self._service_of(response.url),
             )
         )
+
+    def _service_of(self, url: str) -> str:
+        """The service whose base URL is the longest prefix of `url` ("" when none is)."""
+        best, service = "", ""
+        for base, name in list(self._services.items()):
+            if len(base) > len(best) and (url == base or url.startswith(base + "/")):
+                best, service = base, name
+        return service
 
     def _emit(self, record: CallRecord) -> None:
         logger.debug(
