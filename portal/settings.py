@@ -279,3 +279,13 @@ ENGINE_UNAVAILABLE_BACKOFF_SECONDS = env_float(
 ENGINE_TICKER_SECONDS = env_float("ENGINE_TICKER_SECONDS", 55.0, minimum=1)
 ENGINE_NOTIFY_TIMEOUT = env_float("ENGINE_NOTIFY_TIMEOUT", 10.0, minimum=0.1)
 PORTAL_BASE_URL = env_url("PORTAL_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https"))
+
+# --- Operations: probes and metrics (docs/operations.md) --------------------------------------
+# /readyz fails the engine when its last tick is older than this. A worker killed mid-chain is
+# replaced by the minute schedule once its ticker lease (ENGINE_TICKER_SECONDS + tick + 30 s)
+# has run out, so a normal recovery stays well inside 300 s.
+READYZ_MAX_TICK_AGE_SECONDS = env_float("READYZ_MAX_TICK_AGE_SECONDS", 300.0, minimum=1)
+# Bearer token for /metrics and the details of /readyz; unset, /metrics answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")

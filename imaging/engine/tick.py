@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 
 from imaging import dispatch
+from imaging.engine import heartbeat
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.polling import poll_project
 from imaging.models import ACTIVE_STATES, EngineLease, K5Project
@@ -37,6 +38,7 @@ class TickReport:
 
 
 def tick() -> TickReport:
+    began = time.monotonic()
     report = TickReport()
     lease_seconds = max(settings.ENGINE_TICK_SECONDS * 3, 60)
     projects = K5Project.objects.filter(jobs__state__in=ACTIVE_STATES).distinct()
@@ -49,6 +51,7 @@ def tick() -> TickReport:
             report.projects += 1
             report.started += len(start_uploads(project))
             result = poll_project(project)
+            heartbeat.project_polled(project, result.jobs, result.error)
             for outcome, count in result.moved.items():
                 report.moved[outcome] = report.moved.get(outcome, 0) + count
             if result.error:
@@ -58,6 +61,7 @@ def tick() -> TickReport:
             report.errors[project.name] = "internal error; see the worker log"
         finally:
             EngineLease.release(lease, HOLDER)
+    heartbeat.tick_finished(time.monotonic() - began, report.projects)
     return report
 
 
