@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from imaging.engine.errors import CredentialsInvalid
-from imaging.engine.k5calls import observe
+from imaging.engine.telemetry import k5_observer
 from imaging.k5 import K5Client, K5CredentialError, K5Unavailable
 from imaging.k5 import deadline as k5_deadline
 from imaging.models import EngineLease, EventKind, ImageJob, JobEvent, K5Project
@@ -56,7 +56,7 @@ def _cached_client(project: K5Project) -> K5Client:
         cached = _clients.get(project.pk)
         if cached and cached[0] == key:
             return cached[1]
-        client = K5Client(project.k5_config(), observer=observe)
+        client = K5Client(project.k5_config(), observer=k5_observer(project.name))
         _clients[project.pk] = (key, client)
         if cached:
             cached[1].close()

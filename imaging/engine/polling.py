@@ -27,6 +27,7 @@ from imaging.models import (
     SyncStatus,
     ZoneSyncResult,
 )
+from portal.logs import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
     watching = []
     for job in jobs:
         try:
-            outcome = advance_job(job, volumes, images_by_id, images, now)
+            with log_context(job_id=job.pk):
+                outcome = advance_job(job, volumes, images_by_id, images, now)
         except InvalidTransition:
             continue  # another worker moved it first
         if outcome:
