@@ -7,6 +7,7 @@ import os
 import socket
 
 from imaging.models import EngineHeartbeat, K5Project, ProjectPoll
+from portal.metrics import TICK_SECONDS
 
 _PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -18,4 +19,5 @@ def project_polled(project: K5Project, jobs: int, error: str) -> None:
 
 
 def tick_finished(seconds: float, projects: int) -> None:
+    TICK_SECONDS.observe(seconds)
     EngineHeartbeat.beat(duration=seconds, holder=_PROCESS, projects=projects)

@@ -28,6 +28,7 @@ from imaging.models import (
     ZoneSyncResult,
 )
 from portal.logs import log_context
+from portal.metrics import observe_detection_lag
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ def _follow_upload(
             sync_watch_until=now + settle,
         )
         job.zones.filter(role=SyncRole.SOURCE).update(status=SyncStatus.SYNCED, checked_at=now)
+        observe_detection_lag(found.updated_at, now)
         return "verifying"
     started = job.submitted_at or job.submit_started_at or job.created_at
     elapsed = (now - started).total_seconds()

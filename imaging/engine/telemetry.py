@@ -8,11 +8,13 @@ from collections.abc import Callable
 from imaging.engine.k5calls import observe
 from imaging.k5 import CallRecord
 from portal.logs import note_k5_request
+from portal.metrics import count_k5_call
 
 
 def k5_observer(project_name: str) -> Callable[[CallRecord], None]:
     def observer(record: CallRecord) -> None:
         note_k5_request(record.request_id)
+        count_k5_call(project_name, record)
         observe(record)
 
     return observer
