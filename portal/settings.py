@@ -122,7 +122,9 @@ Q_CLUSTER: dict[str, Any] = {
     "timeout": env_int("Q_TIMEOUT", 120, minimum=1),
     "retry": env_int("Q_RETRY", 180, minimum=2),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
-    "save_limit": env_int("Q_SAVE_LIMIT", 1000, minimum=0),
+    # Successful results kept (the oldest is dropped as a new one is saved); failures are kept
+    # until `manage.py prune`. 0 would mean "keep every success", so it is refused; -1 keeps none.
+    "save_limit": env_int("Q_SAVE_LIMIT", 1000, minimum=-1),
     "catch_up": False,
     "label": "Task queue",
 }
@@ -131,6 +133,8 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env_float("Q_ORM_POLL", 1.0, minimum=0.05)
+if Q_CLUSTER["save_limit"] == 0:
+    raise ImproperlyConfigured("Q_SAVE_LIMIT=0 would keep every task result; use -1 or more than 0")
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured(
         "Q_RETRY must be larger than Q_TIMEOUT (django-q2 would run tasks twice)"
