@@ -2,7 +2,7 @@
 # Start one part of the K5 image portal. Used as the container image's entrypoint and by the
 # systemd units (deploy/systemd/), so both start it the same way. docs/operations.md explains.
 #
-#   docker-entrypoint.sh web            # gunicorn on 0.0.0.0:$PORT (migrates first if MIGRATE_ON_START=true)
+#   docker-entrypoint.sh web            # gunicorn on 0.0.0.0:$PORT (migrate first: MIGRATE_ON_START=true)
 #   docker-entrypoint.sh worker         # a django-q2 cluster: the job engine
 #   docker-entrypoint.sh migrate        # apply database migrations (once per release)
 #   docker-entrypoint.sh collectstatic  # collect static files into STATIC_ROOT
@@ -10,8 +10,9 @@
 #   docker-entrypoint.sh manage ARGS    # any manage.py command (prune, k5project, ...)
 #   docker-entrypoint.sh CMD ARGS       # anything else is run as given
 #
-# Environment: PORT (8000), WEB_WORKERS (2), WEB_TIMEOUT (60 s), DB_WAIT_SECONDS (60: how long
-# web, worker and migrate wait for the database), MIGRATE_ON_START (false),
+# Environment: PORT (8000; or WEB_BIND), WEB_WORKERS and WEB_THREADS (portal/gunicorn.py),
+# DB_WAIT_SECONDS (60: how long web, worker and migrate wait for the database),
+# MIGRATE_ON_START (false),
 # ENTRYPOINT_DRY_RUN (true: print the final command instead of running it; for tests), and
 # every portal variable of README.md.
 set -euo pipefail
@@ -61,14 +62,12 @@ case "$command" in
       "$PYTHON" manage.py migrate --noinput
     fi
     prepare_metrics_dir
-    # No gunicorn access log: the portal logs one line per request, with its request id.
-    run gunicorn portal.wsgi \
-      --bind "0.0.0.0:${PORT:-8000}" \
-      --workers "${WEB_WORKERS:-2}" \
-      --timeout "${WEB_TIMEOUT:-60}" \
-      --graceful-timeout 30 \
-      --error-logfile - \
-      "$@"
+    # portal/gunicorn.py reads WEB_BIND, WEB_WORKERS, WEB_THREADS. No gunicorn access log by
+    # default: the portal logs one line per request itself, with its request id (and in JSON
+    # when LOG_FORMAT=json); WEB_ACCESS_LOG=- brings gunicorn's back.
+    export WEB_BIND=${WEB_BIND:-0.0.0.0:${PORT:-8000}}
+    export WEB_ACCESS_LOG=${WEB_ACCESS_LOG:-}
+    run gunicorn -c portal/gunicorn.py portal.wsgi "$@"
     ;;
   worker)
     wait_for_database

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -32,6 +33,7 @@ from django.views.decorators.http import require_GET
 from portal.monitoring import has_monitoring_token
 
 logger = logging.getLogger(__name__)
+Part = dict[str, Any]  # one part's answer: {"ok": bool, ...facts, "error"?: str}
 PARTS = ("database", "broker", "cache", "engine", "k5")
 
 
@@ -58,12 +60,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
             status=400,
         )
     detailed = has_monitoring_token(request)
-    checks: dict[str, dict] = {}
+    checks: dict[str, Part] = {}
     failing: list[str] = []
     database_ok = True
     for name, check in _CHECKS.items():
         if name in excluded:
             continue
+        result: Part | None
         if name in ("engine", "k5") and not database_ok:
             result = {"ok": False, "error": "not checked: the database does not answer"}
         else:
@@ -85,7 +88,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if failing:
         # One line naming the parts instead of Django's bare "Service Unavailable" per probe.
         logger.warning("readyz failing: %s", ", ".join(failing))
-        response._has_been_logged = True
+        response._has_been_logged = True  # type: ignore[attr-defined] # Django reads it
     return response
 
 
@@ -93,7 +96,7 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _summary(result: dict) -> dict:
+def _summary(result: Part) -> Part:
     """What an anonymous caller may see: ok, the kind of error, numbers; no names or messages."""
     shown = {
         key: value
@@ -105,13 +108,13 @@ def _summary(result: dict) -> dict:
     return shown
 
 
-def check_database() -> dict:
+def check_database() -> Part:
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT 1")
     return {"ok": True}
 
 
-def check_broker() -> dict:
+def check_broker() -> Part:
     redis_url = settings.Q_CLUSTER.get("redis")
     kind = "redis" if redis_url else "orm"
     try:
@@ -126,7 +129,7 @@ def check_broker() -> dict:
     return {"ok": True, "broker": kind}
 
 
-def check_cache() -> dict | None:
+def check_cache() -> Part | None:
     """The shared Redis cache (API throttling, K5 lists), when there is one."""
     config = settings.CACHES["default"]
     if "redis" not in config["BACKEND"].lower():
@@ -145,7 +148,7 @@ def _ping_redis(url: str) -> None:
         client.close()
 
 
-def check_engine() -> dict:
+def check_engine() -> Part:
     from imaging.models import EngineHeartbeat
 
     limit = settings.READYZ_MAX_TICK_AGE_SECONDS
@@ -157,7 +160,7 @@ def check_engine() -> dict:
             "max_age_seconds": limit,
         }
     age = _age(beat.ticked_at)
-    result = {
+    result: Part = {
         "ok": age <= limit,
         "last_tick": beat.ticked_at.isoformat(),
         "age_seconds": round(age, 1),
@@ -170,17 +173,17 @@ def check_engine() -> dict:
     return result
 
 
-def check_k5() -> dict:
+def check_k5() -> Part:
     """Each project as the engine last saw it. A failed poll older than the tick limit is
     history (the project has had nothing to poll since); a rejected credential is not."""
     from imaging.models import K5Project
 
     limit = settings.READYZ_MAX_TICK_AGE_SECONDS
-    projects: dict[str, dict] = {}
+    projects: dict[str, Part] = {}
     failing: list[str] = []
     for project in K5Project.objects.select_related("last_poll").order_by("name"):
         poll = getattr(project, "last_poll", None)
-        state: dict = {"ok": True}
+        state: Part = {"ok": True}
         if poll is not None:
             state["polled_at"] = poll.polled_at.isoformat()
             state["age_seconds"] = round(_age(poll.polled_at), 1)
@@ -197,7 +200,7 @@ def check_k5() -> dict:
         projects[project.name] = state
         if not state["ok"]:
             failing.append(project.name)
-    result = {
+    result: Part = {
         "ok": not failing,
         "projects": len(projects),
         "failed": len(failing),
@@ -213,7 +216,7 @@ def _age(moment: datetime) -> float:
     return max((timezone.now() - moment).total_seconds(), 0.0)
 
 
-_CHECKS: dict[str, Callable[[], dict | None]] = {
+_CHECKS: dict[str, Callable[[], Part | None]] = {
     "database": check_database,
     "broker": check_broker,
     "cache": check_cache,

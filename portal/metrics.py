@@ -182,7 +182,7 @@ class _ThisProcess:
     """The process registry's metrics, when there is no multiprocess directory to read."""
 
     def collect(self) -> Iterator[Metric]:
-        return PROCESS_REGISTRY.collect()
+        yield from PROCESS_REGISTRY.collect()
 
 
 def scrape_registry() -> CollectorRegistry:

@@ -72,10 +72,7 @@ def test_web_migrates_when_asked_and_starts_gunicorn(env):
     )
 
     assert started.returncode == 0, started.stderr
-    assert started.stdout.strip().splitlines()[-1] == (
-        "gunicorn portal.wsgi --bind 0.0.0.0:9001 --workers 2 --timeout 60 "
-        "--graceful-timeout 30 --error-logfile -"
-    )
+    assert started.stdout.strip().splitlines()[-1] == "gunicorn -c portal/gunicorn.py portal.wsgi"
     assert entrypoint(env, "check").returncode == 0  # migrated on the way
 
 
@@ -90,6 +87,7 @@ def test_web_serves_the_portal(env, tmp_path):
             "PORT": str(port),
             "WEB_WORKERS": "1",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "LOG_LEVEL": "DEBUG",  # probes are logged at DEBUG
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -106,11 +104,16 @@ def test_web_serves_the_portal(env, tmp_path):
         assert answer is not None, "gunicorn did not answer"
         assert answer.status == 200 and answer.headers["X-Request-ID"]
         assert metrics_dir.is_dir()
+        time.sleep(0.5)  # the portal's request line reaches the log
     finally:
         web.send_signal(signal.SIGTERM)  # gunicorn itself: the script exec'd it
         output, _ = web.communicate(timeout=60)
     assert web.returncode == 0, output
     assert "Shutting down: Master" in output
+    assert f"Listening at: http://0.0.0.0:{port}" in output
+    # one line per request, the portal's own (with its request id), not gunicorn's as well
+    assert "GET /healthz 200 [request_id=" in output, output
+    assert "GET /healthz HTTP/1.1" not in output
 
 
 def test_worker_starts_the_cluster(env):
