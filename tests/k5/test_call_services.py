@@ -4,7 +4,9 @@
 import pytest
 
 from imaging.k5 import K5Unavailable, blockstorage, compute, image
-from tests.k5.conftest import CENTOS_WEB, PROJECT_1
+from tests.support.demo import PROJECT_1, vol
+
+CENTOS_WEB = vol(1)
 
 
 def test_it_names_the_service_of_every_call(client, records):
