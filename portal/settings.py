@@ -386,9 +386,6 @@ ENGINE_SYNC_SETTLE_BASE_SECONDS = env_float_renamed(
     "ENGINE_SYNC_SETTLE_BASE_SECONDS", "ENGINE_SYNC_SETTLE_SECONDS", 600.0, minimum=0
 )
 ENGINE_SYNC_SETTLE_SECONDS_PER_GB = env_float("ENGINE_SYNC_SETTLE_SECONDS_PER_GB", 10.0, minimum=0)
-# Deprecated alias of the base, for code not yet reading the job's own window
-# (ImageJob.sync_watch_until).
-ENGINE_SYNC_SETTLE_SECONDS = ENGINE_SYNC_SETTLE_BASE_SECONDS
 # Expected upload time before the project has history: base + size x per-GB.
 ENGINE_EXPECTED_BASE_SECONDS = env_float("ENGINE_EXPECTED_BASE_SECONDS", 120.0, minimum=0)
 ENGINE_EXPECTED_SECONDS_PER_GB = env_float("ENGINE_EXPECTED_SECONDS_PER_GB", 20.0, minimum=0)

@@ -43,7 +43,8 @@ def debug_log():
 
 
 def test_a_whole_job_logged_at_debug_holds_no_secret(k5sim, project, bob, settings, debug_log):
-    settings.ENGINE_SYNC_SETTLE_SECONDS = 0  # succeed at the first poll after the image is active
+    # succeed at the first poll after the image is active
+    settings.ENGINE_SYNC_SETTLE_BASE_SECONDS = settings.ENGINE_SYNC_SETTLE_SECONDS_PER_GB = 0
     browser = Client()
     refused = browser.post("/accounts/login/", {"username": "bob", "password": WRONG_PASSWORD})
     assert refused.status_code == 200  # the form again, with an error

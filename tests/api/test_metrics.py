@@ -66,7 +66,7 @@ def test_a_small_engine_run_shows_in_the_metrics(
     client, k5sim, project, other_project, bob, settings
 ):
     settings.METRICS_TOKEN = TOKEN
-    settings.ENGINE_SYNC_SETTLE_SECONDS = 0
+    settings.ENGINE_SYNC_SETTLE_BASE_SECONDS = settings.ENGINE_SYNC_SETTLE_SECONDS_PER_GB = 0
     project.upload_limit = 1  # the second job waits in the queue
     project.save()
     other_project.set_password("not-the-password")
