@@ -59,6 +59,7 @@ class Call:
     token: Any = None
     project_id: str | None = None  # for the request log
     received_at: float = 0.0  # sim time the request arrived, for the request log
+    query_string: str = ""  # as sent, for the request log
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)

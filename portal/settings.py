@@ -19,7 +19,15 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_float, env_int, env_list, env_str, env_url
+from portal.env import (
+    env_bool,
+    env_float,
+    env_float_renamed,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -38,6 +46,9 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set in production")
 if PRODUCTION and SECRET_KEY == _DEV_SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY is the development key; set a real one in production")
+# Earlier keys still accepted for signed data (sessions, password-reset links) while a new
+# SECRET_KEY takes over; drop them once the sessions they signed have expired.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -60,6 +71,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id tags every line logged while the request is served.
+    "portal.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Under /api/: a body over DATA_UPLOAD_MAX_MEMORY_SIZE or JSON nested too deeply is a JSON
@@ -134,7 +147,9 @@ Q_CLUSTER: dict[str, Any] = {
     "timeout": env_int("Q_TIMEOUT", 120, minimum=1),
     "retry": env_int("Q_RETRY", 180, minimum=2),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
-    "save_limit": env_int("Q_SAVE_LIMIT", 1000, minimum=0),
+    # Successful results kept (the oldest is dropped as a new one is saved); failures are kept
+    # until `manage.py prune`. 0 would mean "keep every success", so it is refused; -1 keeps none.
+    "save_limit": env_int("Q_SAVE_LIMIT", 1000, minimum=-1),
     "catch_up": False,
     "label": "Task queue",
 }
@@ -143,6 +158,8 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env_float("Q_ORM_POLL", 1.0, minimum=0.05)
+if Q_CLUSTER["save_limit"] == 0:
+    raise ImproperlyConfigured("Q_SAVE_LIMIT=0 would keep every task result; use -1 or more than 0")
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured(
         "Q_RETRY must be larger than Q_TIMEOUT (django-q2 would run tasks twice)"
@@ -266,7 +283,7 @@ def _proxy_ssl_header() -> tuple[str, str] | None:
 # TLS, SECURE_PROXY_SSL_HEADER names the header it sets on HTTPS requests; only that proxy must
 # be able to reach the portal, or a client could set the header itself.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
@@ -302,12 +319,27 @@ CLIENT_ADDRESS_HEADER = (
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "k5-portal@localhost")
 
+# One line per event on stderr (portal/logs.py): JSON for a log collector, text for people.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of: text, json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "portal.logs.ContextFilter"}},
+    "formatters": {
+        "text": {"()": "portal.logs.TextFormatter"},
+        "json": {"()": "portal.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # SQL with its parameters (session keys among them) stays out even at LOG_LEVEL=DEBUG.
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
@@ -346,8 +378,14 @@ SPECTACULAR_SETTINGS = {
 # jobs in 2 K5 calls, move jobs on). Completion is seen within about one interval.
 ENGINE_TICK_SECONDS = env_float("ENGINE_TICK_SECONDS", 10.0, minimum=0.1)
 # After the image is active, how long to watch for sync_status_reason before calling every
-# availability zone synced (K5 registers the image to the other zones after it is active).
-ENGINE_SYNC_SETTLE_SECONDS = env_float("ENGINE_SYNC_SETTLE_SECONDS", 900.0, minimum=0)
+# availability zone synced (K5 registers the image to the other zones after it is active, and
+# copying a bigger image takes longer): base + per GB of the image. A project may override
+# either (K5Project.sync_settle_*). ENGINE_SYNC_SETTLE_SECONDS, the flat window of earlier
+# releases, is still read as the base.
+ENGINE_SYNC_SETTLE_BASE_SECONDS = env_float_renamed(
+    "ENGINE_SYNC_SETTLE_BASE_SECONDS", "ENGINE_SYNC_SETTLE_SECONDS", 600.0, minimum=0
+)
+ENGINE_SYNC_SETTLE_SECONDS_PER_GB = env_float("ENGINE_SYNC_SETTLE_SECONDS_PER_GB", 10.0, minimum=0)
 # Expected upload time before the project has history: base + size x per-GB.
 ENGINE_EXPECTED_BASE_SECONDS = env_float("ENGINE_EXPECTED_BASE_SECONDS", 120.0, minimum=0)
 ENGINE_EXPECTED_SECONDS_PER_GB = env_float("ENGINE_EXPECTED_SECONDS_PER_GB", 20.0, minimum=0)
@@ -376,3 +414,13 @@ ENGINE_POLL_THREADS = env_int("ENGINE_POLL_THREADS", 32, minimum=1)
 ENGINE_POLL_DEADLINE_SECONDS = env_float("ENGINE_POLL_DEADLINE_SECONDS", 30.0, minimum=1)
 ENGINE_NOTIFY_TIMEOUT = env_float("ENGINE_NOTIFY_TIMEOUT", 10.0, minimum=0.1)
 PORTAL_BASE_URL = env_url("PORTAL_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https"))
+
+# --- Operations: probes and metrics (docs/operations.md) --------------------------------------
+# /readyz fails the engine when its last tick is older than this. A worker killed mid-chain is
+# replaced by the minute schedule once its ticker lease (ENGINE_TICKER_SECONDS + tick + 30 s)
+# has run out, so a normal recovery stays well inside 300 s.
+READYZ_MAX_TICK_AGE_SECONDS = env_float("READYZ_MAX_TICK_AGE_SECONDS", 300.0, minimum=1)
+# Bearer token for /metrics and the details of /readyz; unset, /metrics answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")

@@ -1,9 +1,16 @@
 """Batched polling: one volume list and one image list per project per tick, whatever the
-number of jobs, and every active job of the project moved on from those two lists."""
+number of jobs, and every active job of the project moved on from those two lists.
+
+The image list is the oldest Glance's (see imaging.k5.image): newest first, followed until
+an image older than the oldest watched job. No Glance lists a `killed` image, so an image
+the list does not show is looked up once by id before anything is decided about its job: a
+missing image is never declared gone from a list alone.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +34,8 @@ from imaging.models import (
     SyncStatus,
     ZoneSyncResult,
 )
+from portal.logs import log_context
+from portal.metrics import observe_detection_lag
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +56,14 @@ class PollResult:
 
 @dataclass
 class Listing:
-    """What K5 showed of one project, the two lists a poll decides from — or why it could not
-    be asked (`error`; then nothing is decided)."""
+    """What K5 showed of one project, the lists a poll decides from — or why it could not be
+    asked (`error`; then nothing is decided)."""
 
     volumes: dict[str, Volume] = field(default_factory=dict)
     images: list[Image] = field(default_factory=list)
+    # The listed images and those looked up by id because the list left them out.
+    images_by_id: dict[str, Image] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)  # images K5 could not be asked about
     received_at: datetime | None = None
     error: str = ""
     rejected: K5CredentialError | None = None
@@ -67,22 +79,27 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
 def polled_jobs(project: K5Project) -> list[ImageJob]:
     """The jobs a poll follows. Read before K5 is asked, so that the lists are never older
     than the states they are compared with."""
-    return list(
+    jobs = list(
         ImageJob.objects.filter(project=project, state__in=POLLED_STATES).order_by(
             "created_at", "id"
         )
     )
+    for job in jobs:
+        job.project = project  # read by the moves (settle window, zone map): no query per job
+    return jobs
 
 
 def fetch_listing(project: K5Project, jobs: list[ImageJob]) -> Listing:
-    """The K5 half of a poll: two lists, whatever the number of jobs. Writes no job, so it may
-    run in a thread of its own (imaging.engine.poller); only signing in touches the database
-    (the sign-in lease)."""
+    """The K5 half of a poll: two lists, whatever the number of jobs (and a GET of an image
+    the list leaves out). Writes no job, so it may run in a thread of its own
+    (imaging.engine.poller); only signing in touches the database (the sign-in lease)."""
     try:
         client = client_for(project)
         volumes = {volume.id: volume for volume in blockstorage.volume_list(client)}
         since = min(job.submit_started_at or job.created_at for job in jobs) - CLOCK_SKEW
-        images = image.image_list(client, owner=project.k5_project_id, created_after=since)
+        images = image.image_list_since(client, owner=project.k5_project_id, created_since=since)
+        images_by_id = {found.id: found for found in images}
+        unknown = _look_up_unlisted(client, jobs, images_by_id)
     except CredentialsInvalid as exc:
         return Listing(error=str(exc))
     except K5CredentialError as exc:
@@ -91,7 +108,13 @@ def fetch_listing(project: K5Project, jobs: list[ImageJob]) -> Listing:
         # Nothing is decided on a failed poll; the next tick tries again.
         logger.warning("polling %s failed: %s", project.name, exc)
         return Listing(error=str(exc))
-    return Listing(volumes=volumes, images=images, received_at=timezone.now())
+    return Listing(
+        volumes=volumes,
+        images=images,
+        images_by_id=images_by_id,
+        unknown=unknown,
+        received_at=timezone.now(),
+    )
 
 
 def apply_listing(
@@ -107,16 +130,18 @@ def apply_listing(
         result.error = listing.error
         return result
     now = now or listing.received_at or timezone.now()
-    volumes, images = listing.volumes, listing.images
+    volumes, images, images_by_id = listing.volumes, listing.images, listing.images_by_id
     # K5 answered: any "credentials invalid" or "unreachable" note on running jobs is history.
     ImageJob.objects.filter(
         project=project, state__in=(JobState.UPLOADING, JobState.VERIFYING)
     ).exclude(waiting_reason="").update(waiting_reason="")
-    images_by_id = {found.id: found for found in images}
     watching = []
     for job in jobs:
+        if job.image_id in listing.unknown:
+            continue  # K5 could not say what became of its image: decided at a later tick
         try:
-            outcome = advance_job(job, volumes, images_by_id, images, now)
+            with log_context(job_id=job.pk):
+                outcome = advance_job(job, volumes, images_by_id, images, now)
         except InvalidTransition:
             continue  # another worker moved it first
         if outcome:
@@ -130,6 +155,28 @@ def apply_listing(
             job_id__in=watching, role=SyncRole.REPLICA, status=SyncStatus.PENDING
         ).update(checked_at=now)
     return result
+
+
+def _look_up_unlisted(client, jobs: list[ImageJob], images_by_id: dict[str, Image]) -> set[str]:
+    """GET by id, once each, the images of followed jobs that the list did not show (a
+    `killed` image never is); found ones join `images_by_id`, gone ones (404) stay out of it.
+    Returns the ids K5 could not be asked about this time. Costs nothing in the normal case,
+    where every followed image is listed."""
+    unknown = set()
+    followed = (JobState.UPLOADING, JobState.VERIFYING)
+    for job in jobs:
+        if job.state not in followed or not job.image_id or job.image_id in images_by_id:
+            continue
+        try:
+            images_by_id[job.image_id] = image.image_get(client, job.image_id)
+        except K5NotFound:
+            continue  # gone: K5 answered so by id, not just by leaving it out of a list
+        except K5CredentialError:
+            raise
+        except K5Error as exc:
+            logger.warning("looking up image %s failed: %s", job.image_id, exc)
+            unknown.add(job.image_id)
+    return unknown
 
 
 def advance_job(
@@ -179,15 +226,23 @@ def _follow_upload(
             image_found=found,
         )
     if found.status == "active" and volume.status != "uploading":
-        settle = timedelta(seconds=settings.ENGINE_SYNC_SETTLE_SECONDS)
+        size_gb = image_size_gb(found, job)
+        settle = timedelta(seconds=job.project.sync_settle_seconds(size_gb))
         job.transition(
             JobState.VERIFYING,
-            message="The image is active; checking that every availability zone received it.",
-            detail={"image_status": found.status, "volume_status": volume.status},
+            message="The image is active; checking that every availability zone received it "
+            f"(watched for {_minutes(settle.total_seconds())}, for {size_gb} GB).",
+            detail={
+                "image_status": found.status,
+                "volume_status": volume.status,
+                "size_gb": size_gb,
+                "settle_seconds": settle.total_seconds(),
+            },
             upload_finished_at=now,
             sync_watch_until=now + settle,
         )
         job.zones.filter(role=SyncRole.SOURCE).update(status=SyncStatus.SYNCED, checked_at=now)
+        observe_detection_lag(found.updated_at, now)
         return "verifying"
     started = job.submitted_at or job.submit_started_at or job.created_at
     elapsed = (now - started).total_seconds()
@@ -208,6 +263,13 @@ def _follow_upload(
             clean_up=False,
         )
     return None
+
+
+def image_size_gb(found: Image, job: ImageJob) -> int:
+    """The image's size in GB (rounded up) as K5 reports it, else the volume's."""
+    if found.size:
+        return math.ceil(found.size / 1024**3)
+    return job.volume_size_gb
 
 
 def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None:

@@ -25,10 +25,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from imaging import dispatch
+from imaging.engine import heartbeat
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.poller import Pending, Poller
 from imaging.engine.polling import PollResult, apply_listing, polled_jobs
 from imaging.models import ACTIVE_STATES, EngineLease, K5Project
+from portal.logs import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +68,11 @@ class TickReport:
     started: int = 0
     moved: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    applied_at: float | None = None  # time.monotonic() of the last lists applied
 
     def add(self, project: K5Project, result: PollResult) -> None:
+        heartbeat.project_polled(project, result.jobs, result.error)
+        self.applied_at = time.monotonic()
         self.polled += 1
         for outcome, count in result.moved.items():
             self.moved[outcome] = self.moved.get(outcome, 0) + count
@@ -92,6 +97,7 @@ def tick(
     own = poller is None
     poller = poller or Poller()
     report = TickReport()
+    began = time.monotonic()
     try:
         collect(poller, report, until=time.monotonic(), keep=keep)  # arrived meanwhile
         for project in due_projects():
@@ -100,11 +106,15 @@ def tick(
             if project.pk in poller.pending:
                 report.still_polling += 1
                 continue
-            take(project, poller, report)
+            with log_context(project=project.name):
+                take(project, poller, report)
         collect(poller, report, until=until, keep=keep)
     finally:
         if own:
             poller.close()
+    # The round's own time: until the last of its projects' lists was applied (a project left
+    # in flight for a later round is not waited for).
+    heartbeat.tick_finished((report.applied_at or time.monotonic()) - began, report.projects)
     return report
 
 
@@ -175,7 +185,8 @@ def collect(
 def apply(pending: Pending, report: TickReport) -> None:
     try:
         listing = pending.future.result()
-        report.add(pending.project, apply_listing(pending.project, pending.jobs, listing))
+        with log_context(project=pending.project.name):
+            report.add(pending.project, apply_listing(pending.project, pending.jobs, listing))
     except Exception:
         logger.exception("tick failed for project %s", pending.project.name)
         report.errors[pending.project.name] = "internal error; see the worker log"

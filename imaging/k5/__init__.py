@@ -11,6 +11,7 @@ One module per service, plain functions named <resource>_<verb>, small frozen da
 results, and one exception family (errors.K5Error) with a `permanent` flag.
 """
 
+from .catalog import Endpoint
 from .client import CallRecord, K5Client
 from .deadline import K5TooSlow
 from .errors import (
@@ -22,8 +23,10 @@ from .errors import (
     K5Error,
     K5InvalidResponse,
     K5NotFound,
+    K5NotSignedIn,
     K5OutcomeUnknown,
     K5RateLimited,
+    K5TokenRejected,
     K5Unavailable,
     K5UploadOutcomeUnknown,
 )
@@ -34,6 +37,7 @@ __all__ = [
     "Attachment",
     "AvailabilityZone",
     "CallRecord",
+    "Endpoint",
     "Image",
     "K5AccessDenied",
     "K5BadRequest",
@@ -45,8 +49,10 @@ __all__ = [
     "K5Error",
     "K5InvalidResponse",
     "K5NotFound",
+    "K5NotSignedIn",
     "K5OutcomeUnknown",
     "K5RateLimited",
+    "K5TokenRejected",
     "K5TooSlow",
     "K5Unavailable",
     "K5UploadOutcomeUnknown",

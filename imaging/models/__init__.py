@@ -2,6 +2,7 @@
 per-zone sync results. One module per concept; import from here."""
 
 from imaging.models.events import EventKind, JobEvent
+from imaging.models.health import EngineHeartbeat, ProjectPoll
 from imaging.models.inventory import VolumeInventory
 from imaging.models.jobs import (
     ACTIVE_STATES,
@@ -26,6 +27,7 @@ __all__ = [
     "ApiToken",
     "BlockStorageVersion",
     "Channel",
+    "EngineHeartbeat",
     "EngineLease",
     "EventKind",
     "ImageJob",
@@ -35,6 +37,7 @@ __all__ = [
     "K5Project",
     "Membership",
     "OsFamily",
+    "ProjectPoll",
     "Role",
     "SyncRole",
     "SyncStatus",

@@ -88,7 +88,6 @@ def states() -> Counter:
 
 
 def test_it_polls_the_projects_at_once_with_two_listings_each(fleet, fleet_process, settings):
-    settings.ENGINE_SYNC_SETTLE_SECONDS = 0
     slow_down(fleet_process, 1.5)
     fleet_process.advance(60 + 12 + 5)  # K5 ends every upload
 
@@ -105,7 +104,6 @@ def test_it_polls_the_projects_at_once_with_two_listings_each(fleet, fleet_proce
 
 def test_a_project_slower_than_its_deadline_holds_up_no_other(fleet, fleet_process, settings):
     settings.ENGINE_POLL_DEADLINE_SECONDS = 1
-    settings.ENGINE_SYNC_SETTLE_SECONDS = 0
     slow = fleet[0].project
     slow_down(fleet_process, 4, slow.k5_project_id)
     fleet_process.advance(60 + 12 + 5)
