@@ -253,3 +253,12 @@ def bind(sim, numbers, sizes, *, upload_limit: int):
             volume_ids += created["ids"]
         fleet.append(FleetProject(project, volume_ids))
     return fleet
+
+
+def analyze() -> None:
+    """Fresh planner statistics after a bulk insert, as autovacuum would have them within a
+    minute: without, PostgreSQL sorted all 10,000 jobs for a page of 50 (30 ms instead of 0.3)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")

@@ -19,6 +19,7 @@ import tempfile
 import time
 
 from harness import (
+    analyze,
     machine,
     print_table,
     quantile,
@@ -147,6 +148,7 @@ def add_jobs(project, user, count: int, *, start: int) -> int:
         ],
         batch_size=1000,
     )
+    analyze()
     return count
 
 

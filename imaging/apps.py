@@ -24,6 +24,15 @@ def ensure_engine_schedule(sender, **kwargs) -> None:
     )
 
 
+def start_ticker_watchdog(**kwargs) -> None:
+    """Receiver of django-q2's `post_spawn`: every worker process watches that a ticker runs."""
+    # Imported when a worker starts, not when the apps load: the engine brings in the metrics
+    # registry, which a web process must not create before its server has set it up.
+    from imaging.engine import watchdog
+
+    watchdog.start(**kwargs)
+
+
 class ImagingConfig(AppConfig):
     name = "imaging"
     verbose_name = "K5 imaging"
@@ -35,10 +44,7 @@ class ImagingConfig(AppConfig):
         # Likewise (both import the models and django_q's task module).
         from imaging import dispatch, signals
 
-        # Likewise (the engine imports the models and dispatch).
-        from imaging.engine import watchdog
-
         post_migrate.connect(ensure_engine_schedule, sender=self)
         signals.job_finished.connect(dispatch.notify_when_finished, dispatch_uid="notify")
         # Every worker process django-q2 spawns watches that a ticker runs.
-        post_spawn.connect(watchdog.start, dispatch_uid="ticker-watchdog")
+        post_spawn.connect(start_ticker_watchdog, dispatch_uid="ticker-watchdog")

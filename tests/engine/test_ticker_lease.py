@@ -128,7 +128,9 @@ def test_the_watchdog_leaves_a_live_or_just_handed_over_ticker_alone(
 def test_every_worker_process_starts_the_watchdog_when_django_q_spawns_it(settings):
     from django_q.signals import post_spawn
 
+    from imaging.apps import start_ticker_watchdog
+
     receivers = [r[1]() for r in post_spawn.receivers]
-    assert watchdog.start in receivers
+    assert start_ticker_watchdog in receivers
     settings.ENGINE_WATCHDOG_SECONDS = 0
     assert watchdog.start(proc_name="Process-1") is None, "0 turns it off"

@@ -1,0 +1,274 @@
+"""The jobs API under 20 concurrent clients, against a bare DRF endpoint measured in the same
+run on the same server: throughput and p95 of `POST /api/v1/jobs/` and `GET /api/v1/jobs/`
+(10,000 jobs in the database), each as a ratio to `/bench/bare/` (a DRF view with the API's
+authentication, permission and throttle that answers a constant). Goal: <= 2.5x.
+
+    .venv/bin/python benchmarks/api_throughput.py [--clients 20] [--requests 600]
+        [--jobs 10000] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+        [--redis-url redis://127.0.0.1:6379/13] [--json PATH]
+
+gunicorn as in production (portal/gunicorn.py: 2 processes x 8 threads), PostgreSQL (a
+throwaway database), Redis for the throttle's counters, the simulator (no added latency) for
+the submission checks a POST makes. The clients are threads of this process, on the same
+machine: both sides share its CPUs, which is why only the ratios mean much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import requests
+from harness import (
+    ROOT,
+    analyze,
+    machine,
+    print_table,
+    quantile,
+    set_up_django,
+    throwaway_database,
+    write_json,
+)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=600, help="per endpoint")
+    parser.add_argument("--jobs", type=int, default=10000)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--json", default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    with (
+        tempfile.TemporaryDirectory(prefix="api-") as tmp,
+        throwaway_database(args.database_url) as database_url,
+    ):
+        env = {
+            "DJANGO_SETTINGS_MODULE": "benchmarks.web.settings",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": args.redis_url,
+            "Q_CLUSTER_NAME": f"api-bench-{os.getpid()}",
+            "API_THROTTLE_RATE": "1000000/min",
+            "DJANGO_DEBUG": "false",
+            "LOG_LEVEL": "WARNING",
+            "PORTAL_VAR_DIR": tmp,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        }
+        set_up_django(env)
+        from imaging.engine import connections
+        from tests.support.simulator import start_simulator
+
+        sim = start_simulator()
+        try:
+            key, bodies = prepare(args, sim)
+            port = free_port()
+            server = start_gunicorn({**env, "WEB_BIND": f"127.0.0.1:{port}"}, port, Path(tmp))
+            try:
+                rows = measure_all(args, f"http://127.0.0.1:{port}", key, bodies)
+            finally:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
+        finally:
+            connections.forget_clients()
+            sim.stop()
+    bare = next(r for r in rows if r["endpoint"].endswith("(before)"))
+    table = []
+    for row in rows:
+        table.append(
+            [
+                row["endpoint"],
+                row["requests"],
+                dict(row["statuses"]),
+                round(row["throughput"], 1),
+                row["p50_ms"],
+                row["p95_ms"],
+                f"{row['p95_ms'] / bare['p95_ms']:.2f}x",
+                f"{bare['throughput'] / row['throughput']:.2f}x",
+            ]
+        )
+    print_table(
+        f"{args.clients} concurrent clients, gunicorn (2 x 8 threads) + PostgreSQL "
+        "(goal: each endpoint <= 2.5x the bare DRF endpoint)",
+        [
+            "endpoint",
+            "requests",
+            "statuses",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p95 / bare",
+            "bare / req/s",
+        ],
+        table,
+    )
+    write_json("api_throughput", {"machine": machine(), "rows": rows}, args.json)
+    return 0
+
+
+def prepare(args, sim) -> tuple[str, list[dict]]:
+    from django.contrib.auth.models import User
+
+    from imaging.models import ApiToken, ImageJob, JobState, K5Project, Membership, Role
+    from tests.support.demo import DEMO_CONTRACT, DEMO_PASSWORD, DEMO_USER, ZONE_SERVERS, ZONES
+
+    project = K5Project(
+        name="demo-project-1",
+        region="jp-east-1",
+        identity_url=sim.auth_url,
+        contract=DEMO_CONTRACT,
+        k5_project_id=sim.project_id("demo-project-1"),
+        username=DEMO_USER,
+        availability_zones_override=list(ZONES),
+        sync_server_zones=dict(ZONE_SERVERS),
+    )
+    project.set_password(DEMO_PASSWORD)
+    project.save()
+    user = User.objects.create_user("bob")
+    Membership.objects.create(user=user, project=project, role=Role.MEMBER)
+    _, key = ApiToken.issue(user, "benchmark")
+    states = [JobState.SUCCEEDED] * 6 + [JobState.QUEUED, JobState.UPLOADING, JobState.FAILED]
+    ImageJob.objects.bulk_create(
+        [
+            ImageJob(
+                project=project,
+                volume_id=f"earlier-{n:05d}",
+                volume_size_gb=10,
+                image_name=f"earlier-{n:05d}",
+                preparation_confirmed="linux-network-settings-removed",
+                requested_by=user,
+                requested_by_name=user.username,
+                state=states[n % len(states)],
+            )
+            for n in range(args.jobs)
+        ],
+        batch_size=1000,
+    )
+    analyze()
+    volumes = sim.control(
+        "POST",
+        f"projects/{project.k5_project_id}/volumes",
+        json={"count": args.requests + 50, "size": 10, "os": "centos"},
+    ).json()["ids"]
+    bodies = [
+        {
+            "project": project.pk,
+            "volume_id": volume_id,
+            "image_name": f"bench-{n:05d}",
+            "preparation_confirmed": True,
+        }
+        for n, volume_id in enumerate(volumes)
+    ]
+    return key, bodies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(env: dict, port: int, tmp: Path) -> subprocess.Popen:
+    log = (tmp / "gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "portal/gunicorn.py", "portal.wsgi"],
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                return server
+        except requests.RequestException:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"gunicorn did not start: {(tmp / 'gunicorn.log').read_text()}")
+        time.sleep(0.3)
+
+
+def measure_all(args, base: str, key: str, bodies: list[dict]) -> list[dict]:
+    headers = {"Authorization": f"Token {key}"}
+    posts = iter(bodies)
+    lock = threading.Lock()
+
+    def next_body():
+        with lock:
+            return next(posts)
+
+    plan = [
+        ("GET /bench/bare/ (before)", "GET", "/bench/bare/", None),
+        ("GET /api/v1/jobs/", "GET", "/api/v1/jobs/", None),
+        ("POST /api/v1/jobs/", "POST", "/api/v1/jobs/", next_body),
+        ("GET /bench/bare/ (after)", "GET", "/bench/bare/", None),
+    ]
+    load(args, base, headers, "GET", "/bench/bare/", None, 100)  # warm every thread
+    load(args, base, headers, "GET", "/api/v1/jobs/", None, 40)
+    rows = []
+    for label, method, path, body in plan:
+        times, statuses, wall = load(args, base, headers, method, path, body, args.requests)
+        rows.append(
+            {
+                "endpoint": label,
+                "requests": len(times),
+                "statuses": sorted(statuses.items()),
+                "throughput": len(times) / wall,
+                "p50_ms": round(statistics.median(times) * 1000, 1),
+                "p95_ms": round(quantile(times, 0.95) * 1000, 1),
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def load(args, base, headers, method, path, body, total):
+    """`total` requests from `args.clients` threads at once; (latencies, statuses, wall)."""
+    remaining = [total]
+    lock = threading.Lock()
+    times: list[float] = []
+    statuses: Counter = Counter()
+
+    def client():
+        session = requests.Session()
+        session.headers.update(headers)
+        while True:
+            with lock:
+                if remaining[0] <= 0:
+                    return
+                remaining[0] -= 1
+            payload = body() if body else None
+            began = time.perf_counter()
+            response = session.request(method, base + path, json=payload, timeout=60)
+            elapsed = time.perf_counter() - began
+            with lock:
+                times.append(elapsed)
+                statuses[response.status_code] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return times, statuses, time.perf_counter() - began
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

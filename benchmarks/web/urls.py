@@ -1,0 +1,17 @@
+"""The portal's URLs and `/bench/bare/`: a DRF view with the API's authentication, permission
+and throttle (the defaults) that answers a constant — what the framework alone costs."""
+
+from django.urls import path
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.urls import handler500  # noqa: F401
+from portal.urls import urlpatterns as portal_urlpatterns
+
+
+class Bare(APIView):
+    def get(self, request):
+        return Response({"ok": True})
+
+
+urlpatterns = [path("bench/bare/", Bare.as_view()), *portal_urlpatterns]
