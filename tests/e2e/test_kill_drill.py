@@ -27,8 +27,8 @@ from imaging.models import TERMINAL_STATES, EventKind, ImageJob, JobState, Membe
 from tests.support.fleet import bind_projects, start_fleet_simulator, submit_jobs
 from tests.support.workers import wait_for
 
-JOBS = int(os.environ.get("KILL_DRILL_JOBS", "24"))
-KILLS = int(os.environ.get("KILL_DRILL_KILLS", "8"))
+JOBS = int(os.environ.get("KILL_DRILL_JOBS", "16"))
+KILLS = int(os.environ.get("KILL_DRILL_KILLS", "6"))
 PER_PROJECT = 4  # K5's uploads an hour: every job of a project goes in one window
 SPEED = 60  # K5's hour lasts a minute; uploads of 1-4 GB last 1.2-1.8 s
 ENGINE = {
