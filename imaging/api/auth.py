@@ -4,6 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
+from imaging.access import signed_in_elsewhere_without_access
 from imaging.models import ApiToken
 
 
@@ -29,6 +30,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = ApiToken.authenticate(key)
         if token is None or not token.usable:
             raise exceptions.AuthenticationFailed("Invalid, disabled or expired API token.")
+        if signed_in_elsewhere_without_access(token.user):
+            raise exceptions.AuthenticationFailed(
+                "The memberships of this token's account have lapsed: sign in to the portal "
+                "with it again to renew them."
+            )
         token.touch()
         return token.user, token
 

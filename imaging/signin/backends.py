@@ -1,0 +1,50 @@
+"""The K5 account as a Django authentication backend, so that a K5 sign-in goes through
+`django.contrib.auth.authenticate()` like the local one: sign-in protection that listens to
+Django's sign-in signals (django-axes) sees and counts it. Its own guard (guard.py) is
+separate and stricter, and counts per K5 user before the password leaves.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+
+from imaging.signin import k5
+
+
+class K5AccountBackend(ModelBackend):
+    """Answers only the K5 sign-in form's credentials (k5_contract, ...), when K5_LOGIN is on.
+
+    A refusal's reason is left on the request (`request.k5_refusal`) for the form to show;
+    authenticate() then reports a failed sign-in as for any backend.
+    """
+
+    def authenticate(
+        self,
+        request,
+        k5_region=None,
+        k5_contract=None,
+        k5_username=None,
+        k5_password=None,
+        **kwargs,
+    ):
+        if not settings.K5_LOGIN or not (k5_region and k5_contract and k5_username and k5_password):
+            return None
+        try:
+            result = k5.sign_in(
+                region=k5_region,
+                contract=k5_contract,
+                username=k5_username,
+                password=k5_password,
+                address=request.META.get("REMOTE_ADDR") if request is not None else None,
+            )
+        except k5.SignInRefused as refused:
+            if request is not None:
+                request.k5_refusal = refused.message
+            return None
+        if request is not None:
+            request.k5_sign_in = result
+        return result.user
+
+    def user_can_authenticate(self, user) -> bool:
+        return getattr(user, "is_active", True)
