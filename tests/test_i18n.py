@@ -15,55 +15,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from imaging.engine import connections
-from imaging.models import ApiToken, K5Project, Membership, Role
+from imaging.models import ApiToken
+from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, UBUNTU_FRONT
 
 JA_PO = settings.BASE_DIR / "locale" / "ja" / "LC_MESSAGES" / "django.po"
 JA_MO = JA_PO.with_suffix(".mo")
-
-# The simulator's demo volumes (k5sim/README.md), as in tests/engine/conftest.py.
-CENTOS_WEB = "10000000-0000-4000-8000-000000000001"  # available, CentOS, 30 GB, 1a
-UBUNTU_FRONT = "10000000-0000-4000-8000-000000000006"  # in-use, front-01 ACTIVE
-CENTOS_BROKEN = "10000000-0000-4000-8000-000000000007"  # error
-
-
-@pytest.fixture(autouse=True)
-def fresh_clients():
-    connections.forget_clients()
-    yield
-    connections.forget_clients()
-
-
-@pytest.fixture
-def project(db, k5sim) -> K5Project:
-    """demo-project-1 of the live simulator, as in tests/engine/conftest.py."""
-    project = K5Project(
-        name="demo-project-1",
-        region="jp-east-1",
-        identity_url=k5sim.auth_url,
-        contract="demo",
-        k5_project_id=k5sim.project_id("demo-project-1"),
-        username="demo-user",
-        availability_zones_override=["jp-east-1a", "jp-east-1b"],
-        sync_server_zones={
-            "http://192.0.2.11:9292": "jp-east-1a",
-            "http://192.0.2.12:9292": "jp-east-1b",
-        },
-    )
-    project.set_password("demo-password")
-    project.save()
-    return project
-
-
-@pytest.fixture
-def bob(project) -> User:
-    user = User.objects.create_user("bob", email="bob@example.com", password="bob-pw-1")
-    Membership.objects.create(user=user, project=project, role=Role.MEMBER)
-    return user
 
 
 @pytest.fixture

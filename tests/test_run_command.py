@@ -18,7 +18,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.slow
 def test_bin_run_serves_the_portal_seeded_with_the_demo_and_stops_on_sigterm(tmp_path):
     port, sim_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}

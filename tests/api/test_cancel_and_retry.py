@@ -8,9 +8,18 @@ import pytest
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.upload import send_upload
 from imaging.models import EventKind, ImageJob, JobEvent, JobState
-from tests.api.conftest import error_of, make_job
+from tests.api.client import error_of
+from tests.support.demo import OLD_IMAGE
+from tests.support.jobs import make_job
 
-OLD_IMAGE = "30000000-0000-4000-8000-000000000012"  # demo-project-1's, deletable
+
+def refused(api, user, job, action: str) -> dict:
+    """POST /jobs/{id}/<action>/ as `user`: a 409 `not_allowed` refusal, whose error is returned."""
+    response = api(user).post(f"/api/v1/jobs/{job.pk}/{action}/")
+    assert response.status_code == 409
+    error = error_of(response)
+    assert error["code"] == "not_allowed"
+    return error
 
 
 def test_cancelling_a_queued_job_ends_it_and_records_who_did(api, project, bob):
@@ -36,11 +45,7 @@ def test_cancelling_a_queued_job_ends_it_and_records_who_did(api, project, bob):
 )
 def test_a_job_past_the_queue_cannot_be_cancelled(api, project, bob, state, reason):
     job = make_job(project, bob, state=state)
-    response = api(bob).post(f"/api/v1/jobs/{job.pk}/cancel/")
-    assert response.status_code == 409
-    error = error_of(response)
-    assert error["code"] == "not_allowed"
-    assert reason in error["message"]
+    assert reason in refused(api, bob, job, "cancel")["message"]
     assert ImageJob.objects.get(pk=job.pk).state == state
 
 
@@ -115,13 +120,9 @@ def test_a_cancelled_retry_leaves_the_old_image_in_k5(api, project, bob, k5sim):
     ],
 )
 def test_only_failed_jobs_can_be_retried(api, project, bob, state, reason):
-    job = make_job(project, bob, state=state)
-    response = api(bob).post(f"/api/v1/jobs/{job.pk}/retry/")
-    assert response.status_code == 409
-    error = error_of(response)
-    assert error["code"] == "not_allowed"
-    assert "Only a failed job or one whose sync failed can be retried" in error["message"]
-    assert reason in error["message"]
+    message = refused(api, bob, make_job(project, bob, state=state), "retry")["message"]
+    assert "Only a failed job or one whose sync failed can be retried" in message
+    assert reason in message
     assert ImageJob.objects.count() == 1
 
 

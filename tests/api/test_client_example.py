@@ -11,7 +11,8 @@ import requests
 
 from imaging.api.auth import PerTokenThrottle
 from imaging.models import ApiToken, ImageJob, JobState
-from tests.api.conftest import CENTOS_WEB, RHEL_ARCHIVE, make_user
+from tests.support.cast import make_user
+from tests.support.demo import CENTOS_WEB, RHEL_ARCHIVE
 from tests.support.simulator import ROOT
 
 README = ROOT / "imaging" / "api" / "README.md"

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from imaging.models import ApiToken
-from tests.api.conftest import Api, error_of, job_body, make_job
+from tests.api.client import Api, error_of, job_body
+from tests.support.jobs import make_job
 
 
 @pytest.mark.parametrize(

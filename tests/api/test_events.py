@@ -10,7 +10,8 @@ import json
 import pytest
 
 from imaging.models import EventKind, JobEvent, JobState
-from tests.api.conftest import UBUNTU_APP, make_job
+from tests.support.demo import UBUNTU_APP
+from tests.support.jobs import make_job
 
 EVENT_FIELDS = [
     "id",

@@ -14,7 +14,8 @@ from django.core.servers.basehttp import ThreadedWSGIServer
 from django.test.testcases import LiveServerThread
 
 from imaging.models import ApiToken, ImageJob, JobEvent
-from tests.api.conftest import job_body, make_user
+from tests.api.client import job_body
+from tests.support.cast import make_user
 
 PARALLEL = 50
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from imaging.models import EventKind, ImageJob, JobEvent, JobState
-from tests.api.conftest import (
+from tests.api.client import error_of, job_body
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
     CENTOS_WEB,
@@ -17,10 +18,8 @@ from tests.api.conftest import (
     UBUNTU_APP,
     UBUNTU_FRONT,
     WIN_AD,
-    error_of,
-    job_body,
-    make_job,
 )
+from tests.support.jobs import make_job
 
 
 def test_it_creates_a_queued_job_and_answers_201_with_it(api, project, bob):

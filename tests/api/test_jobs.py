@@ -11,16 +11,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from imaging.models import ImageJob, JobState, SyncStatus, UploadAttempt, ZoneSyncResult
-from tests.api.conftest import (
-    CENTOS_BATCH,
-    CENTOS_WEB,
-    RHEL_DB,
-    UBUNTU_APP,
-    WIN_AD,
-    error_of,
-    job_body,
-    make_job,
-)
+from tests.api.client import error_of, job_body
+from tests.support.demo import CENTOS_BATCH, CENTOS_WEB, RHEL_DB, UBUNTU_APP, WIN_AD
+from tests.support.jobs import make_job
 
 DETAIL_FIELDS = {
     "id",

@@ -14,15 +14,9 @@ import io
 import pytest
 
 from imaging.models import ImageJob, JobState
-from tests.api.conftest import (
-    PROJECT_1_VOLUMES,
-    PROJECT_2_VOLUMES,
-    RHEL_DB,
-    UBUNTU_APP,
-    error_of,
-    job_body,
-    make_job,
-)
+from tests.api.client import error_of, job_body
+from tests.support.demo import PROJECT_1_VOLUMES, PROJECT_2_VOLUMES, RHEL_DB, UBUNTU_APP
+from tests.support.jobs import make_job
 
 P1, P2 = "demo-project-1", "demo-project-2"
 ROLES = ["anonymous", "outsider", "viewer", "requester", "member", "admin", "staff"]
@@ -30,34 +24,30 @@ ROLES = ["anonymous", "outsider", "viewer", "requester", "member", "admin", "sta
 # What each caller gets: (status, what the body shows). For a 2xx: the set of project names
 # the body shows; for an error: its code.
 NOBODY = set()
+# A list: everyone signed in gets one, showing their own projects (staff: all of them).
+LIST = [
+    (401, "not_authenticated"),
+    (200, NOBODY),
+    (200, {P1}),
+    (200, {P1}),
+    (200, {P1}),
+    (200, {P1}),
+    (200, {P1, P2}),
+]
+# Something of the project: its members and staff read it, an outsider is told it is not there.
+READ = [
+    (401, "not_authenticated"),
+    (404, "not_found"),
+    (200, {P1}),
+    (200, {P1}),
+    (200, {P1}),
+    (200, {P1}),
+    (200, {P1}),
+]
 MATRIX = {
-    ("GET", "/api/v1/projects/"): [
-        (401, "not_authenticated"),
-        (200, NOBODY),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1, P2}),
-    ],
-    ("GET", "/api/v1/projects/{project}/"): [
-        (401, "not_authenticated"),
-        (404, "not_found"),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-    ],
-    ("GET", "/api/v1/projects/{project}/volumes/"): [
-        (401, "not_authenticated"),
-        (404, "not_found"),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-    ],
+    ("GET", "/api/v1/projects/"): LIST,
+    ("GET", "/api/v1/projects/{project}/"): READ,
+    ("GET", "/api/v1/projects/{project}/volumes/"): READ,
     ("POST", "/api/v1/jobs/"): [
         (401, "not_authenticated"),
         (404, "not_found"),
@@ -67,33 +57,9 @@ MATRIX = {
         (201, {P1}),
         (201, {P1}),
     ],
-    ("GET", "/api/v1/jobs/"): [
-        (401, "not_authenticated"),
-        (200, NOBODY),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1, P2}),
-    ],
-    ("GET", "/api/v1/jobs/{queued}/"): [
-        (401, "not_authenticated"),
-        (404, "not_found"),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-    ],
-    ("GET", "/api/v1/jobs/{queued}/events/"): [
-        (401, "not_authenticated"),
-        (404, "not_found"),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-    ],
+    ("GET", "/api/v1/jobs/"): LIST,
+    ("GET", "/api/v1/jobs/{queued}/"): READ,
+    ("GET", "/api/v1/jobs/{queued}/events/"): READ,
     ("POST", "/api/v1/jobs/{queued}/cancel/"): [
         (401, "not_authenticated"),
         (404, "not_found"),
@@ -112,24 +78,8 @@ MATRIX = {
         (201, {P1}),
         (201, {P1}),
     ],
-    ("GET", "/api/v1/events/"): [
-        (401, "not_authenticated"),
-        (200, NOBODY),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1, P2}),
-    ],
-    ("GET", "/api/v1/events/?format=csv"): [
-        (401, "not_authenticated"),
-        (200, NOBODY),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1}),
-        (200, {P1, P2}),
-    ],
+    ("GET", "/api/v1/events/"): LIST,
+    ("GET", "/api/v1/events/?format=csv"): LIST,
 }
 CELLS = [
     (method, path, role, *expected)

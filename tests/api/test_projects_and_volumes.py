@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from imaging.models import UploadAttempt
-from tests.api.conftest import (
+from tests.api.client import error_of
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
     CENTOS_WEB,
@@ -20,9 +21,8 @@ from tests.api.conftest import (
     RHEL_ARCHIVE,
     UBUNTU_FRONT,
     WIN_AD,
-    error_of,
-    make_job,
 )
+from tests.support.jobs import make_job
 
 PROJECT_FIELDS = {
     "id",

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from imaging.models import ImageJob, JobEvent, JobState, SyncStatus, ZoneSyncResult
-from tests.api.conftest import make_job
+from tests.support.jobs import make_job
 
 STATES = [
     JobState.QUEUED,

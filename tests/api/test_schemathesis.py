@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, settings
 
 from imaging.models import ApiToken, JobState
 from portal.wsgi import application
-from tests.api.conftest import UBUNTU_APP, make_job, make_user
+from tests.support.cast import make_user
+from tests.support.demo import UBUNTU_APP
+from tests.support.jobs import make_job
 from tests.support.simulator import ROOT
 
 # 15 examples per operation keep CI within its time; API_FUZZ_EXAMPLES=300 digs deeper.

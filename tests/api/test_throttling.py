@@ -9,7 +9,7 @@ import pytest
 
 from imaging.api.auth import PerTokenThrottle
 from imaging.models import ImageJob
-from tests.api.conftest import error_of, job_body
+from tests.api.client import error_of, job_body
 
 
 @pytest.fixture(autouse=True)

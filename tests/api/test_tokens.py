@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from imaging.models import ApiToken
-from tests.api.conftest import Api
+from tests.api.client import Api
 
 KEY_ON_PAGE = re.compile(r'<code id="new-key">([^<]+)</code>')
 

@@ -6,15 +6,9 @@ import pytest
 from django_q.models import Task
 
 from imaging.models import ImageJob, JobState
-from tests.e2e.conftest import (
-    CENTOS_WEB,
-    RHEL_DB,
-    TOKEN_REQUEST,
-    UBUNTU_APP,
-    WIN_AD,
-    requests_to,
-    submit,
-)
+from tests.support.demo import CENTOS_WEB, RHEL_DB, UBUNTU_APP, WIN_AD
+from tests.support.jobs import submit
+from tests.support.simulator import TOKEN_REQUEST
 from tests.support.workers import wait_for
 
 TICKS = 8  # engine ticks to sit through with the wrong password
@@ -65,8 +59,8 @@ def test_a_rejected_password_is_tried_once_and_the_jobs_wait_for_a_new_one(
 
     project.refresh_from_db()
     assert not project.credentials_valid
-    assert len(requests_to(sim, TOKEN_REQUEST)) == 1, "one password attempt in all"
-    assert [r["status"] for r in requests_to(sim, TOKEN_REQUEST)] == [401]
+    assert len(sim.requests_to(TOKEN_REQUEST)) == 1, "one password attempt in all"
+    assert [r["status"] for r in sim.requests_to(TOKEN_REQUEST)] == [401]
     for job in ImageJob.objects.filter(project=project):
         assert job.state == JobState.QUEUED
         assert "rejected the credential" in job.waiting_reason

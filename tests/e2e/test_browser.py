@@ -17,19 +17,17 @@ missing browser fails them.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 
-from imaging.engine import connections
-from imaging.models import ImageJob, K5Project, Membership, Role
+from imaging.models import ImageJob, K5Project
+from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, DATA_SMALL, RHEL_ARCHIVE, UBUNTU_FRONT
 from tests.support.engine_thread import EngineThread
+from tests.support.jobs import make_job
 from tests.support.simulator import ROOT
-from tests.web.conftest import make_job
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,13 +44,6 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 SPEED = 200  # a 30 GB upload takes 2.1 s, registration to the other zone 0.6 s
 SETTLE = 2.0  # seconds the engine watches an active image for a zone failure
 JOB_TIMEOUT = 45_000  # ms: the job page refreshes itself every 5 s
-
-CENTOS_WEB = "10000000-0000-4000-8000-000000000001"  # available, CentOS, 30 GB, 1a
-UBUNTU_FRONT = "10000000-0000-4000-8000-000000000006"  # in-use, front-01 ACTIVE
-CENTOS_BROKEN = "10000000-0000-4000-8000-000000000007"  # error
-RHEL_ARCHIVE = "10000000-0000-4000-8000-000000000008"  # uploading
-DATA_SMALL = "10000000-0000-4000-8000-000000000009"  # available, 1 GB, OS unknown
-ZONE_SERVERS = {"http://192.0.2.11:9292": "jp-east-1a", "http://192.0.2.12:9292": "jp-east-1b"}
 
 
 # --- the browser ---------------------------------------------------------------------------
@@ -101,54 +92,18 @@ def screenshot(tab, name: str, *, full_page: bool = True) -> None:
 
 
 # --- the portal, K5 and the engine ----------------------------------------------------------
+# The cast is tests/support/cast.py's (bob a member of demo-project-1, charlie of no project),
+# with tests/e2e/conftest.py's project on the sped-up simulator.
 
 
 @pytest.fixture
-def sim(k5sim):
-    scenario = json.loads((ROOT / "k5sim" / "demo.json").read_text())
-    # Token life back to 3 real hours: at this speed it would be shorter than the facade's
-    # refresh margin, and every call would become a sign-in.
-    scenario["settings"]["token_seconds"] = 3 * 3600 * SPEED
-    k5sim.reset(speed=SPEED, scenario=scenario)
-    return k5sim
+def speed() -> int:
+    return SPEED
 
 
-@pytest.fixture
-def project(transactional_db, sim, settings) -> K5Project:
+@pytest.fixture(autouse=True)
+def short_settle(settings):
     settings.ENGINE_SYNC_SETTLE_SECONDS = SETTLE
-    connections.forget_clients()
-    project = K5Project(
-        name="demo-project-1",
-        region="jp-east-1",
-        identity_url=sim.auth_url,
-        contract="demo",
-        k5_project_id=sim.project_id("demo-project-1"),
-        username="demo-user",
-        upload_window_seconds=3600 // SPEED,  # the project's pacing follows K5's faster hour
-        availability_zones_override=["jp-east-1a", "jp-east-1b"],
-        sync_server_zones=ZONE_SERVERS,
-    )
-    project.set_password("demo-password")
-    project.save()
-    yield project
-    connections.forget_clients()
-
-
-def member(name: str, project: K5Project | None, role: str | None = None) -> User:
-    user = User.objects.create_user(name, password=f"{name}-password-1")
-    if project is not None:
-        Membership.objects.create(user=user, project=project, role=role)
-    return user
-
-
-@pytest.fixture
-def bob(project):
-    return member("bob", project, Role.MEMBER)
-
-
-@pytest.fixture
-def charlie(project):
-    return member("charlie", None)
 
 
 @pytest.fixture
@@ -301,8 +256,8 @@ def test_a_sync_failure_shows_the_zone_and_the_remedy_makes_a_usable_image(
     retry = ImageJob.objects.get(retry_of=failed)
     assert tab.url.endswith(f"/jobs/{retry.pk}/")
     assert (
-        f"Retrying as job {retry.pk}; the old image {failed.image_id} was removed."
-        in tab.locator("#content").inner_text()
+        f"Retrying as job {retry.pk}; the old image {failed.image_id} is deleted just before the "
+        "new upload is sent." in tab.locator("#content").inner_text()
     )
     wait_for_state(tab, "Succeeded")
     assert zone_rows(tab) == {"jp-east-1a": "Synced", "jp-east-1b": "Synced"}

@@ -7,7 +7,8 @@ import pytest
 from django_q.models import Task
 
 from imaging.models import EventKind, ImageJob, JobEvent, JobState, UploadAttempt
-from tests.e2e.conftest import UPLOAD_ACTION, WINDOW, requests_to, submit
+from tests.support.jobs import submit
+from tests.support.simulator import UPLOAD_ACTION
 from tests.support.workers import wait_for
 
 JOBS = 20
@@ -28,6 +29,7 @@ def test_twenty_jobs_start_at_most_four_per_window_with_two_clusters_racing(
         for n, volume_id in enumerate(volumes, start=1)
     ]
     sim.clear_requests()
+    window = project.upload_window_seconds  # K5's hour at the simulator's speed
 
     first, second = workers.start("a"), workers.start("b")
     tick = workers.ticker()
@@ -44,19 +46,19 @@ def test_twenty_jobs_start_at_most_four_per_window_with_two_clusters_racing(
         lambda: ImageJob.objects.filter(project=project, state=JobState.SUCCEEDED).count() == JOBS,
         kick=race,
         every=0.25,
-        timeout=(JOBS // LIMIT) * WINDOW + 60,
+        timeout=(JOBS // LIMIT) * window + 60,
         what=f"all {JOBS} jobs to succeed",
     )
 
     # What K5 saw: one upload per job, never refused, never more than 4 in a window.
-    posts = requests_to(sim, UPLOAD_ACTION)
+    posts = sim.requests_to(UPLOAD_ACTION)
     assert [p["status"] for p in posts] == [202] * JOBS
     assert not [e for e in sim.requests_log() if e["status"] == 413]
     arrivals = [p["received_at"] for p in posts]
     shown = [round(t - arrivals[0], 2) for t in arrivals]
     for n in range(LIMIT, JOBS):
-        assert arrivals[n] - arrivals[n - LIMIT] >= WINDOW, (
-            f"uploads {n - LIMIT + 1}..{n + 1} within {WINDOW} s: {shown}"
+        assert arrivals[n] - arrivals[n - LIMIT] >= window, (
+            f"uploads {n - LIMIT + 1}..{n + 1} within {window} s: {shown}"
         )
 
     # In the order they were requested: batch by batch at K5, slot by slot in the portal.

@@ -8,16 +8,9 @@ cluster finds is exactly what the killed worker left: a job in `submitting`.
 import pytest
 
 from imaging.models import EventKind, JobState, UploadAttempt
-from tests.e2e.conftest import (
-    CENTOS_WEB,
-    UBUNTU_APP,
-    UPLOAD_ACTION,
-    requests_to,
-    sim_images,
-    sim_volume,
-    state_of,
-    submit,
-)
+from tests.support.demo import CENTOS_WEB, UBUNTU_APP
+from tests.support.jobs import state_of, submit
+from tests.support.simulator import UPLOAD_ACTION
 from tests.support.workers import wait_for
 
 # The victim waits for K5's answer longer than it will live (it is killed within a second);
@@ -26,8 +19,18 @@ from tests.support.workers import wait_for
 VICTIM = {"K5_READ_TIMEOUT": "5"}
 
 
+def a_fresh_cluster_carries_to_success(workers, job) -> None:
+    workers.start("fresh")
+    wait_for(
+        lambda: state_of(job) == JobState.SUCCEEDED,
+        kick=workers.ticker(),
+        timeout=60,
+        what="the fresh cluster to carry the job to succeeded",
+    )
+
+
 def uploads_of(sim, volume_id):
-    return [p for p in requests_to(sim, UPLOAD_ACTION) if f"/volumes/{volume_id}/" in p["path"]]
+    return [p for p in sim.requests_to(UPLOAD_ACTION) if f"/volumes/{volume_id}/" in p["path"]]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -41,7 +44,7 @@ def test_killed_after_k5_accepted_the_upload_the_job_adopts_the_one_image(
     victim = workers.start("victim", env=VICTIM)
 
     wait_for(
-        lambda: sim_volume(sim, CENTOS_WEB)["status"] == "uploading",
+        lambda: sim.volume(CENTOS_WEB)["status"] == "uploading",
         timeout=30,
         what="K5 to start the upload",
     )
@@ -52,15 +55,9 @@ def test_killed_after_k5_accepted_the_upload_the_job_adopts_the_one_image(
     assert job.submit_started_at is not None
     assert len(uploads_of(sim, CENTOS_WEB)) == 1
 
-    workers.start("fresh")
-    wait_for(
-        lambda: state_of(job) == JobState.SUCCEEDED,
-        kick=workers.ticker(),
-        timeout=60,
-        what="the fresh cluster to carry the job to succeeded",
-    )
+    a_fresh_cluster_carries_to_success(workers, job)
 
-    images = sim_images(sim, "web-golden")
+    images = sim.images_named("web-golden")
     assert len(images) == 1, "exactly one image"
     assert images[0]["id"] == job.image_id and images[0]["status"] == "active"
     assert len(uploads_of(sim, CENTOS_WEB)) == 1, "the upload was never sent again"
@@ -93,18 +90,12 @@ def test_killed_before_the_upload_left_the_job_is_sent_again_exactly_once(
     wait_for(claimed_and_signing_in, timeout=30, what="the worker to claim the job")
     victim.kill()
     assert uploads_of(sim, UBUNTU_APP) == []
-    assert sim_volume(sim, UBUNTU_APP)["status"] == "available"
+    assert sim.volume(UBUNTU_APP)["status"] == "available"
 
-    workers.start("fresh")
-    wait_for(
-        lambda: state_of(job) == JobState.SUCCEEDED,
-        kick=workers.ticker(),
-        timeout=60,
-        what="the fresh cluster to carry the job to succeeded",
-    )
+    a_fresh_cluster_carries_to_success(workers, job)
 
     assert len(uploads_of(sim, UBUNTU_APP)) == 1, "sent again, exactly once"
-    images = sim_images(sim, "app-golden")
+    images = sim.images_named("app-golden")
     assert len(images) == 1 and images[0]["id"] == job.image_id
     assert (
         job.events.filter(

@@ -8,7 +8,8 @@ from imaging.engine.errors import Refusal
 from imaging.engine.remedy import cancel_job, retry_job
 from imaging.models import ImageJob, InvalidTransition, JobEvent, JobState
 from imaging.models.events import AppendOnly
-from tests.engine.conftest import make_user, run_to_uploading, submit
+from tests.support.cast import make_user
+from tests.support.jobs import run_to_uploading, submit
 
 
 @pytest.mark.django_db
@@ -77,11 +78,6 @@ def test_retry_is_only_for_failed_jobs_and_only_once(k5sim, project, bob):
     assert retry.retry_of == job and retry.channel == "api"
     with pytest.raises(Refusal, match=f"already retried as job {retry.pk}"):
         retry_job(job, bob, channel="web")
-
-
-@pytest.fixture
-def victor(project):
-    return make_user("victor", project, "viewer")
 
 
 @pytest.mark.django_db

@@ -12,7 +12,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -28,6 +27,7 @@ from imaging.models import (
     UploadAttempt,
     ZoneSyncResult,
 )
+from tests.support.cast import make_user
 from tests.support.fleet import (
     LISTING_TEMPLATES,
     bind_projects,
@@ -52,49 +52,42 @@ PER_JOB_TEMPLATES = frozenset(
     }
 )
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
-def fleet_process(tmp_path_factory):
-    # Its own simulator: the shared one is reset to the demo scenario by every other test.
-    # 100 uploads a project per window, so that K5 accepts all 50 at once.
+def k5sim_process(tmp_path_factory):
+    """This module's own simulator, on the fleet scenario (`k5sim` resets it to that): the
+    shared one is reset to the demo scenario by every other test. 100 uploads a project per
+    window, so that K5 accepts all 50 at once."""
     sim = start_fleet_simulator(tmp_path_factory.mktemp("fleet"), PROJECTS, upload_limit=100)
     yield sim
     sim.stop()
 
 
-@pytest.fixture
-def fleet_sim(fleet_process):
-    fleet_process.reset()
-    return fleet_process
-
-
 @pytest.mark.django_db
 def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_per_tick(
-    fleet_sim, settings
+    k5sim, settings
 ):
     # The settle window is portal wall time, which this test does not move (it moves K5's
     # clock): without it, a job leaves `verifying` on the tick after its image is active.
     # Watching sync_status_reason over the window is test_lifecycle's subject.
     settings.ENGINE_SYNC_SETTLE_SECONDS = 0
-    bob = User.objects.create_user("bob", password="bob-pw-1")
-    fleet = bind_projects(fleet_sim, [SIZES] * PROJECTS, upload_limit=100)
+    bob = make_user("bob")
+    fleet = bind_projects(k5sim, [SIZES] * PROJECTS, upload_limit=100)
     for member in fleet:
         Membership.objects.create(user=bob, project=member.project, role=Role.MEMBER)
     job_ids = submit_jobs(fleet, bob)
     assert len(job_ids) == PROJECTS * JOBS_PER_PROJECT == 1000
 
     assert send_uploads(fleet) == {"accepted": 1000}
-    running = [u for u in fleet_sim.state()["uploads"] if u["state"] == "running"]
+    running = [u for u in k5sim.state()["uploads"] if u["state"] == "running"]
     assert len(running) == 1000, "K5 has every upload in flight"
     assert UploadAttempt.objects.filter(outcome="accepted").count() == 1000
 
-    fleet_sim.clear_requests()
+    k5sim.clear_requests()
     windows = []  # the K5-time span of each tick, to pick its calls from the request log
     states_seen: list[Counter] = []
     for _tick in range(30):
-        with k5_window(fleet_sim) as window:
+        with k5_window(k5sim) as window:
             report = tick()
         windows.append(window)
         assert not report.errors
@@ -102,15 +95,15 @@ def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_pe
         states_seen.append(states)
         if states == {JobState.SUCCEEDED: 1000}:
             break
-        fleet_sim.advance(TICK_K5_SECONDS)
+        k5sim.advance(TICK_K5_SECONDS)
 
     assert states_seen[-1] == {JobState.SUCCEEDED: 1000}, states_seen
     # The uploads did not all end at once: some ticks met uploading, verifying and
     # succeeded jobs side by side (and the counts below hold for those ticks too).
     assert any(len(states) == 3 for states in states_seen), states_seen
-    assert all(u["state"] == "succeeded" for u in fleet_sim.state()["uploads"])
+    assert all(u["state"] == "succeeded" for u in k5sim.state()["uploads"])
 
-    log = fleet_sim.requests_log()
+    log = k5sim.requests_log()
     per_tick = [calls_within(log, window) for window in windows]
     assert sum(len(calls) for calls in per_tick) == len(log), "K5 was called between ticks"
     k5_ids = {member.project.k5_project_id for member in fleet}
@@ -124,9 +117,9 @@ def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_pe
 
 
 @pytest.mark.django_db
-def test_polling_a_project_costs_as_many_queries_for_40_jobs_as_for_2(fleet_sim):
-    bob = User.objects.create_user("bob", password="bob-pw-1")
-    small, big = bind_projects(fleet_sim, [[1] * 2, [1] * 40], upload_limit=100)
+def test_polling_a_project_costs_as_many_queries_for_40_jobs_as_for_2(k5sim):
+    bob = make_user("bob")
+    small, big = bind_projects(k5sim, [[1] * 2, [1] * 40], upload_limit=100)
     for member in (small, big):
         Membership.objects.create(user=bob, project=member.project, role=Role.MEMBER)
     submit_jobs([small, big], bob)
@@ -141,7 +134,7 @@ def test_polling_a_project_costs_as_many_queries_for_40_jobs_as_for_2(fleet_sim)
     now = timezone.now()
     assert queries(small, now) == queries(big, now), "uploading: no query per job"
 
-    fleet_sim.advance(60 + 12 + 5)  # K5 ends the 1 GB uploads
+    k5sim.advance(60 + 12 + 5)  # K5 ends the 1 GB uploads
     poll_project(small.project)
     poll_project(big.project)
     assert set(ImageJob.objects.values_list("state", flat=True)) == {JobState.VERIFYING}

@@ -11,7 +11,7 @@ from imaging.engine.polling import poll_project
 from imaging.engine.upload import send_upload
 from imaging.k5 import K5Client, blockstorage
 from imaging.models import EventKind, ImageJob, JobState, UploadAttempt
-from tests.engine.conftest import poll, submit
+from tests.support.jobs import poll, submit
 
 TOKENS = "POST /identity/v3/auth/tokens"
 UPLOADS = "POST /blockstorage/v2/{project_id}/volumes/{volume_id}/action"

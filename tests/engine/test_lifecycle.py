@@ -5,7 +5,8 @@ from django.conf import settings
 
 from imaging.engine.remedy import retry_job
 from imaging.models import EventKind, JobState, SyncStatus
-from tests.engine.conftest import CENTOS_WEB, ZONE_B_SERVER, poll, run_to_uploading, submit
+from tests.support.demo import CENTOS_WEB, ZONE_B_SERVER
+from tests.support.jobs import poll, run_to_uploading, submit
 
 UPLOAD_SECONDS = 60 + 12 * 30  # the simulator's base + per-GB time for the 30 GB volume
 SETTLE = settings.ENGINE_SYNC_SETTLE_SECONDS
@@ -17,6 +18,18 @@ def zones(job):
 
 def sim_image(k5sim, image_id):
     return next((i for i in k5sim.state()["images"] if i["id"] == image_id), None)
+
+
+def through_upload_and_sync(k5sim, project, job, *, later: float = 0):
+    """Send the upload, let K5 copy the volume and register the image in the other zone,
+    polling after each; the job as the engine then leaves it."""
+    job = run_to_uploading(project, job)
+    k5sim.advance(UPLOAD_SECONDS + 10)
+    poll(project)
+    k5sim.advance(200)  # registration to the other zone takes 120 s
+    poll(project, later=later)
+    job.refresh_from_db()
+    return job
 
 
 @pytest.mark.django_db
@@ -66,12 +79,7 @@ def test_it_follows_a_job_until_the_image_is_active_and_in_every_zone(k5sim, pro
 @pytest.mark.django_db
 def test_a_sync_failure_pinpoints_the_zone_and_the_remedy_makes_a_usable_image(k5sim, project, bob):
     k5sim.add_fault(kind="sync_failure", zone="jp-east-1b")
-    job = run_to_uploading(project, submit(project, bob))
-    k5sim.advance(UPLOAD_SECONDS + 10)
-    poll(project)
-    k5sim.advance(200)
-    poll(project)
-    job.refresh_from_db()
+    job = through_upload_and_sync(k5sim, project, submit(project, bob))
     assert job.state == JobState.SYNC_FAILED
     role, status, reason = zones(job)["jp-east-1b"]
     assert (role, status) == ("replica", "failed")
@@ -84,14 +92,9 @@ def test_a_sync_failure_pinpoints_the_zone_and_the_remedy_makes_a_usable_image(k
     assert retry.retry_of == job and retry.state == JobState.QUEUED
     assert (retry.volume_id, retry.image_name, retry.force) == (CENTOS_WEB, "web-golden", False)
 
-    retry = run_to_uploading(project, retry)
-    assert sim_image(k5sim, job.image_id) is None, "the unusable image was deleted"
+    retry = through_upload_and_sync(k5sim, project, retry, later=SETTLE + 1)
+    assert sim_image(k5sim, job.image_id) is None, "deleted just before the new upload was sent"
     assert job.events.filter(message__startswith="Deleted image").exists()
-    k5sim.advance(UPLOAD_SECONDS + 10)
-    poll(project)
-    k5sim.advance(200)
-    poll(project, later=SETTLE + 1)
-    retry.refresh_from_db()
     assert retry.state == JobState.SUCCEEDED
     job.refresh_from_db()
     assert zones(job)["jp-east-1b"][1] == "failed", "the old result is kept for history"
@@ -102,12 +105,7 @@ def test_without_a_server_map_every_replica_zone_is_marked_failed(k5sim, project
     project.sync_server_zones = {}
     project.save()
     k5sim.add_fault(kind="sync_failure", zone="jp-east-1b")
-    job = run_to_uploading(project, submit(project, bob))
-    k5sim.advance(UPLOAD_SECONDS + 10)
-    poll(project)
-    k5sim.advance(200)
-    poll(project)
-    job.refresh_from_db()
+    job = through_upload_and_sync(k5sim, project, submit(project, bob))
     assert job.state == JobState.SYNC_FAILED
     assert zones(job)["jp-east-1b"][1] == "failed"
     assert "another availability zone" in job.error_message

@@ -10,7 +10,7 @@ from imaging.engine.pacing import budget, queue_forecast, start_due_uploads
 from imaging.engine.upload import send_upload
 from imaging.k5 import K5Client
 from imaging.models import JobState, UploadAttempt
-from tests.engine.conftest import submit
+from tests.support.jobs import submit
 
 
 def bulk_volumes(k5sim, project, count):

@@ -6,7 +6,7 @@ from imaging.engine.errors import Refusal
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import check_submission
 from imaging.models import ImageJob, JobState
-from tests.engine.conftest import (
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
     DATA_SMALL,
@@ -14,9 +14,8 @@ from tests.engine.conftest import (
     RHEL_ARCHIVE,
     UBUNTU_FRONT,
     WIN_AD,
-    submission,
-    submit,
 )
+from tests.support.jobs import submission, submit
 
 
 def refusal(project, **options) -> Refusal:

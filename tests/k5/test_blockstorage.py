@@ -17,7 +17,7 @@ from imaging.k5 import (
     blockstorage,
     image,
 )
-from tests.k5.conftest import (
+from tests.support.demo import (
     BATCH_SERVER,
     CENTOS_BATCH,
     CENTOS_BROKEN,
@@ -29,7 +29,6 @@ from tests.k5.conftest import (
     RHEL_DB,
     UBUNTU_APP,
     WIN_AD,
-    logged,
     volume_path,
 )
 
@@ -55,7 +54,7 @@ def test_it_reads_a_volume(k5sim, client):
     assert volume.attachments == () and volume.attached_server_id is None
     assert volume.image_metadata["image_name"] == "CentOS 7.9 64bit (English) 01"
     assert volume.os_family == "linux"
-    assert volume.request_id == logged(k5sim, "GET", volume_path(CENTOS_WEB))[0]["request_id"]
+    assert volume.request_id == k5sim.logged("GET", volume_path(CENTOS_WEB))[0]["request_id"]
 
 
 def test_it_reads_attachments_and_os_families(client):
@@ -75,7 +74,7 @@ def test_an_unknown_or_foreign_volume_is_not_found_with_k5s_message(k5sim, clien
         with pytest.raises(K5NotFound) as raised:
             blockstorage.volume_get(client, volume_id)
 
-        entry = logged(k5sim, "GET", volume_path(volume_id))[0]
+        entry = k5sim.logged("GET", volume_path(volume_id))[0]
         assert raised.value.status == 404 and raised.value.permanent
         assert volume_id in raised.value.message
         assert raised.value.request_id == entry["request_id"]
@@ -102,7 +101,7 @@ def test_it_lists_thousands_of_volumes_across_pages(k5sim, client):
 
     assert len(volumes) == len(expected)
     assert {v.id for v in volumes} == expected
-    assert len(logged(k5sim, "GET", LIST_PATH)) == math.ceil(len(expected) / 1000)
+    assert len(k5sim.logged("GET", LIST_PATH)) == math.ceil(len(expected) / 1000)
 
 
 def test_it_uses_block_storage_v3_when_configured(k5sim, make_client):
@@ -112,8 +111,8 @@ def test_it_uses_block_storage_v3_when_configured(k5sim, make_client):
     accepted = blockstorage.volume_upload_to_image(client, CENTOS_WEB, "via-v3")
 
     assert volume.id == CENTOS_WEB and accepted.volume_id == CENTOS_WEB
-    assert len(logged(k5sim, "GET", volume_path(CENTOS_WEB, version="v3"))) == 1
-    assert len(logged(k5sim, "POST", volume_path(CENTOS_WEB, version="v3") + "/action")) == 1
+    assert len(k5sim.logged("GET", volume_path(CENTOS_WEB, version="v3"))) == 1
+    assert len(k5sim.logged("POST", volume_path(CENTOS_WEB, version="v3") + "/action")) == 1
 
 
 def test_an_accepted_upload_names_the_new_image(k5sim, client):
@@ -125,7 +124,7 @@ def test_an_accepted_upload_names_the_new_image(k5sim, client):
         "web-2024-05",
         "uploading",
     )
-    assert accepted.request_id == logged(k5sim, "POST", ACTION_PATH)[0]["request_id"]
+    assert accepted.request_id == k5sim.logged("POST", ACTION_PATH)[0]["request_id"]
     assert blockstorage.volume_get(client, CENTOS_WEB).status == "uploading"
     new_image = image.image_get(client, accepted.image_id)
     assert new_image.name == "web-2024-05" and new_image.owner == PROJECT_1
@@ -159,7 +158,7 @@ def test_a_refused_upload_is_a_bad_request_with_k5s_message(
     with pytest.raises(K5BadRequest) as raised:
         blockstorage.volume_upload_to_image(client, volume_id, image_name, **options)
 
-    entry = logged(k5sim, "POST", volume_path(volume_id) + "/action")[0]
+    entry = k5sim.logged("POST", volume_path(volume_id) + "/action")[0]
     assert raised.value.status == 400 and raised.value.permanent
     assert words in raised.value.message
     assert raised.value.request_id == entry["request_id"]
@@ -173,7 +172,7 @@ def test_an_upload_of_an_unknown_volume_is_not_found(client):
 def test_a_force_value_that_is_not_a_boolean_is_refused_before_sending(k5sim, client):
     with pytest.raises(ValueError, match="force"):
         blockstorage.volume_upload_to_image(client, CENTOS_WEB, "img", force="yes please")
-    assert logged(k5sim, "POST", ACTION_PATH) == []
+    assert k5sim.logged("POST", ACTION_PATH) == []
 
 
 def test_the_fifth_upload_in_an_hour_is_rate_limited_with_retry_after(k5sim, client):
@@ -196,7 +195,7 @@ def test_an_upload_answered_503_is_not_retried(k5sim, client):
         blockstorage.volume_upload_to_image(client, CENTOS_WEB, "img")
 
     assert raised.value.status == 503 and raised.value.permanent is False
-    assert len(logged(k5sim, "POST", ACTION_PATH)) == 1
+    assert len(k5sim.logged("POST", ACTION_PATH)) == 1
 
 
 def test_an_upload_answered_500_has_an_unknown_outcome(k5sim, client):
@@ -207,7 +206,7 @@ def test_an_upload_answered_500_has_an_unknown_outcome(k5sim, client):
 
     assert raised.value.status == 500 and raised.value.permanent is False
     assert not isinstance(raised.value, K5Unavailable)  # "retry later" must not catch it
-    assert len(logged(k5sim, "POST", ACTION_PATH)) == 1
+    assert len(k5sim.logged("POST", ACTION_PATH)) == 1
 
 
 def test_an_upload_whose_connection_is_reset_has_an_unknown_outcome(k5sim, client):
@@ -218,7 +217,7 @@ def test_an_upload_whose_connection_is_reset_has_an_unknown_outcome(k5sim, clien
 
     assert raised.value.status is None
     assert "may or may not" in raised.value.message
-    assert len(logged(k5sim, "POST", ACTION_PATH)) == 1
+    assert len(k5sim.logged("POST", ACTION_PATH)) == 1
 
 
 def test_an_upload_that_times_out_has_an_unknown_outcome_though_k5_accepted_it(k5sim, make_client):
@@ -231,5 +230,5 @@ def test_an_upload_that_times_out_has_an_unknown_outcome_though_k5_accepted_it(k
     assert "read timeout" in raised.value.message
     # Why "unknown" and not "failed": K5 did act on it, once its delay was over.
     time.sleep(1.5)
-    assert len(logged(k5sim, "POST", ACTION_PATH)) == 1
+    assert len(k5sim.logged("POST", ACTION_PATH)) == 1
     assert blockstorage.volume_get(make_client(), CENTOS_WEB).status == "uploading"

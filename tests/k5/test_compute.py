@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from imaging.k5 import K5NotFound, compute
-from tests.k5.conftest import BATCH_SERVER, FRONT_SERVER, P2_SERVER, PROJECT_1, logged
+from tests.support.demo import BATCH_SERVER, FRONT_SERVER, P2_SERVER, PROJECT_1
 
 
 def test_it_reads_a_stopped_and_a_running_server(k5sim, client):
@@ -22,7 +22,7 @@ def test_it_reads_a_stopped_and_a_running_server(k5sim, client):
         "ACTIVE",
         "jp-east-1b",
     )
-    entry = logged(k5sim, "GET", f"/compute/v2/{PROJECT_1}/servers/{BATCH_SERVER}")[0]
+    entry = k5sim.logged("GET", f"/compute/v2/{PROJECT_1}/servers/{BATCH_SERVER}")[0]
     assert stopped.request_id == entry["request_id"]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from imaging.k5 import K5TooSlow, K5Unavailable, blockstorage
 from imaging.k5.deadline import within
-from tests.k5.conftest import CENTOS_WEB, logged, volume_path
+from tests.support.demo import CENTOS_WEB, volume_path
 
 PATTERN = f"/volumes/{CENTOS_WEB}$"
 
@@ -35,7 +35,7 @@ def test_no_retry_starts_once_the_budget_is_spent(k5sim, client):
         blockstorage.volume_get(client, CENTOS_WEB)
 
     # Without a budget the GET is tried 3 times; within 1 s there is room for 2 at most.
-    assert len(logged(k5sim, "GET", volume_path(CENTOS_WEB))) <= 2
+    assert len(k5sim.logged("GET", volume_path(CENTOS_WEB))) <= 2
 
 
 def test_a_call_begun_with_nothing_left_is_not_sent(k5sim, client):
@@ -45,7 +45,7 @@ def test_a_call_begun_with_nothing_left_is_not_sent(k5sim, client):
     with pytest.raises(K5TooSlow), within(0):
         blockstorage.volume_get(client, CENTOS_WEB)
 
-    assert logged(k5sim, "GET", volume_path(CENTOS_WEB)) == []
+    assert k5sim.logged("GET", volume_path(CENTOS_WEB)) == []
 
 
 def test_without_a_budget_calls_keep_their_own_timeouts(k5sim, client):

@@ -14,19 +14,19 @@ from imaging.k5 import (
     compute,
     image,
 )
-from tests.k5.conftest import (
+from tests.support.demo import (
     CENTOS_WEB,
+    DEMO_PASSWORD,
     DEMO_USER_ID,
     LOCK_PASSWORD,
     LOCK_USER,
     P2_CENTOS,
     PROJECT_1,
     PROJECT_2,
-    TOKEN_PATH,
-    logged,
     volume_path,
 )
-from tests.support.simulator import DEMO_PASSWORD
+
+TOKEN_PATH = "/identity/v3/auth/tokens"
 
 
 def test_it_authenticates_with_contract_username_and_project_id(k5sim, client):
@@ -34,7 +34,7 @@ def test_it_authenticates_with_contract_username_and_project_id(k5sim, client):
 
     assert volume.name == "centos-web-01"
     assert client.project_id == PROJECT_1
-    assert [entry["status"] for entry in logged(k5sim, "POST", TOKEN_PATH)] == [201]
+    assert [entry["status"] for entry in k5sim.logged("POST", TOKEN_PATH)] == [201]
 
 
 def test_it_scopes_to_a_project_by_name_in_the_contract_domain(make_client):
@@ -68,7 +68,7 @@ def test_a_wrong_region_is_a_clear_permanent_error(k5sim, make_client):
     message = str(raised.value)
     assert "'blockstoragev2'" in message and "'uk-1'" in message and "jp-east-1" in message
     assert raised.value.permanent
-    assert logged(k5sim, "GET", volume_path(CENTOS_WEB)) == []
+    assert k5sim.logged("GET", volume_path(CENTOS_WEB)) == []
 
 
 def test_a_wrong_password_is_sent_once_and_never_again(k5sim, make_client, records):
@@ -89,7 +89,7 @@ def test_a_wrong_password_is_sent_once_and_never_again(k5sim, make_client, recor
     assert first.value.status == 401 and first.value.permanent
     assert first.value.message  # Keystone's own words
     assert first.value.request_id
-    assert len(logged(k5sim, "POST", TOKEN_PATH)) == 1
+    assert len(k5sim.logged("POST", TOKEN_PATH)) == 1
     assert len(k5sim.requests_log()) == 1  # nothing else was sent either
     assert [(r.method, r.path, r.status) for r in records] == [("POST", TOKEN_PATH, 401)]
     assert "not-the-password" not in repr(first.value) + str(first.value)
@@ -105,7 +105,7 @@ def test_a_locked_user_gets_a_credential_error_even_with_the_right_password(k5si
         blockstorage.volume_list(locked)
 
     assert raised.value.status == 401
-    assert len(logged(k5sim, "POST", TOKEN_PATH)) == 6
+    assert len(k5sim.logged("POST", TOKEN_PATH)) == 6
 
 
 def test_an_expired_token_is_renewed_once_and_the_call_succeeds(k5sim, client):
@@ -115,8 +115,8 @@ def test_an_expired_token_is_renewed_once_and_the_call_succeeds(k5sim, client):
     volume = blockstorage.volume_get(client, CENTOS_WEB)
 
     assert volume.id == CENTOS_WEB
-    assert len(logged(k5sim, "POST", TOKEN_PATH)) == 2
-    assert [e["status"] for e in logged(k5sim, "GET", volume_path(CENTOS_WEB))] == [200, 401, 200]
+    assert len(k5sim.logged("POST", TOKEN_PATH)) == 2
+    assert [e["status"] for e in k5sim.logged("GET", volume_path(CENTOS_WEB))] == [200, 401, 200]
 
 
 def test_a_token_is_renewed_before_it_expires(k5sim, make_client):
@@ -125,13 +125,13 @@ def test_a_token_is_renewed_before_it_expires(k5sim, make_client):
 
     blockstorage.volume_get(client, CENTOS_WEB)
     blockstorage.volume_get(client, CENTOS_WEB)
-    assert len(logged(k5sim, "POST", TOKEN_PATH)) == 1  # fresh token reused
+    assert len(k5sim.logged("POST", TOKEN_PATH)) == 1  # fresh token reused
 
     time.sleep(3.5)  # under 3 s of life left, yet still valid at K5
     blockstorage.volume_get(client, CENTOS_WEB)
 
-    assert len(logged(k5sim, "POST", TOKEN_PATH)) == 2
-    assert {e["status"] for e in logged(k5sim, "GET", volume_path(CENTOS_WEB))} == {200}
+    assert len(k5sim.logged("POST", TOKEN_PATH)) == 2
+    assert {e["status"] for e in k5sim.logged("GET", volume_path(CENTOS_WEB))} == {200}
 
 
 def test_an_unreachable_identity_service_is_a_transient_error(make_client, records):

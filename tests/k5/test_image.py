@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from imaging.k5 import K5Conflict, K5NotFound, blockstorage, image
-from tests.k5.conftest import (
+from tests.support.demo import (
     CENTOS_WEB,
     DATA_SMALL,
     GOLDEN_IMAGE,
@@ -16,7 +16,6 @@ from tests.k5.conftest import (
     P2_IMAGE,
     PROJECT_1,
     PUBLIC_CENTOS_IMAGE,
-    logged,
 )
 
 # An upload of the 1 GB volume takes 60 + 12 s, `saving` after 5 s, then 120 s per other zone.
@@ -39,7 +38,7 @@ def test_it_reads_an_image(k5sim, client):
     assert golden.sync_status_reason is None and golden.is_usable
     assert (
         golden.request_id
-        == logged(k5sim, "GET", f"/image/v2/images/{GOLDEN_IMAGE}")[0]["request_id"]
+        == k5sim.logged("GET", f"/image/v2/images/{GOLDEN_IMAGE}")[0]["request_id"]
     )
 
 
@@ -87,13 +86,13 @@ def test_it_lists_images_across_pages(k5sim, make_client):
     images = image.image_list(client)
 
     assert {i.id for i in images} == expected and len(images) == len(expected)
-    assert len(logged(k5sim, "GET", "/image/v2/images")) == math.ceil(len(expected) / 2)
+    assert len(k5sim.logged("GET", "/image/v2/images")) == math.ceil(len(expected) / 2)
 
 
 def test_it_deletes_an_image(k5sim, client):
     request_id = image.image_delete(client, OLD_IMAGE)
 
-    assert request_id == logged(k5sim, "DELETE", f"/image/v2/images/{OLD_IMAGE}")[0]["request_id"]
+    assert request_id == k5sim.logged("DELETE", f"/image/v2/images/{OLD_IMAGE}")[0]["request_id"]
     with pytest.raises(K5NotFound):
         image.image_get(client, OLD_IMAGE)
     with pytest.raises(K5NotFound):

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from imaging.k5 import K5InvalidResponse, blockstorage
-from tests.k5.conftest import CENTOS_WEB, PROJECT_1, logged
 from tests.k5.proxy import TamperingProxy
+from tests.support.demo import CENTOS_WEB, PROJECT_1
 
 LIST_PATH = f"/blockstorage/v2/{PROJECT_1}/volumes/detail"
 
@@ -54,7 +54,7 @@ def test_it_follows_next_links_through_the_catalog_endpoint(k5sim, make_client, 
 
     total = _project_volume_count(k5sim)
     assert len({v.id for v in volumes}) == len(volumes) == total
-    assert len(logged(k5sim, "GET", LIST_PATH)) == math.ceil(total / 5)
+    assert len(k5sim.logged("GET", LIST_PATH)) == math.ceil(total / 5)
 
 
 def test_a_marker_that_never_advances_stops_the_listing(k5sim, make_client):
@@ -71,4 +71,4 @@ def test_a_marker_that_never_advances_stops_the_listing(k5sim, make_client):
             blockstorage.volume_list(client)
 
     assert "marker" in raised.value.message
-    assert len(logged(k5sim, "GET", LIST_PATH)) == 2
+    assert len(k5sim.logged("GET", LIST_PATH)) == 2

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from imaging.k5 import K5NotFound, K5Unavailable, K5UploadOutcomeUnknown, blockstorage
-from tests.k5.conftest import CENTOS_WEB, P2_CENTOS, logged, volume_path
 from tests.k5.proxy import TamperingProxy
+from tests.support.demo import CENTOS_WEB, P2_CENTOS, volume_path
 
 GET_PATH = volume_path(CENTOS_WEB)
 PATTERN = f"/volumes/{CENTOS_WEB}$"
@@ -18,7 +18,7 @@ def test_a_get_answered_503_twice_is_retried_and_succeeds(k5sim, client, records
     volume = blockstorage.volume_get(client, CENTOS_WEB)
 
     assert volume.id == CENTOS_WEB
-    assert [e["status"] for e in logged(k5sim, "GET", GET_PATH)] == [503, 503, 200]
+    assert [e["status"] for e in k5sim.logged("GET", GET_PATH)] == [503, 503, 200]
     assert [r.status for r in records if r.path == GET_PATH] == [503, 503, 200]
 
 
@@ -30,7 +30,7 @@ def test_a_get_gives_up_after_the_retry_bound(k5sim, client):
 
     assert raised.value.status == 503 and raised.value.permanent is False
     assert raised.value.message
-    assert len(logged(k5sim, "GET", GET_PATH)) == 3  # 1 + get_retries (2)
+    assert len(k5sim.logged("GET", GET_PATH)) == 3  # 1 + get_retries (2)
 
 
 def test_the_retry_bound_is_configurable(k5sim, make_client):
@@ -39,7 +39,7 @@ def test_the_retry_bound_is_configurable(k5sim, make_client):
 
     with pytest.raises(K5Unavailable):
         blockstorage.volume_get(client, CENTOS_WEB)
-    assert len(logged(k5sim, "GET", GET_PATH)) == 1
+    assert len(k5sim.logged("GET", GET_PATH)) == 1
 
 
 def test_a_get_whose_connection_is_reset_is_retried(k5sim, client, records):
@@ -73,7 +73,7 @@ def test_a_get_that_keeps_timing_out_is_unavailable(k5sim, make_client):
 def test_a_not_found_is_not_retried(k5sim, client):
     with pytest.raises(K5NotFound):
         blockstorage.volume_get(client, P2_CENTOS)
-    assert len(logged(k5sim, "GET", volume_path(P2_CENTOS))) == 1
+    assert len(k5sim.logged("GET", volume_path(P2_CENTOS))) == 1
 
 
 def test_an_upload_that_cannot_connect_is_unavailable_not_unknown(k5sim, make_client, records):
@@ -92,7 +92,7 @@ def test_an_upload_that_cannot_connect_is_unavailable_not_unknown(k5sim, make_cl
     assert [r.error for r in records if r.method == "POST" and "action" in r.path] == [
         "cannot connect"
     ]
-    assert logged(k5sim, "POST", GET_PATH + "/action") == []
+    assert k5sim.logged("POST", GET_PATH + "/action") == []
 
 
 def test_an_observer_that_fails_does_not_fail_the_call(make_client, caplog):

@@ -1,55 +1,14 @@
-"""A thin `requests` client for the simulator tests, and the demo scenario's fixed ids."""
+"""A thin `requests` client for the simulator tests (the demo scenario's ids are in
+tests/support/demo.py)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import requests
 
-from tests.support.simulator import DEMO_PASSWORD, Simulator
-
-PROJECT_1 = "aaaa0000000000000000000000000001"
-PROJECT_2 = "aaaa0000000000000000000000000002"
-DOMAIN_ID = "dddd0000000000000000000000000001"
-DEMO_USER_ID = "eeee0000000000000000000000000001"
-LOCK_USER_ID = "eeee0000000000000000000000000002"
-LOCK_PASSWORD = "lock-password"
-
-
-DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "k5sim" / "demo.json"
-
-
-def demo_scenario() -> dict:
-    """The built-in scenario as a dict, to modify and pass to `reset(scenario=...)`."""
-    return json.loads(DEMO_SCENARIO.read_text())
-
-
-def vol(n: int) -> str:
-    return f"10000000-0000-4000-8000-{n:012d}"
-
-
-def srv(n: int) -> str:
-    return f"20000000-0000-4000-8000-{n:012d}"
-
-
-def img(n: int) -> str:
-    return f"30000000-0000-4000-8000-{n:012d}"
-
-
-CENTOS_WEB = vol(1)  # available, 30 GB, jp-east-1a, CentOS
-UBUNTU_APP = vol(2)  # available, 20 GB, jp-east-1a, Ubuntu
-RHEL_DB = vol(3)  # available, 80 GB, jp-east-1b, RHEL
-WIN_AD = vol(4)  # available, 100 GB, jp-east-1b, Windows
-CENTOS_BATCH = vol(5)  # in-use on batch-01 (SHUTOFF), 40 GB, jp-east-1a
-UBUNTU_FRONT = vol(6)  # in-use on front-01 (ACTIVE), 50 GB, jp-east-1b
-CENTOS_BROKEN = vol(7)  # error
-RHEL_ARCHIVE = vol(8)  # uploading (image img(8)), 400 GB, jp-east-1b
-DATA_SMALL = vol(9)  # available, 1 GB, no image metadata, jp-east-1a
-DATA_LARGE = vol(10)  # available, 500 GB, no image metadata, jp-east-1b
-P2_CENTOS = vol(21)  # demo-project-2
-P2_DATA = vol(23)  # demo-project-2, no volume type
+from tests.support.demo import DEMO_PASSWORD
+from tests.support.simulator import Simulator
 
 
 def password_auth(user: dict, scope: dict | None = None) -> dict:

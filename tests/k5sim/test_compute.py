@@ -2,7 +2,7 @@
 
 import requests
 
-from tests.k5sim.client import CENTOS_BATCH, PROJECT_1, UBUNTU_FRONT, srv, vol
+from tests.support.demo import CENTOS_BATCH, PROJECT_1, UBUNTU_FRONT, srv, vol
 
 
 def test_a_server_shows_its_status_zone_and_volumes(api):

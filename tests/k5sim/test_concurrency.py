@@ -5,7 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.k5sim.client import demo_scenario, login
+from tests.k5sim.client import login
+from tests.support.demo import demo_scenario
 
 PROJECTS = 10
 VOLUMES_PER_PROJECT = 300

@@ -2,15 +2,8 @@
 
 import requests
 
-from tests.k5sim.client import (
-    CENTOS_WEB,
-    PROJECT_1,
-    PROJECT_2,
-    RHEL_ARCHIVE,
-    demo_scenario,
-    img,
-    login,
-)
+from tests.k5sim.client import login
+from tests.support.demo import CENTOS_WEB, PROJECT_1, PROJECT_2, RHEL_ARCHIVE, demo_scenario, img
 
 
 def post(k5sim, path, body):

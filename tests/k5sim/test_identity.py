@@ -5,18 +5,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from tests.k5sim.client import (
+from tests.k5sim.client import authenticate, demo_user, login, password_auth, project_scope
+from tests.support.demo import (
     DEMO_USER_ID,
     DOMAIN_ID,
     LOCK_PASSWORD,
     LOCK_USER_ID,
     PROJECT_1,
     PROJECT_2,
-    authenticate,
-    demo_user,
-    login,
-    password_auth,
-    project_scope,
 )
 
 KEYSTONE_TIME = "%Y-%m-%dT%H:%M:%S.000000Z"

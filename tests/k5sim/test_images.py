@@ -5,7 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.k5sim.client import (
+from tests.k5sim.client import login
+from tests.support.demo import (
     CENTOS_WEB,
     DATA_SMALL,
     P2_CENTOS,
@@ -16,7 +17,6 @@ from tests.k5sim.client import (
     WIN_AD,
     demo_scenario,
     img,
-    login,
 )
 
 GLANCE_KEYS = {

@@ -3,8 +3,9 @@
 import openstack
 import pytest
 
-from tests.k5sim.client import CENTOS_WEB, DATA_SMALL
-from tests.support.simulator import (
+from tests.support.demo import (
+    CENTOS_WEB,
+    DATA_SMALL,
     DEMO_CONTRACT,
     DEMO_PASSWORD,
     DEMO_PROJECTS,

@@ -6,14 +6,8 @@ import time
 import pytest
 import requests
 
-from tests.k5sim.client import (
-    CENTOS_WEB,
-    PROJECT_1,
-    UBUNTU_APP,
-    authenticate,
-    demo_user,
-    password_auth,
-)
+from tests.k5sim.client import authenticate, demo_user, password_auth
+from tests.support.demo import CENTOS_WEB, PROJECT_1, UBUNTU_APP
 
 
 def test_every_kind_of_answer_carries_a_request_id(k5sim, api):

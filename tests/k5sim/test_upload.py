@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.k5sim.client import (
+from tests.k5sim.client import login
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
     CENTOS_WEB,
@@ -18,7 +19,6 @@ from tests.k5sim.client import (
     WIN_AD,
     demo_scenario,
     img,
-    login,
 )
 
 VENDOR_KEYS = {

@@ -6,7 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.k5sim.client import (
+from tests.k5sim.client import login
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_WEB,
     DATA_SMALL,
@@ -17,7 +18,6 @@ from tests.k5sim.client import (
     UBUNTU_FRONT,
     WIN_AD,
     demo_scenario,
-    login,
     srv,
 )
 

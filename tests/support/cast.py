@@ -1,10 +1,13 @@
-"""The cast of the page and API tests: two K5 projects bound to the live simulator and named
-users around them.
+"""The cast of the tests: two K5 projects bound to the live simulator and named users around
+them. Registered as a plugin (tests/conftest.py), so every test can ask for them by name.
 
-In demo-project-1 ("the project") alice is the admin, bob a member (he requests the jobs),
-dana another member and victor a viewer. pat is a member of demo-project-2 only ("the other
-project"). charlie belongs to no project, and stella is staff without any membership.
-A conftest that imports these fixtures makes them available to its tests.
+In demo-project-1 (`project`) alice is the admin, bob a member (he requests the jobs), dana
+another member and victor a viewer. pat is a member of demo-project-2 only (`other_project`).
+charlie belongs to no project, and stella is staff without any membership. Every user's
+password is "<name>-password-1".
+
+An area that needs a variant overrides one fixture in its conftest: the end-to-end tests'
+`project` paces uploads to the faster simulator, for example, and is still this one.
 """
 
 from __future__ import annotations
@@ -14,23 +17,16 @@ from django.contrib.auth.models import User
 
 from imaging.engine import connections
 from imaging.models import K5Project, Membership, Role
+from tests.support.demo import (
+    DEMO_CONTRACT,
+    DEMO_PASSWORD,
+    DEMO_REGION,
+    DEMO_USER,
+    ZONE_SERVERS,
+    ZONES,
+)
 
-# The simulator's demo volumes (k5sim/README.md).
-CENTOS_WEB = "10000000-0000-4000-8000-000000000001"  # available, CentOS, 30 GB, 1a
-UBUNTU_APP = "10000000-0000-4000-8000-000000000002"  # available, Ubuntu, 20 GB, 1a
-RHEL_DB = "10000000-0000-4000-8000-000000000003"  # available, RHEL, 80 GB, 1b
-WIN_AD = "10000000-0000-4000-8000-000000000004"  # available, Windows, 100 GB, 1b
-CENTOS_BATCH = "10000000-0000-4000-8000-000000000005"  # in-use, batch-01 SHUTOFF
-UBUNTU_FRONT = "10000000-0000-4000-8000-000000000006"  # in-use, front-01 ACTIVE
-CENTOS_BROKEN = "10000000-0000-4000-8000-000000000007"  # error
-RHEL_ARCHIVE = "10000000-0000-4000-8000-000000000008"  # uploading
-DATA_SMALL = "10000000-0000-4000-8000-000000000009"  # available, 1 GB, OS unknown
-WIN_FILE = "10000000-0000-4000-8000-000000000011"  # in-use, file-01 SHUTOFF
-DATA_FRONT = "10000000-0000-4000-8000-000000000012"  # in-use, front-01 ACTIVE, OS unknown
-P2_CENTOS = "10000000-0000-4000-8000-000000000021"  # demo-project-2's
-ZONES = ["jp-east-1a", "jp-east-1b"]
-ZONE_B_SERVER = "http://192.0.2.12:9292"
-K5_PASSWORD = "demo-password"
+WEBHOOK_SECRET = "webhook-signing-secret"
 
 
 @pytest.fixture(autouse=True)
@@ -47,19 +43,21 @@ def fresh_clients():
     connections.forget_clients()
 
 
-def bound_project(k5sim, name: str) -> K5Project:
+def bound_project(k5sim, name: str, **fields) -> K5Project:
+    """A K5Project row for one of the simulator's demo projects, signed in as demo-user."""
     project = K5Project(
         name=name,
-        region="jp-east-1",
+        region=DEMO_REGION,
         identity_url=k5sim.auth_url,
-        contract="demo",
+        contract=DEMO_CONTRACT,
         k5_project_id=k5sim.project_id(name),
-        username="demo-user",
-        availability_zones_override=ZONES,
-        sync_server_zones={"http://192.0.2.11:9292": "jp-east-1a", ZONE_B_SERVER: "jp-east-1b"},
+        username=DEMO_USER,
+        availability_zones_override=list(ZONES),
+        sync_server_zones=dict(ZONE_SERVERS),
+        **fields,
     )
-    project.set_password(K5_PASSWORD)
-    project.set_webhook_secret("webhook-signing-secret")
+    project.set_password(DEMO_PASSWORD)
+    project.set_webhook_secret(WEBHOOK_SECRET)
     project.save()
     return project
 

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.simulator import ROOT, Simulator, start_simulator
+from tests.support.demo import demo_scenario
+from tests.support.simulator import Simulator, start_simulator
 
 REGION = "jp-east-1"
 CONTRACT = "fleet"
@@ -32,7 +33,7 @@ LISTING_TEMPLATES = frozenset(
 
 def fleet_scenario(projects: int, *, upload_limit: int, settings: dict | None = None) -> dict:
     """The demo region and zones, `projects` projects in one contract, one user in all."""
-    demo = json.loads((ROOT / "k5sim" / "demo.json").read_text())
+    demo = demo_scenario()
     names = [project_name(n) for n in range(projects)]
     return {
         "description": f"{projects} projects of one contract for the engine's scale proof",

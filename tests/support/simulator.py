@@ -1,7 +1,8 @@
 """Start the K5 simulator as a real separate process and talk to its control interface.
 
 Tests that cross the K5 facade use this: the portal speaks HTTP to a live `python -m k5sim`,
-never to patched functions.
+never to patched functions. Registered as a plugin (tests/conftest.py): `k5sim` is the one
+simulator of the test session, reset to the demo scenario for each test that asks for it.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import requests
+
+from tests.support.demo import demo_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 
-DEMO_REGION = "jp-east-1"
-DEMO_CONTRACT = "demo"
-DEMO_USER = "demo-user"
-DEMO_PASSWORD = "demo-password"
-DEMO_PROJECTS = ("demo-project-1", "demo-project-2")
+# Endpoints as the request log names them (`Simulator.requests_to`).
+UPLOAD_ACTION = "POST /blockstorage/v2/{project_id}/volumes/{volume_id}/action"
+TOKEN_REQUEST = "POST /identity/v3/auth/tokens"
 
 
 @dataclass
@@ -48,6 +50,16 @@ class Simulator:
     def reset(self, **options) -> None:
         self.control("POST", "reset", json=options)
 
+    def speed_up(self, speed: int) -> None:
+        """Reset to the demo scenario with K5 running `speed` times faster than real.
+
+        Token life is scaled back up to 3 real hours: at a high speed a 3 h token would last
+        less than the facade's 5-minute refresh margin, and every call would become a sign-in.
+        """
+        scenario = demo_scenario()
+        scenario["settings"]["token_seconds"] = 3 * 3600 * speed
+        self.reset(speed=speed, scenario=scenario)
+
     def state(self) -> dict:
         return self.control("GET", "state").json()
 
@@ -66,6 +78,29 @@ class Simulator:
 
     def clear_requests(self) -> None:
         self.control("DELETE", "requests")
+
+    def logged(self, method: str, path: str) -> list[dict]:
+        """The log entries for exactly this method and path (query excluded)."""
+        return [
+            entry
+            for entry in self.requests_log()
+            if entry["method"] == method and entry["path"].split("?")[0] == path
+        ]
+
+    def requests_to(self, endpoint: str) -> list[dict]:
+        """The log entries for one endpoint, e.g. "POST /identity/v3/auth/tokens" (a path
+        template), in arrival order."""
+        method, template = endpoint.split(" ", 1)
+        return sorted(
+            (e for e in self.requests_log() if (e["method"], e["template"]) == (method, template)),
+            key=lambda e: e["received_at"],
+        )
+
+    def images_named(self, name: str) -> list[dict]:
+        return [i for i in self.state()["images"] if i["name"] == name]
+
+    def volume(self, volume_id: str) -> dict:
+        return next(v for v in self.state()["volumes"] if v["id"] == volume_id)
 
     def project_id(self, name: str) -> str:
         for project in self.state()["projects"]:
@@ -102,3 +137,17 @@ def start_simulator(*args: str) -> Simulator:
         process.kill()
         raise RuntimeError(f"k5sim did not print its auth URL: {first_line!r}")
     return Simulator(auth_url=first_line[0].strip(), process=process)
+
+
+@pytest.fixture(scope="session")
+def k5sim_process():
+    simulator = start_simulator()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def k5sim(k5sim_process):
+    """The shared simulator, reset to the demo scenario (speed 1, no faults) for this test."""
+    k5sim_process.reset()
+    return k5sim_process

@@ -6,7 +6,7 @@ broker, under a queue name unique to the test session: a Redis list left over fr
 (or another engineer's run on the same Redis) is never read. Its output goes to a log file
 under `test-artifacts/e2e/`; the tail of every log is printed when a test fails.
 
-The fixtures (`queue_name`, `workers`) are imported by `tests/e2e/conftest.py`.
+Registered as a plugin (tests/conftest.py): the fixtures `queue_name` and `workers`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from urllib.parse import quote
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.simulator import ROOT
+
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 
 # Engine timings shrunk for tests. The simulator's speed factor shrinks K5's side to match.
@@ -213,6 +214,13 @@ def wait_for(
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:120]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)  # the workers fixture prints logs on failure
+    return report
 
 
 @pytest.fixture(scope="session")

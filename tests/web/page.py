@@ -184,3 +184,10 @@ class Page(Element):
                 continue
             rows.append(dict(zip(headings, [td.text for td in cells], strict=False)))
         return rows
+
+
+def page(client, url: str, **params) -> Page:
+    """GET a page and parse it; fails the test on anything but 200."""
+    response = client.get(url, params)
+    assert response.status_code == 200, (url, response.status_code)
+    return Page(response)

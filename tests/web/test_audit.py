@@ -6,7 +6,9 @@ import io
 import json
 
 from imaging.models import EventKind, JobEvent, JobState
-from tests.web.conftest import P2_CENTOS, RHEL_DB, UBUNTU_APP, make_job, page
+from tests.support.demo import P2_CENTOS, RHEL_DB, UBUNTU_APP
+from tests.support.jobs import make_job
+from tests.web.page import page
 
 EXPORT_FIELDS = [
     "id",

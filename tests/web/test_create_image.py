@@ -7,21 +7,19 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from imaging.models import EventKind, ImageJob, JobState, UploadAttempt
-from tests.web.conftest import (
+from imaging.models import EventKind, ImageJob, JobState
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
     CENTOS_WEB,
-    DATA_FRONT,
     DATA_SMALL,
     RHEL_DB,
     UBUNTU_APP,
     UBUNTU_FRONT,
     WIN_AD,
-    make_job,
-    page,
 )
-from tests.web.page import Page
+from tests.support.jobs import make_job, spend_budget
+from tests.web.page import Page, page
 
 LINUX_STEP = (
     "Remove the network settings tied to the old NIC (HWADDR/UUID lines in ifcfg "
@@ -136,22 +134,6 @@ def test_the_preparation_must_be_acknowledged_with_a_labelled_checkbox(signed_in
 
 def test_it_says_the_upload_can_start_now_while_the_budget_has_room(signed_in, project, bob):
     assert "Your upload can start now." in form_page(signed_in(bob), project, CENTOS_WEB).main
-
-
-def spend_budget(project, user):
-    """Four uploads in the last hour, the first 50 minutes ago: the next slot opens in 10."""
-    first = timezone.now() - timedelta(minutes=50)
-    for n, volume in enumerate([UBUNTU_APP, RHEL_DB, WIN_AD, DATA_FRONT]):
-        job = make_job(
-            project, user, volume_id=volume, image_name=f"earlier-{n}", state=JobState.SUCCEEDED
-        )
-        UploadAttempt.objects.create(
-            project=project,
-            job=job,
-            sent_at=first + timedelta(minutes=n),
-            outcome=UploadAttempt.Outcome.ACCEPTED,
-        )
-    return first
 
 
 def test_when_the_budget_is_spent_it_gives_the_queue_position_and_estimated_start(

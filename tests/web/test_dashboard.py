@@ -5,8 +5,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from imaging.models import JobState, UploadAttempt
-from tests.web.conftest import CENTOS_WEB, RHEL_DB, UBUNTU_APP, WIN_AD, make_job, page
+from imaging.models import JobState
+from tests.support.demo import RHEL_DB, UBUNTU_APP, WIN_AD
+from tests.support.jobs import make_job, spend_budget
+from tests.web.page import page
 
 
 def projects_table(dashboard):
@@ -27,17 +29,7 @@ def test_it_lists_bobs_projects_with_his_role_and_a_free_budget(signed_in, bob, 
 def test_it_tells_bob_when_the_budget_is_spent_and_when_the_next_slot_opens(
     signed_in, project, bob
 ):
-    first = timezone.now() - timedelta(minutes=50)
-    for n, volume in enumerate([CENTOS_WEB, UBUNTU_APP, RHEL_DB, WIN_AD]):
-        job = make_job(
-            project, bob, volume_id=volume, image_name=f"img-{n}", state=JobState.SUCCEEDED
-        )
-        UploadAttempt.objects.create(
-            project=project,
-            job=job,
-            sent_at=first + timedelta(minutes=n),
-            outcome=UploadAttempt.Outcome.ACCEPTED,
-        )
+    first = spend_budget(project, bob)
     next_slot = timezone.localtime(first + timedelta(hours=1)).strftime("%H:%M")
 
     budget = projects_table(page(signed_in(bob), "/"))[0]["Upload budget"]

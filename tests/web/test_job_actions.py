@@ -7,8 +7,8 @@ stella staff. Each action is a POST with a CSRF token; what it did shows on the 
 import pytest
 
 from imaging.models import EventKind, ImageJob, JobState
-from tests.web.conftest import make_job, page
-from tests.web.page import Page
+from tests.support.jobs import make_job
+from tests.web.page import Page, page
 
 FORBIDDEN = "Only the member who requested this job, or a project admin, may do that."
 

@@ -8,7 +8,9 @@ import pytest
 from django.utils import timezone
 
 from imaging.models import EventKind, JobState
-from tests.web.conftest import ZONE_B_SERVER, make_job, page
+from tests.support.demo import ZONE_B_SERVER
+from tests.support.jobs import make_job
+from tests.web.page import page
 
 
 def job_page(client, job, **params):

@@ -6,7 +6,9 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from imaging.models import ImageJob, JobState
-from tests.web.conftest import CENTOS_WEB, P2_CENTOS, RHEL_DB, UBUNTU_APP, make_job, page
+from tests.support.demo import CENTOS_WEB, P2_CENTOS, RHEL_DB, UBUNTU_APP
+from tests.support.jobs import make_job
+from tests.web.page import page
 
 
 def listed(client, **params) -> list[str]:

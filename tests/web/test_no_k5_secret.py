@@ -9,22 +9,23 @@ from imaging.engine.pacing import start_due_uploads
 from imaging.engine.polling import poll_project
 from imaging.engine.upload import send_upload
 from imaging.models import ImageJob, JobState
-from tests.web.conftest import (
+from tests.support.cast import WEBHOOK_SECRET
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_WEB,
     DATA_SMALL,
-    K5_PASSWORD,
+    DEMO_PASSWORD,
     UBUNTU_FRONT,
     WIN_AD,
-    make_job,
 )
+from tests.support.jobs import make_job
 
 
 def secrets_of(project) -> list[str]:
     return [
-        K5_PASSWORD,
+        DEMO_PASSWORD,
         project.password_encrypted,
-        "webhook-signing-secret",
+        WEBHOOK_SECRET,
         project.webhook_secret_encrypted,
     ]
 

@@ -5,7 +5,8 @@ answers for a project or job that does not exist."""
 import pytest
 
 from imaging.models import ImageJob, JobState
-from tests.web.conftest import CENTOS_WEB, make_job
+from tests.support.demo import CENTOS_WEB
+from tests.support.jobs import make_job
 from tests.web.page import Page
 
 MISSING = 999_999

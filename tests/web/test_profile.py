@@ -1,8 +1,7 @@
 """The profile page: bob's API tokens — a new key shown once, and disabling one."""
 
 from imaging.models import ApiToken
-from tests.web.conftest import page
-from tests.web.page import Page
+from tests.web.page import Page, page
 
 
 def tokens_table(view):

@@ -3,8 +3,7 @@ a signed-in user."""
 
 import pytest
 
-from tests.web.conftest import page
-from tests.web.page import Page
+from tests.web.page import Page, page
 
 PAGES = [
     "/",

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from imaging import dispatch
 from imaging.models import JobState, VolumeInventory
-from tests.web.conftest import (
+from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
     CENTOS_WEB,
@@ -17,9 +17,9 @@ from tests.web.conftest import (
     P2_CENTOS,
     RHEL_ARCHIVE,
     UBUNTU_FRONT,
-    make_job,
-    page,
 )
+from tests.support.jobs import make_job
+from tests.web.page import page
 
 LIST_CALLS = {
     "GET /blockstorage/v2/{project_id}/volumes/detail",
