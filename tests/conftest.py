@@ -30,8 +30,6 @@ MARKS = {
     "test_run_command.py": ["simulator_process"],  # bin/run: simulator, qcluster, web server
 }
 
-pytest_plugins = ["tests.support.inventory_worker"]
-
 
 def pytest_collection_modifyitems(items):
     for item in items:

@@ -10,11 +10,8 @@ import pytest
 
 from imaging.k5 import K5CredentialError, K5OutcomeUnknown, K5Unavailable
 from imaging.k5.signin import K5UserLocked, user_access
+from tests.support.demo import PROJECT_1, PROJECT_2, VIEW_PASSWORD, VIEW_USER_ID
 
-PROJECT_1 = "aaaa0000000000000000000000000001"
-PROJECT_2 = "aaaa0000000000000000000000000002"
-VIEW_USER_ID = "eeee0000000000000000000000000003"
-VIEW_PASSWORD = "view-password"  # the demo scenario's
 TOKENS = "/identity/v3/auth/tokens"
 
 

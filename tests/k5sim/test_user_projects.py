@@ -8,21 +8,21 @@ import pytest
 import requests
 
 from k5sim import scenario
-from tests.k5sim.client import (
+from tests.k5sim.client import authenticate, password_auth
+from tests.support.demo import (
     DOMAIN_ID,
     LOCK_USER_ID,
     PROJECT_1,
     PROJECT_2,
-    authenticate,
+    VIEW_PASSWORD,
+    VIEW_USER_ID,
     demo_scenario,
-    password_auth,
 )
 
-VIEW_USER_ID = "eeee0000000000000000000000000003"
 TOKENS = "POST /identity/v3/auth/tokens"
 
 
-def view_user(password: str = "view-password") -> dict:  # noqa: S107 - the demo's
+def view_user(password: str = VIEW_PASSWORD) -> dict:
     return {"name": "view-user", "domain": {"name": "demo"}, "password": password}
 
 

@@ -27,10 +27,10 @@ from imaging.models import (
     MembershipSource,
     Role,
 )
+from tests.support.demo import VIEW_PASSWORD, VIEW_USER_ID
 from tests.web.page import Page
 
 ROLE_MAP = {"admin": "admin", "_member_": "member", "member": "member", "reader": "viewer"}
-VIEW_PASSWORD = "view-password"  # the demo scenario's view-user
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_a_k5_user_gets_exactly_the_registered_projects_with_mapped_roles(
     assert not user.has_usable_password(), "a K5 account cannot sign in with a local password"
     account = ExternalAccount.objects.get(user=user)
     assert (account.source, account.key) == ("k5", "demo/view-user")
-    assert account.external_id == "eeee0000000000000000000000000003"
+    assert account.external_id == VIEW_USER_ID
     assert access_events(project) == [
         "demo/view-user joined the project as viewer through a K5 sign-in (K5 roles: reader)."
     ]
@@ -299,7 +299,7 @@ def test_the_k5_password_and_tokens_are_never_stored_or_logged(k5_login, k5sim, 
 
     logged = caplog.text
     assert "view-password" not in logged and "wrong-secret" not in logged
-    assert not re.search(r"[0-9a-f]{32}", logged.replace("eeee0000000000000000000000000003", ""))
+    assert not re.search(r"[0-9a-f]{32}", logged.replace(VIEW_USER_ID, ""))
     assert "account=demo/view-user" in logged
     stored = "".join(str(row) for row in client.session.items())
     assert "view-password" not in stored
