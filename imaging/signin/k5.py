@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -86,7 +85,8 @@ def sign_in(*, region: str, contract: str, username: str, password: str, address
             % {
                 "account": account,
                 "failures": refused.failures,
-                "until": date_format(timezone.localtime(refused.until), "DATETIME_FORMAT"),
+                # 15 minutes at most from now: the time of day says it (seconds included).
+                "until": timezone.localtime(refused.until).strftime("%H:%M:%S %Z"),
             }
         ) from None
     try:
