@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.support.cast",
     "tests.support.workers",
     "tests.support.inventory_worker",
+    "tests.support.browser",
 ]
 
 TESTS = Path(__file__).resolve().parent
@@ -24,6 +25,7 @@ TESTS = Path(__file__).resolve().parent
 MARKS = {
     "e2e/": ["e2e"],  # real qcluster processes, or a live server with the engine in a thread
     "e2e/test_browser.py": ["browser"],  # drives Debian's chromium
+    "e2e/test_k5_sign_in_browser.py": ["browser"],
     "api/test_schemathesis.py": ["schemathesis"],  # generated requests against every operation
     "k5sim/test_cli.py": ["simulator_process"],  # runs `python -m k5sim` itself
     "engine/test_batched_polling.py": ["simulator_process"],  # its own 20-project simulator

@@ -57,8 +57,10 @@ def k5_sign_in(request):
         return HttpResponseRedirect(
             next_url if safe and next_url else resolve_url(settings.LOGIN_REDIRECT_URL)
         )
+    local = AuthenticationForm(request)
+    local.fields["username"].widget.attrs.pop("autofocus", None)  # the K5 form is the one in use
     return render(
         request,
         "registration/login.html",
-        {"form": AuthenticationForm(request), "next": next_url, **sign_in_options(request, form)},
+        {"form": local, "next": next_url, **sign_in_options(request, form)},
     )
