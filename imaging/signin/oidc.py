@@ -228,7 +228,7 @@ def grants_for(groups) -> list[Grant]:
     for missing in sorted(set(wanted) - set(projects)):
         log.warning("OIDC_GROUP_MAP names %r, which is no registered project", missing)
     grants = []
-    for name, roles in wanted.items():
+    for name, roles in sorted(wanted.items()):
         if name in projects:
             role = highest(roles)
             assert role is not None
