@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,11 @@ VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
 PRODUCTION = env_bool("PORTAL_PRODUCTION", False)
 DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
+if PRODUCTION and DEBUG:
+    # Debug pages show settings and tracebacks to whoever causes an error.
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG=true is refused in production (PORTAL_PRODUCTION=true): unset DJANGO_DEBUG"
+    )
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET_KEY)
@@ -57,12 +63,17 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "imaging",
+    "portal",  # after axes: its sign-in log lines read what axes decided (portal/signin.py)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Under /api/: a body over DATA_UPLOAD_MAX_MEMORY_SIZE or JSON nested too deeply is a JSON
+    # 413/400, not Django's HTML 400 or a 500.
+    "imaging.api.middleware.ApiBadInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -70,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out sign-in into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -147,7 +160,7 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
 # Shared between web and worker hosts when Redis is there (throttling, K5 list cache).
 REDIS_CACHE_URL = env_url("REDIS_CACHE_URL", REDIS_URL, schemes=("redis", "rediss", "unix"))
 if REDIS_CACHE_URL:
-    CACHES = {
+    CACHES: dict[str, dict[str, object]] = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_CACHE_URL,
@@ -155,7 +168,18 @@ if REDIS_CACHE_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis, the database: every gunicorn worker and qcluster process sees the same
+    # throttle counts, token lockouts and K5 lists (a memory cache would give each process its
+    # own). `migrate` creates the table (portal/apps.py); so does `manage.py createcachetable`.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+            "KEY_PREFIX": "k5portal",
+            # Room for every counter and list; past it Django drops a third of the entries.
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }
 
 # --- K5 -------------------------------------------------------------------------------------
 # Where the demo project points; on a laptop that is the bundled simulator (`python -m k5sim`).
@@ -252,14 +276,6 @@ OIDC_AUTHENTICATE_CLASS = "imaging.signin.oidc.StartSignIn"
 OIDC_CALLBACK_CLASS = "imaging.signin.oidc.FinishSignIn"
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
 
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    # Each answers only its own credentials (K5 sign-in form; single sign-on callback) and
-    # only when switched on (K5_LOGIN, OIDC_ISSUER).
-    "imaging.signin.backends.K5AccountBackend",
-    "imaging.signin.oidc.SingleSignOnBackend",
-]
-
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -296,6 +312,77 @@ STORAGES = {
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+
+def _request_header(variable: str, name: str) -> str:
+    """A request header as Django's request.META names it: X-Forwarded-Proto and
+    HTTP_X_FORWARDED_PROTO both give HTTP_X_FORWARDED_PROTO."""
+    key = name.strip().upper().replace("-", "_")
+    if not re.fullmatch(r"[A-Z0-9_]+", key):
+        raise ImproperlyConfigured(f"{variable}={name!r} is not a request header name")
+    return key if key.startswith("HTTP_") else f"HTTP_{key}"
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    value = env_str("SECURE_PROXY_SSL_HEADER", "")
+    if not value:
+        return None
+    header, _, secure_value = (part.strip() for part in value.partition(","))
+    if not header or not secure_value:
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER={value!r} must be HEADER,VALUE, "
+            "e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    return _request_header("SECURE_PROXY_SSL_HEADER", header), secure_value
+
+
+# HTTPS in production: plain HTTP is redirected (except the load balancers' probes), and
+# browsers are told to use HTTPS only, for a year by default (HSTS). Behind a proxy that ends
+# TLS, SECURE_PROXY_SSL_HEADER names the header it sets on HTTPS requests; only that proxy must
+# be able to reach the portal, or a client could set the header itself.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+
+# --- Sign-in protection (django-axes; portal/signin.py) ----------------------------------------
+# A user name, or an address, with AXES_FAILURE_LIMIT failed sign-ins within the cool-off is
+# locked for the cool-off (portal and admin forms; API tokens per address). The cool-off counts
+# from the last failure; attempts while locked are refused without extending it.
+AUTHENTICATION_BACKENDS = [
+    "portal.signin.SignInBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    # Each answers only its own credentials (the K5 sign-in form; the single sign-on callback)
+    # and only when switched on (K5_LOGIN, OIDC_ISSUER). Axes counts their failures as any
+    # other's; the K5 sign-in's own guard (imaging/signin/guard.py) is separate and stricter.
+    "imaging.signin.backends.K5AccountBackend",
+    "imaging.signin.oidc.SingleSignOnBackend",
+]
+# A K5 sign-in is counted under the portal user name it would have: contract/user.
+AXES_USERNAME_CALLABLE = "imaging.signin.backends.axes_username"
+# Axes keeps the form's fields with each attempt: the K5 form's password must be masked too
+# (its own `password` field is always masked).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "k5-password"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: per user, per address
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Not reset by a success: it would wipe the address's count too, and anyone with one account
+# could then go on guessing other users' passwords from that address.
+AXES_RESET_ON_SUCCESS = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept for operators (admin)
+AXES_CLIENT_IP_CALLABLE = "portal.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "portal.signin.locked_out"
+# Behind a proxy: the request header it puts the client's address in (X-Forwarded-For,
+# X-Real-IP). Unset, the connection's address is the client's; set, only when the proxy always
+# sets the header and nothing else can reach the portal, or clients choose their address.
+CLIENT_ADDRESS_HEADER = (
+    _request_header("CLIENT_ADDRESS_HEADER", env_str("CLIENT_ADDRESS_HEADER"))
+    if env_str("CLIENT_ADDRESS_HEADER")
+    else ""
+)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "k5-portal@localhost")

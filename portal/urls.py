@@ -5,7 +5,7 @@ from django.urls import include, path
 from imaging.signin import views as signin_views
 
 urlpatterns = [
-    path("accounts/login/", signin_views.SignInView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/login/k5/", signin_views.k5_sign_in, name="k5-sign-in"),
     path("accounts/sso/", include("mozilla_django_oidc.urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

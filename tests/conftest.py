@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.support.cast",
     "tests.support.workers",
     "tests.support.inventory_worker",
+    "tests.support.cache_without_db",
     "tests.support.browser",
 ]
 
@@ -45,7 +46,8 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(autouse=True)
-def empty_cache():
-    """Cached K5 lists and throttle counters must not leak from one test into the next."""
+def empty_cache(cache_the_test_can_reach):
+    """Throttle and lockout counters must not leak from one test into the next (the cache is
+    a database table without Redis: `cache_the_test_can_reach` makes it reachable first)."""
     cache.clear()
     yield

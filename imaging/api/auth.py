@@ -6,6 +6,16 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from imaging.access import signed_in_elsewhere_without_access
 from imaging.models import ApiToken
+from portal import signin
+
+
+class TooManyBadTokens(exceptions.Throttled):
+    """429 with Retry-After: too many bad tokens came from this address."""
+
+    default_detail = "Too many invalid API tokens came from your address."
+    extra_detail_singular = "Every token from it is refused for {wait} more second."
+    extra_detail_plural = "Every token from it is refused for {wait} more seconds."
+    default_code = "locked_out"
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -17,6 +27,28 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
+        # An address that sent too many bad tokens is refused whatever the token: else a guess
+        # that hits would still get in (portal/signin.py).
+        address = signin.client_address(request)
+        wait = signin.token_lockout_seconds(address)
+        if wait:
+            raise TooManyBadTokens(wait)
+        try:
+            token = self._usable_token(header)
+        except exceptions.AuthenticationFailed:
+            signin.count_bad_token(address, request.path)
+            raise
+        if signed_in_elsewhere_without_access(token.user):
+            # A real token of a K5 or single sign-on account whose memberships have lapsed:
+            # refused, but no guess, so not counted against the address.
+            raise exceptions.AuthenticationFailed(
+                "The memberships of this token's account have lapsed: sign in to the portal "
+                "with it again to renew them."
+            )
+        token.touch()
+        return token.user, token
+
+    def _usable_token(self, header: list[bytes]) -> ApiToken:
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(
                 "The Authorization header must be 'Token <key>', with no spaces in the key."
@@ -30,13 +62,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = ApiToken.authenticate(key)
         if token is None or not token.usable:
             raise exceptions.AuthenticationFailed("Invalid, disabled or expired API token.")
-        if signed_in_elsewhere_without_access(token.user):
-            raise exceptions.AuthenticationFailed(
-                "The memberships of this token's account have lapsed: sign in to the portal "
-                "with it again to renew them."
-            )
-        token.touch()
-        return token.user, token
+        return token
 
     def authenticate_header(self, request):
         return self.keyword

@@ -1,8 +1,9 @@
-import csv
 import io
 import json
 
 from rest_framework.renderers import BaseRenderer
+
+from imaging.csv_export import SpreadsheetSafeDictWriter
 
 
 class CSVRenderer(BaseRenderer):
@@ -22,7 +23,7 @@ class CSVRenderer(BaseRenderer):
         header = list(rows[0].keys()) if rows else _serializer_fields(renderer_context)
         out = io.StringIO()
         if header:
-            writer = csv.DictWriter(out, fieldnames=header)
+            writer = SpreadsheetSafeDictWriter(out, fieldnames=header)
             writer.writeheader()
             for row in rows:
                 writer.writerow(

@@ -1,7 +1,8 @@
 """The schema documents the errors each operation can answer, in the one shape they all have,
 so that a client generated from it (and schemathesis) knows them: 401 and 429 everywhere,
-400 where there are filters, 404 where there is an id or a page number, and whatever a view
-declares itself (403, 409, 503). Query parameters say that an empty value is no value."""
+413 where a body is sent, 400 where there are filters, 404 where there is an id or a page
+number, and whatever a view declares itself (403, 409, 503). Query parameters say that an
+empty value is no value."""
 
 from __future__ import annotations
 
@@ -27,8 +28,11 @@ class ApiErrorSerializer(serializers.Serializer):
 
 COMMON = {
     "401": "No token, or an invalid, disabled or expired one (`WWW-Authenticate: Token`).",
-    "429": "Too many requests with this token: wait as long as `Retry-After` says.",
+    "429": "Too many requests with this token (`throttled`), or too many bad tokens from this "
+    "address (`locked_out`): wait as long as `Retry-After` says.",
 }
+# Only where a body is read: its declared size is over the limit.
+TOO_LARGE = "The body is larger than the portal accepts (`request_too_large`)."
 BAD_FILTER = "A filter or page parameter could not be read; `fields` names it."
 NOT_FOUND = "Not found, or not visible to you."
 NO_SUCH_PAGE = "No such page."
@@ -50,6 +54,8 @@ class ApiSchema(AutoSchema):
         errors = dict(COMMON)
         if self._get_filter_parameters() or self._get_paginator():
             errors["400"] = BAD_FILTER
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors["413"] = TOO_LARGE
         if "{" in self.path:
             errors["404"] = NOT_FOUND
         elif self._get_paginator():

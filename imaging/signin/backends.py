@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 
 from imaging.signin import k5
+from portal.signin import client_address
 
 
 class K5AccountBackend(ModelBackend):
@@ -36,7 +37,7 @@ class K5AccountBackend(ModelBackend):
                 contract=k5_contract,
                 username=k5_username,
                 password=k5_password,
-                address=request.META.get("REMOTE_ADDR") if request is not None else None,
+                address=client_address(request) if request is not None else None,
             )
         except k5.SignInRefused as refused:
             if request is not None:
@@ -48,3 +49,17 @@ class K5AccountBackend(ModelBackend):
 
     def user_can_authenticate(self, user) -> bool:
         return getattr(user, "is_active", True)
+
+
+def axes_username(request, credentials: dict | None = None) -> str | None:
+    """The user name django-axes counts a sign-in under: the local form's user name, or for the
+    K5 form "contract/user" (the K5 account's portal user name)."""
+    data = credentials or {}
+    if data.get("k5_username"):
+        return f"{str(data.get('k5_contract') or '').strip()}/{str(data['k5_username']).strip()}"
+    if data.get("username") is not None:
+        return data["username"]
+    posted = getattr(request, "data", None) or request.POST
+    if posted.get("k5-username"):
+        return f"{posted.get('k5-contract', '').strip()}/{posted['k5-username'].strip()}"
+    return posted.get("username")

@@ -1,12 +1,11 @@
-"""The sign-in page: the local form, "Sign in with your K5 account" beside it (K5_LOGIN), and
-the company's single sign-on button (OIDC_ISSUER)."""
+"""The K5 account's sign-in. The page (registration/login.html, Django's LoginView) shows it
+beside the local form, with the company's single sign-on button (templatetags/signin.py)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.views import LoginView
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,23 +17,6 @@ from django.views.decorators.http import require_POST
 from imaging.signin.forms import K5SignInForm
 
 BACKEND = "imaging.signin.backends.K5AccountBackend"
-
-
-def sign_in_options(request, k5_form: K5SignInForm | None = None) -> dict:
-    """What the sign-in page offers besides the local form."""
-    if settings.K5_LOGIN and k5_form is None:
-        k5_form = K5SignInForm(request)
-    return {
-        "k5_form": k5_form if settings.K5_LOGIN else None,
-        "oidc_enabled": bool(settings.OIDC_ISSUER),
-    }
-
-
-class SignInView(LoginView):
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(sign_in_options(self.request))
-        return context
 
 
 @sensitive_post_parameters("k5-password")
@@ -62,5 +44,5 @@ def k5_sign_in(request):
     return render(
         request,
         "registration/login.html",
-        {"form": local, "next": next_url, **sign_in_options(request, form)},
+        {"form": local, "next": next_url, "k5_form": form},
     )

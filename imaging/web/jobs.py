@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 from django.contrib import messages
@@ -16,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from imaging import csv_export
 from imaging.access import can_act_on, visible_events, visible_jobs, visible_projects
 from imaging.engine.errors import Refusal
 from imaging.engine.pacing import queue_forecast
@@ -221,7 +221,7 @@ def _export(events, kind):
     else:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response.write("\ufeff")  # so spreadsheet programs read Japanese text as UTF-8
-        writer = csv.DictWriter(response, fieldnames=EXPORT_FIELDS)
+        writer = csv_export.SpreadsheetSafeDictWriter(response, fieldnames=EXPORT_FIELDS)
         writer.writeheader()
         for row in rows:
             writer.writerow(

@@ -22,6 +22,13 @@ STATES = [
 LISTS = ["/api/v1/jobs/", "/api/v1/events/", "/api/v1/events/?format=csv", "/api/v1/projects/"]
 
 
+@pytest.fixture(autouse=True)
+def memory_cache(settings):
+    """The counts are the lists' own queries. Without Redis the cache (throttle and token
+    lockout counters) is a database table, a few queries per request whatever the list."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
 def add_jobs(projects, user, count: int) -> None:
     """Jobs in every state, in both projects (the first two queued, one in each: the queue
     forecast costs queries per project with queued jobs, not per job), some retried, some
