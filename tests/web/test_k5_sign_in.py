@@ -306,3 +306,20 @@ def test_the_k5_password_and_tokens_are_never_stored_or_logged(k5_login, k5sim, 
     assert k5sim.state()["tokens"] == 0, "every token of the person was revoked"
     user = User.objects.get(username="demo/view-user")
     assert "view-password" not in user.password
+
+
+def test_the_k5_sign_in_speaks_japanese(k5_login, project, settings):
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ja"
+
+    section = Page(client.get("/accounts/login/")).main.one("section", id_="k5-sign-in")
+    refused = refusal(k5_sign_in(client, password="wrong"))
+
+    assert section.one("h2").text == "K5 アカウントでログイン"
+    assert [label.text for label in section.all("label")] == [
+        "契約番号",
+        "K5 ユーザー名",
+        "K5 パスワード",
+    ]
+    assert refused.startswith("K5 はこの契約番号、ユーザー名、パスワードを受け付けませんでした。")
+    assert "あと 2 回まで K5 に問い合わせます" in refused
