@@ -51,6 +51,8 @@ class K5ProjectForm(forms.ModelForm):
             "upload_window_seconds",
             "availability_zones_override",
             "sync_server_zones",
+            "sync_settle_base_seconds",
+            "sync_settle_seconds_per_gb",
             "webhook_url",
         ]
 

@@ -35,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="make every K5 duration N times shorter (default 1)",
     )
+    parser.add_argument(
+        "--glance-release",
+        choices=scenario.GLANCE_RELEASES,
+        default="legacy",
+        help="the image API of a pre-Mitaka Glance (legacy, the default: no time-comparison "
+        "filters) or of today's (modern); a scenario's glance_release wins",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-request log on stderr")
     args = parser.parse_args(argv)
 
@@ -43,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except scenario.ScenarioError as error:
         print(f"k5sim: invalid scenario: {error}", file=sys.stderr)
         return 2
-    app = App(chosen, args.speed, quiet=args.quiet)
+    app = App(chosen, args.speed, quiet=args.quiet, glance_release=args.glance_release)
     try:
         server = make_server(app, args.host, args.port)
     except OSError as error:

@@ -62,9 +62,24 @@ def reset(call: Call) -> Reply:
             chosen = scenario.parse(body["scenario"])
         except scenario.ScenarioError as error:
             raise ApiError(400, f"Invalid scenario: {error}") from None
-    call.world.reset(chosen, speed)
+    release = body.get("glance_release")
+    if release is not None and release not in scenario.GLANCE_RELEASES:
+        raise ApiError(
+            400, f"'glance_release' must be one of {', '.join(scenario.GLANCE_RELEASES)}"
+        )
+    if release is not None:
+        chosen = {**chosen, "glance_release": release}
+    call.world.reset(chosen, speed, app.initial_glance_release)
     app.log.clear()
-    return Reply(200, {"ok": True, "speed": speed, "now": zulu_time(call.world.now())})
+    return Reply(
+        200,
+        {
+            "ok": True,
+            "speed": speed,
+            "glance_release": call.world.glance_release,
+            "now": zulu_time(call.world.now()),
+        },
+    )
 
 
 def advance(call: Call) -> Reply:
@@ -102,6 +117,8 @@ def state(call: Call) -> Reply:
             "speed": world.clock.speed,
             "offset_seconds": world.clock.offset,
             "region": world.region,
+            "glance_release": world.glance_release,
+            "catalog": world.catalog_style,
             "zones": [{"name": z, "image_server": world.image_servers[z]} for z in world.zones],
             "settings": dict(world.settings),
             "domains": [vars(d).copy() for d in world.domains.values()],
@@ -333,6 +350,45 @@ def delete_volume(call: Call) -> Reply:
     return Reply(204)
 
 
+def patch_user(call: Call) -> Reply:
+    """A person changes the user's password in K5. Keystone then revokes the user's tokens
+    (identity core's update_user emits a revocation for a password change), so a client still
+    holding one gets 401 from every service and must sign in with the new password."""
+    world = call.world
+    ref = call.params["user_id"]
+    user = world.users.get(ref)
+    if user is None:
+        named = [u for u in world.users.values() if u.name == ref]
+        if len(named) > 1:
+            raise ApiError(400, f"Several users are named {ref!r}; give the user's id")
+        user = named[0] if named else None
+    if user is None:
+        raise ApiError(404, f"Unknown user {ref}")
+    body = _body(call)
+    unknown = sorted(set(body) - {"password"})
+    if unknown:
+        raise ApiError(400, f"Cannot set {unknown[0]!r}; settable: password")
+    password = body.get("password")
+    if not isinstance(password, str) or not password:
+        raise ApiError(400, "'password' must be a non-empty string")
+    user.password = password
+    revoked = _revoke_tokens(world, user.id)
+    return Reply(200, {"id": user.id, "name": user.name, "revoked_tokens": revoked})
+
+
+def revoke_tokens(call: Call) -> Reply:
+    """Every token is revoked (a Keystone whose tokens were flushed): the next call of every
+    client gets 401."""
+    return Reply(200, {"revoked_tokens": _revoke_tokens(call.world, None)})
+
+
+def _revoke_tokens(world: Any, user_id: str | None) -> int:
+    doomed = [t.id for t in world.tokens.values() if user_id in (None, t.user_id)]
+    for token_id in doomed:
+        del world.tokens[token_id]
+    return len(doomed)
+
+
 def patch_server(call: Call) -> Reply:
     world = call.world
     server = world.servers.get(call.params["server_id"])
@@ -437,4 +493,6 @@ ROUTES = [
         CONTROL,
         auth=False,
     ),
+    Route("PATCH", "/_sim/users/{user_id}", patch_user, CONTROL, auth=False),
+    Route("DELETE", "/_sim/tokens", revoke_tokens, CONTROL, auth=False),
 ]

@@ -12,7 +12,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-KINDS = ("http", "upload_failure", "sync_failure", "volume_vanish")
+KINDS = ("http", "upload_failure", "sync_failure", "volume_vanish", "list_omit")
+
+
+# The sync-failure property as K5 documents it, and the spelling the vendor's page also uses.
+SYNC_PROPERTIES = ("sync_status_reason", "sync_reason_status")
 
 
 class FaultError(ValueError):
@@ -60,6 +64,11 @@ class FaultBook:
             "sync_failure", lambda s, f: s["zone"] == zone and s.get("image_id") in (None, image_id)
         )
 
+    def take_list_omit(self, image_id: str) -> Fault | None:
+        if not self._faults:  # the image list asks once per image: keep the common case cheap
+            return None
+        return self._take("list_omit", lambda s, f: s["image_id"] == image_id)
+
     def take_vanish(self, volume_id: str) -> Fault | None:
         return self._take("volume_vanish", lambda s, f: s["volume_id"] == volume_id)
 
@@ -87,8 +96,9 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
         *{
             "http": {"method", "path", "status", "reset", "latency", "delay_answer"},
             "upload_failure": {"volume_id"},
-            "sync_failure": {"zone", "image_id"},
+            "sync_failure": {"zone", "image_id", "property"},
             "volume_vanish": {"volume_id", "after_seconds"},
+            "list_omit": {"image_id"},
         }[kind],
     }
     unknown = sorted(set(spec) - allowed)
@@ -107,6 +117,10 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
         _check_http(spec, fault)
     elif kind == "sync_failure" and spec.get("zone") not in zones:
         raise FaultError(f"'zone' must be one of {', '.join(zones)}")
+    elif kind == "sync_failure" and spec.get("property", SYNC_PROPERTIES[0]) not in SYNC_PROPERTIES:
+        raise FaultError(f"'property' must be one of {', '.join(SYNC_PROPERTIES)}")
+    elif kind == "list_omit" and "image_id" not in spec:
+        raise FaultError("a list_omit fault needs 'image_id'")
     elif kind == "volume_vanish":
         if "volume_id" not in spec:
             raise FaultError("a volume_vanish fault needs 'volume_id'")

@@ -21,7 +21,9 @@ from .web import Call, Reply, Route
 BAD_JSON = "Expecting to find valid JSON in request body."
 _NAMESPACE = uuid.UUID("6f0c5d8e-3b44-4f7e-9a55-5f0d3c1e0a11")
 
-# (catalog name, type, path under the simulator; {project_id} is filled in per token)
+# (K5's name, type, path under the simulator; {project_id} is filled in per token). K5's
+# name is the endpoint-level `name` (what public K5 clients read) and, in the "openstack"
+# catalog style, also the service's name.
 CATALOG = (
     ("identityv3", "identity", "/identity/v3"),
     ("blockstoragev2", "volumev2", "/blockstorage/v2/{project_id}"),
@@ -29,6 +31,16 @@ CATALOG = (
     ("image", "image", "/image"),
     ("compute", "compute", "/compute/v2/{project_id}"),
 )
+# The "k5-endpoint-names" style: service-level names and types that are not K5's (as a
+# cloud whose catalog was registered under its own conventions), so that only the
+# endpoint-level names tell the services apart.
+OTHER_SERVICE_NAMES = {
+    "identityv3": ("keystone", "identity-service"),
+    "blockstoragev2": ("cinderv2", "block-store-v2"),
+    "blockstoragev3": ("cinderv3", "block-store-v3"),
+    "image": ("glance", "image-service"),
+    "compute": ("nova", "compute-service"),
+}
 
 
 def _stable_id(text: str) -> str:
@@ -230,14 +242,18 @@ def _catalog(call: Call, project_id: str | None, services: tuple) -> list[dict]:
     entries = []
     for name, kind, path in services:
         url = call.url(path.format(project_id=project_id))
+        service_name, service_type = name, kind
+        if call.world.catalog_style == "k5-endpoint-names":
+            service_name, service_type = OTHER_SERVICE_NAMES[name]
         entries.append(
             {
                 "id": _stable_id(f"service:{name}"),
-                "type": kind,
-                "name": name,
+                "type": service_type,
+                "name": service_name,
                 "endpoints": [
                     {
                         "id": _stable_id(f"endpoint:{name}:{region}"),
+                        "name": name,
                         "interface": "public",
                         "region": region,
                         "region_id": region,

@@ -4,6 +4,18 @@ A project sees its own images and public/community ones. Images are flat JSON wi
 properties at the top level (K5's `fcx.*`, the copied `os_type`, and `sync_status_reason`
 when registration to another zone failed). Per-zone progress is deliberately absent: K5 does
 not expose it (the control API does).
+
+Two Glance releases (the world's `glance_release`), as upstream's code reads:
+- both: the list never shows `killed` images, nor deleted ones (`deleted`, `pending_delete`),
+  since `glance/api/v2/images.py` lists with `deleted=False` and
+  `glance/db/sqlalchemy/api.py` (`_make_conditions_from_filters`) then keeps every status but
+  `killed` — in Liberty (11.0) as on master. GET by id still shows a `killed` image; a deleted
+  one is 404. A full page carries a `next` link even when nothing follows (`len(images) ==
+  limit`), so the last page may be empty.
+- legacy (Liberty and older, before Glance 12.0 "Support new v2 API image filters"):
+  `created_at`/`updated_at` are plain columns compared by equality, so `gt:...` matches
+  nothing and the list is empty, without an error.
+- modern: `created_at`/`updated_at` take `op:ISO` (`gt`, `gte`, `lt`, `lte`, `eq`, `neq`).
 """
 
 from __future__ import annotations
@@ -77,7 +89,15 @@ def image_json(image: Image) -> dict:
     return body
 
 
+# Statuses whose image row Glance has marked deleted: neither listed nor shown.
+DELETED_STATUSES = frozenset({"deleted", "pending_delete"})
+# Never listed (only GET by id shows them): deleted rows, and `killed` ones.
+UNLISTED_STATUSES = DELETED_STATUSES | {"killed"}
+
+
 def _visible(image: Image, project_id: str) -> bool:
+    if image.status in DELETED_STATUSES:
+        return False
     return image.owner == project_id or image.visibility in ("public", "community")
 
 
@@ -135,6 +155,9 @@ def _time_filter(call: Call, field: str):
     text = call.arg(field)
     if text is None:
         return None
+    if call.world.glance_release == "legacy":
+        # A plain column compared with the given string: "gt:2026-..." equals no timestamp.
+        return lambda image: zulu_time(getattr(image, field)) == text
     op, sep, value = text.partition(":")
     if not sep or op not in TIME_OPS:
         op, value = "eq", text
@@ -181,7 +204,11 @@ def list_images(call: Call) -> Reply:
     limit = int_arg(call, "limit", settings["image_default_limit"])
     limit = min(limit, settings["image_max_limit"])
     project_id = call.token.project_id
-    ordered = [image for image in world.images.values() if _visible(image, project_id)]
+    ordered = [
+        image
+        for image in world.images.values()
+        if _visible(image, project_id) and image.status not in UNLISTED_STATUSES
+    ]
     for key, direction in reversed(_sort_spec(call)):
         ordered.sort(
             key=lambda i, k=key: (getattr(i, k) is None, getattr(i, k)), reverse=direction == "desc"
@@ -194,19 +221,17 @@ def list_images(call: Call) -> Reply:
             raise ApiError(400, f"Invalid marker. Image {marker} could not be found.")
     checks = _filters(call)
     page: list[Image] = []
-    more = False
     for image in ordered[start:]:
-        if all(check(image) for check in checks):
-            if len(page) == limit:
-                more = True
-                break
+        if len(page) == limit:
+            break
+        if all(check(image) for check in checks) and not world.faults.take_list_omit(image.id):
             page.append(image)
     body = {
         "images": [image_json(image) for image in page],
         "first": "/v2/images",
         "schema": "/v2/schemas/images",
     }
-    if more and page:
+    if page and len(page) == limit:  # Glance's rule: a full page links on, even to nothing
         params = [(k, v) for k, values in call.query.items() if k != "marker" for v in values]
         params.append(("marker", page[-1].id))
         body["next"] = "/v2/images?" + urlencode(params)

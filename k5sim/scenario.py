@@ -70,6 +70,13 @@ IMAGE_STATUSES = {
     "deactivated",
 }
 VISIBILITIES = {"private", "public", "shared", "community"}
+# Which Glance the image API behaves like (README: "Glance releases"). The scenario may name
+# one; otherwise the process's `--glance-release` applies.
+GLANCE_RELEASES = ("legacy", "modern")
+# How the identity catalog names the services (README: "Catalog styles"): "openstack" gives
+# each service K5's name and the usual type; "k5-endpoint-names" gives services other names
+# and types, so that only the endpoint-level `name` is K5's.
+CATALOG_STYLES = ("openstack", "k5-endpoint-names")
 
 
 class ScenarioError(ValueError):
@@ -181,9 +188,23 @@ def parse(data: Any) -> dict[str, Any]:
         data,
         "scenario",
         {"region", "zones", "domains", "projects", "users"},
-        {"settings", "os_catalog", "volume_types", "servers", "images", "volumes", "description"},
+        {
+            "settings",
+            "os_catalog",
+            "volume_types",
+            "servers",
+            "images",
+            "volumes",
+            "description",
+            "glance_release",
+            "catalog",
+        },
     )
     out: dict[str, Any] = {"region": _text(top, "region", "scenario")}
+    out["glance_release"] = _text(
+        top, "glance_release", "scenario", None, choices=GLANCE_RELEASES, nullable=True
+    )
+    out["catalog"] = _text(top, "catalog", "scenario", "openstack", choices=CATALOG_STYLES)
     out["settings"] = _settings(top.get("settings") or {})
     out["zones"] = _zones(top["zones"])
     zone_names = [zone["name"] for zone in out["zones"]]

@@ -33,10 +33,18 @@ MAX_BODY = 16 * 1024 * 1024
 class App:
     """The simulator: a world, its routes and its request log."""
 
-    def __init__(self, scenario: dict[str, Any], speed: float, *, quiet: bool = True) -> None:
+    def __init__(
+        self,
+        scenario: dict[str, Any],
+        speed: float,
+        *,
+        quiet: bool = True,
+        glance_release: str = "legacy",
+    ) -> None:
         self.initial_scenario = scenario
         self.initial_speed = speed
-        self.world = World(scenario, speed)
+        self.initial_glance_release = glance_release
+        self.world = World(scenario, speed, glance_release)
         self.log = RequestLog()
         self.quiet = quiet
         self.routes: list[Route] = [
@@ -59,6 +67,7 @@ class App:
             method=handler.command,
             path=path,
             query=parse_qs(split.query, keep_blank_values=True),
+            query_string=split.query,
             headers=handler.headers,
             body=b"",
             base_url=self._base_url(handler),
@@ -218,6 +227,7 @@ class App:
             {
                 "method": call.method,
                 "path": call.path,
+                "query": call.query_string,
                 "template": template,
                 "status": status,
                 "reset": status is None,

@@ -25,13 +25,19 @@ from .model import Attachment, Domain, Image, Project, Server, Token, User, Volu
 
 
 class World:
-    def __init__(self, scenario: dict[str, Any], speed: float) -> None:
+    def __init__(
+        self, scenario: dict[str, Any], speed: float, glance_release: str = "legacy"
+    ) -> None:
         self.lock = threading.RLock()
-        self.reset(scenario, speed)
+        self.reset(scenario, speed, glance_release)
 
-    def reset(self, scenario: dict[str, Any], speed: float) -> None:
+    def reset(self, scenario: dict[str, Any], speed: float, glance_release: str = "legacy") -> None:
+        """Back to the scenario's initial state. `glance_release` applies unless the scenario
+        names one itself."""
         with self.lock:
             self.scenario = scenario
+            self.glance_release = scenario.get("glance_release") or glance_release
+            self.catalog_style = scenario.get("catalog") or "openstack"
             self.settings = scenario["settings"]
             self.region = scenario["region"]
             self.zones = [zone["name"] for zone in scenario["zones"]]

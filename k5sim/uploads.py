@@ -197,10 +197,11 @@ def _sync(world: Any, due: float, image_id: str, zone: str) -> None:
         return
     if image.status != "active":
         entry["status"] = "cancelled"
-    elif world.faults.take_sync_failure(zone, image_id):
+    elif fault := world.faults.take_sync_failure(zone, image_id):
         entry["status"] = "failed"
         image.properties.setdefault(
-            "sync_status_reason", sync_failure_reason(world.image_servers[zone], image.id)
+            fault.spec.get("property", "sync_status_reason"),
+            sync_failure_reason(world.image_servers[zone], image.id),
         )
         image.updated_at = due
     else:

@@ -49,6 +49,18 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+def env_float_renamed(
+    name: str, old_name: str, default: float, *, minimum: float | None = None
+) -> float:
+    """`name`, or else the variable it replaces (`old_name`), so that an existing set-up keeps
+    working; both set at once is an error rather than a silent choice."""
+    if os.environ.get(name) and os.environ.get(old_name):
+        raise ImproperlyConfigured(f"{old_name} is the old name of {name}: set only {name}")
+    if os.environ.get(old_name):
+        return env_float(old_name, default, minimum=minimum)
+    return env_float(name, default, minimum=minimum)
+
+
 def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
     value = os.environ.get(name)
     if value is None or value == "":

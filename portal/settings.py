@@ -23,6 +23,7 @@ from portal.env import (
     env_bool,
     env_duration,
     env_float,
+    env_float_renamed,
     env_int,
     env_list,
     env_pairs,
@@ -431,8 +432,17 @@ SPECTACULAR_SETTINGS = {
 # jobs in 2 K5 calls, move jobs on). Completion is seen within about one interval.
 ENGINE_TICK_SECONDS = env_float("ENGINE_TICK_SECONDS", 10.0, minimum=0.1)
 # After the image is active, how long to watch for sync_status_reason before calling every
-# availability zone synced (K5 registers the image to the other zones after it is active).
-ENGINE_SYNC_SETTLE_SECONDS = env_float("ENGINE_SYNC_SETTLE_SECONDS", 900.0, minimum=0)
+# availability zone synced (K5 registers the image to the other zones after it is active, and
+# copying a bigger image takes longer): base + per GB of the image. A project may override
+# either (K5Project.sync_settle_*). ENGINE_SYNC_SETTLE_SECONDS, the flat window of earlier
+# releases, is still read as the base.
+ENGINE_SYNC_SETTLE_BASE_SECONDS = env_float_renamed(
+    "ENGINE_SYNC_SETTLE_BASE_SECONDS", "ENGINE_SYNC_SETTLE_SECONDS", 600.0, minimum=0
+)
+ENGINE_SYNC_SETTLE_SECONDS_PER_GB = env_float("ENGINE_SYNC_SETTLE_SECONDS_PER_GB", 10.0, minimum=0)
+# Deprecated alias of the base, for code not yet reading the job's own window
+# (ImageJob.sync_watch_until).
+ENGINE_SYNC_SETTLE_SECONDS = ENGINE_SYNC_SETTLE_BASE_SECONDS
 # Expected upload time before the project has history: base + size x per-GB.
 ENGINE_EXPECTED_BASE_SECONDS = env_float("ENGINE_EXPECTED_BASE_SECONDS", 120.0, minimum=0)
 ENGINE_EXPECTED_SECONDS_PER_GB = env_float("ENGINE_EXPECTED_SECONDS_PER_GB", 20.0, minimum=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
@@ -13,8 +14,9 @@ from django.utils import timezone
 
 from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import observe
-from imaging.k5 import K5Client, K5CredentialError, K5Unavailable
+from imaging.k5 import Endpoint, K5Client, K5CredentialError, K5EndpointNotFound, K5Unavailable
 from imaging.k5 import deadline as k5_deadline
+from imaging.k5.client import SERVICES
 from imaging.models import EngineLease, EventKind, ImageJob, JobEvent, K5Project
 
 _clients: dict[int, tuple[str, K5Client]] = {}
@@ -28,20 +30,30 @@ def client_for(project: K5Project, *, despite_rejection: bool = False) -> K5Clie
 
     The cache key includes the encrypted password and the connection settings: an admin's
     change takes effect at the next call. Raises CredentialsInvalid when the password is known
-    to be wrong, and K5Error when signing in fails otherwise. `despite_rejection` (an
-    operator's explicit `k5project check --force`) sends a rejected password once more, still
-    one process at a time; if K5 accepts it, the mark is cleared and waiting jobs move on.
+    to be wrong, and K5Error when signing in fails otherwise.
+
+    Every sign-in of the client — this first one, a renewal near the token's expiry, and a new
+    one after K5 refused the token (a 401) — goes through `_sign_in`, under the lease. So any
+    call made with the client may raise CredentialsInvalid too, when K5 refuses the token and
+    the credential turns out to be rejected meanwhile.
+
+    `despite_rejection` (an operator's explicit `k5project check --force`) sends a rejected
+    password once more, still under the lease; if K5 accepts it, the mark is cleared and
+    waiting jobs move on.
     """
     if not project.credentials_valid and not despite_rejection:
         raise CredentialsInvalid(project.credentials_error or "the K5 credential was rejected")
     client = _cached_client(project)
-    if not _signed_in(client) or not project.credentials_valid:
-        client = _sign_in(project, despite_rejection=despite_rejection)
+    if despite_rejection and not project.credentials_valid:
+        _sign_in(project.pk, _key(project), client, despite_rejection=True)
+        project.refresh_from_db(fields=["credentials_invalid_at", "credentials_error"])
+    else:
+        client.ensure_signed_in()
     return client
 
 
-def _cached_client(project: K5Project) -> K5Client:
-    key = "|".join(
+def _key(project: K5Project) -> str:
+    return "|".join(
         [
             project.password_encrypted,
             project.identity_url,
@@ -52,34 +64,41 @@ def _cached_client(project: K5Project) -> K5Client:
             project.block_storage_version,
         ]
     )
+
+
+def _cached_client(project: K5Project) -> K5Client:
+    key = _key(project)
     with _lock:
         cached = _clients.get(project.pk)
         if cached and cached[0] == key:
             return cached[1]
-        client = K5Client(project.k5_config(), observer=observe)
+        client = K5Client(
+            project.k5_config(),
+            observer=observe,
+            sign_in=functools.partial(_sign_in, project.pk, key),
+        )
         _clients[project.pk] = (key, client)
         if cached:
             cached[1].close()
         return client
 
 
-def _signed_in(client: K5Client) -> bool:
-    access = client.auth.auth_ref
-    return access is not None and not access.will_expire_soon(client.auth.MIN_TOKEN_LIFE_SECONDS)
+def _sign_in(
+    project_pk: int, key: str, client: K5Client, *, despite_rejection: bool = False
+) -> None:
+    """Sign `client` in to K5 — one process at a time per project, across every worker and
+    host. The client calls this whenever it needs a token: first use, a token near its expiry,
+    a token K5 refused (a password changed in K5 revokes the user's tokens).
 
-
-def _sign_in(project: K5Project, *, despite_rejection: bool = False) -> K5Client:
-    """Sign in to K5 — one process at a time per project, across every worker and host.
-
-    Each worker process has its own client, so a freshly started cluster would otherwise send
-    the password from every process at once: with a wrong password that is one rejection per
-    process, and K5 locks the user (often shared by several projects) after five. Under the
-    lease, the credential is read again; once one process has been rejected, the others see
-    the mark and send nothing. A holder that dies lets the lease run out.
+    Each worker process has its own client, so a freshly started cluster — or every process
+    at once after K5 revoked their tokens — would otherwise send the password from each: with
+    a wrong password that is one rejection per process, and K5 locks the user (often shared by
+    several projects) after five. Under the lease, the credential is read again; once one
+    process has been rejected, the others see the mark and send nothing. A holder that dies
+    lets the lease run out.
     """
-    config = project.k5_config()
-    hold = config.connect_timeout + config.read_timeout + 5
-    lease, holder = f"sign-in:{project.pk}", f"{_PROCESS}:{uuid.uuid4().hex[:8]}"
+    hold = client.config.connect_timeout + client.config.read_timeout + 5
+    lease, holder = f"sign-in:{project_pk}", f"{_PROCESS}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + hold
     while not EngineLease.acquire(lease, holder, hold):
         if k5_deadline.exhausted():  # a web request's time budget (imaging.k5.deadline)
@@ -90,22 +109,40 @@ def _sign_in(project: K5Project, *, despite_rejection: bool = False) -> K5Client
             )
         time.sleep(0.1)
     try:
-        project.refresh_from_db(
-            fields=["password_encrypted", "credentials_invalid_at", "credentials_error"]
-        )
+        project = K5Project.objects.get(pk=project_pk)
         if not project.credentials_valid and not despite_rejection:
             raise CredentialsInvalid(project.credentials_error)
-        client = _cached_client(project)
+        if _key(project) != key:
+            # The password (or connection) changed since this client was made: never send the
+            # old one, which K5 may now refuse and count towards the lockout.
+            raise K5Unavailable(
+                "the project's K5 credential was changed meanwhile; the call will be made "
+                "again with the new one"
+            )
+        if not client.needs_sign_in() and not despite_rejection:
+            return  # another thread of this process signed it in while this one waited
         try:
-            client.auth.get_access(client.session)  # keystoneauth signs in
+            client.sign_in()
         except K5CredentialError as exc:
             mark_credentials_invalid(project, exc)
             raise CredentialsInvalid(project.credentials_error) from None
         if not project.credentials_valid:
             _clear_credentials_invalid(project)
-        return client
     finally:
         EngineLease.release(lease, holder)
+
+
+def endpoints_of(project: K5Project) -> dict[str, Endpoint | str]:
+    """Each K5 service the portal uses: its endpoint and how the catalog gave it, or why no
+    endpoint was found (for `k5project check`)."""
+    client = client_for(project)
+    found: dict[str, Endpoint | str] = {}
+    for service in SERVICES:
+        try:
+            found[service] = client.find_endpoint(service)
+        except K5EndpointNotFound as exc:
+            found[service] = exc.message
+    return found
 
 
 def forget_clients() -> None:

@@ -1,9 +1,16 @@
 """Batched polling: one volume list and one image list per project per tick, whatever the
-number of jobs, and every active job of the project moved on from those two lists."""
+number of jobs, and every active job of the project moved on from those two lists.
+
+The image list is the oldest Glance's (see imaging.k5.image): newest first, followed until
+an image older than the oldest watched job. No Glance lists a `killed` image, so an image
+the list does not show is looked up once by id before anything is decided about its job: a
+missing image is never declared gone from a list alone.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,11 +62,15 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
     result.jobs = len(jobs)
     if not jobs:
         return result
+    for job in jobs:
+        job.project = project  # read by the moves (settle window, zone map): no query per job
     try:
         client = client_for(project)
         volumes = {volume.id: volume for volume in blockstorage.volume_list(client)}
         since = min(job.submit_started_at or job.created_at for job in jobs) - CLOCK_SKEW
-        images = image.image_list(client, owner=project.k5_project_id, created_after=since)
+        images = image.image_list_since(client, owner=project.k5_project_id, created_since=since)
+        images_by_id = {found.id: found for found in images}
+        unknown = _look_up_unlisted(client, jobs, images_by_id)
     except CredentialsInvalid as exc:
         result.error = str(exc)
         return result
@@ -77,9 +88,10 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
     ImageJob.objects.filter(
         project=project, state__in=(JobState.UPLOADING, JobState.VERIFYING)
     ).exclude(waiting_reason="").update(waiting_reason="")
-    images_by_id = {found.id: found for found in images}
     watching = []
     for job in jobs:
+        if job.image_id in unknown:
+            continue  # K5 could not say what became of its image: decided at a later tick
         try:
             outcome = advance_job(job, volumes, images_by_id, images, now)
         except InvalidTransition:
@@ -95,6 +107,28 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
             job_id__in=watching, role=SyncRole.REPLICA, status=SyncStatus.PENDING
         ).update(checked_at=now)
     return result
+
+
+def _look_up_unlisted(client, jobs: list[ImageJob], images_by_id: dict[str, Image]) -> set[str]:
+    """GET by id, once each, the images of followed jobs that the list did not show (a
+    `killed` image never is); found ones join `images_by_id`, gone ones (404) stay out of it.
+    Returns the ids K5 could not be asked about this time. Costs nothing in the normal case,
+    where every followed image is listed."""
+    unknown = set()
+    followed = (JobState.UPLOADING, JobState.VERIFYING)
+    for job in jobs:
+        if job.state not in followed or not job.image_id or job.image_id in images_by_id:
+            continue
+        try:
+            images_by_id[job.image_id] = image.image_get(client, job.image_id)
+        except K5NotFound:
+            continue  # gone: K5 answered so by id, not just by leaving it out of a list
+        except K5CredentialError:
+            raise
+        except K5Error as exc:
+            logger.warning("looking up image %s failed: %s", job.image_id, exc)
+            unknown.add(job.image_id)
+    return unknown
 
 
 def advance_job(
@@ -144,11 +178,18 @@ def _follow_upload(
             image_found=found,
         )
     if found.status == "active" and volume.status != "uploading":
-        settle = timedelta(seconds=settings.ENGINE_SYNC_SETTLE_SECONDS)
+        size_gb = image_size_gb(found, job)
+        settle = timedelta(seconds=job.project.sync_settle_seconds(size_gb))
         job.transition(
             JobState.VERIFYING,
-            message="The image is active; checking that every availability zone received it.",
-            detail={"image_status": found.status, "volume_status": volume.status},
+            message="The image is active; checking that every availability zone received it "
+            f"(watched for {_minutes(settle.total_seconds())}, for {size_gb} GB).",
+            detail={
+                "image_status": found.status,
+                "volume_status": volume.status,
+                "size_gb": size_gb,
+                "settle_seconds": settle.total_seconds(),
+            },
             upload_finished_at=now,
             sync_watch_until=now + settle,
         )
@@ -173,6 +214,13 @@ def _follow_upload(
             clean_up=False,
         )
     return None
+
+
+def image_size_gb(found: Image, job: ImageJob) -> int:
+    """The image's size in GB (rounded up) as K5 reports it, else the volume's."""
+    if found.size:
+        return math.ceil(found.size / 1024**3)
+    return job.volume_size_gb
 
 
 def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None:

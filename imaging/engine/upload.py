@@ -3,7 +3,9 @@
 The slot is counted (UploadAttempt) before the call; `submit_started_at` is committed just
 before the call is sent. A worker killed after that leaves the job in `submitting`; the tick
 then asks K5 what happened (see `reconcile_submitting`) and re-sends only when K5 shows the
-upload never happened. The call itself is never retried automatically.
+upload never happened. The call itself is never retried automatically — with one exception
+the facade makes: a 401 means keystonemiddleware refused the token before Cinder saw the
+call, so after signing in again (under the engine's lease) it is sent once more.
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ def send_upload(job_id: int) -> str:
             )
         except K5Error as exc:
             error: K5Error | None = exc
+        except CredentialsInvalid as exc:
+            # K5 refused the token (401: the upload was not taken) and signing in again
+            # showed the credential rejected.
+            return _back_to_queue(job, attempt, Outcome.NOT_SENT, str(exc), waiting_reason=str(exc))
         else:
             error = None
     if error is not None:
@@ -118,6 +124,8 @@ def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None)
             f"Image {old.image_id} of job {old.pk}, which this job replaces, was already gone."
         )
         calls = []
+    except CredentialsInvalid as exc:
+        return _back_to_queue(job, attempt, Outcome.NOT_SENT, str(exc), waiting_reason=str(exc))
     except K5Error as exc:
         return _not_sent_for_now(
             job,

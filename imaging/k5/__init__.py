@@ -13,6 +13,7 @@ sign-in with their K5 account (their projects and roles, no service credential) 
 `signin.user_access()`.
 """
 
+from .catalog import Endpoint
 from .client import CallRecord, K5Client
 from .deadline import K5TooSlow
 from .errors import (
@@ -24,8 +25,10 @@ from .errors import (
     K5Error,
     K5InvalidResponse,
     K5NotFound,
+    K5NotSignedIn,
     K5OutcomeUnknown,
     K5RateLimited,
+    K5TokenRejected,
     K5Unavailable,
     K5UploadOutcomeUnknown,
 )
@@ -36,6 +39,7 @@ __all__ = [
     "Attachment",
     "AvailabilityZone",
     "CallRecord",
+    "Endpoint",
     "Image",
     "K5AccessDenied",
     "K5BadRequest",
@@ -47,8 +51,10 @@ __all__ = [
     "K5Error",
     "K5InvalidResponse",
     "K5NotFound",
+    "K5NotSignedIn",
     "K5OutcomeUnknown",
     "K5RateLimited",
+    "K5TokenRejected",
     "K5TooSlow",
     "K5Unavailable",
     "K5UploadOutcomeUnknown",

@@ -1,13 +1,21 @@
-"""K5Client: one authenticated keystoneauth session, catalog lookup, and the HTTP rules.
+"""K5Client: one keystoneauth session, the token, catalog lookup, and the HTTP rules.
 
 The rules every call follows:
 - explicit connect and read timeouts;
 - GETs are retried a few times with exponential backoff after a 5xx, a connection error or a
   read timeout; nothing else is ever retried automatically (keystoneauth's own
   connect_retries/status_code_retries stay at 0);
-- a 401 from a service gets one re-authentication and one re-send (keystoneauth does it; a 401
-  means the request was rejected before the service acted on it, so this is safe for POSTs);
-- a POST or DELETE that may have reached K5 without a usable answer raises K5OutcomeUnknown;
+- the password is sent only by `sign_in()`, and only when the client's owner lets it: a
+  client built with `sign_in=` (the job engine's, which serialises sign-ins per project
+  across every process under a lease) calls that function whenever it needs a token; one
+  built without signs itself in. keystoneauth's own re-authentication is off (see
+  identity.LockoutSafePassword): it would send the password from any thread, unserialised;
+- a token is renewed before a call when it has less than `refresh_margin()` left;
+- a 401 from a service gets one new sign-in and one re-send, then K5TokenRejected. Safe for
+  POSTs — the upload included: the 401 comes from keystonemiddleware, which refuses the token
+  before the service sees the request, so K5 did nothing (and counted nothing against the
+  upload limit, which applies after authentication). Only a 401 is re-sent this way; a POST
+  that may have reached K5 without a usable answer raises K5OutcomeUnknown;
 - every HTTP call, the token request included, is reported to the optional observer.
 """
 
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,16 +32,19 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from keystoneauth1 import access as ks_access
 from keystoneauth1 import exceptions as ka_exceptions
 from keystoneauth1 import session as ks_session
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from . import deadline
+from .catalog import Endpoint, Wanted, find_endpoint
 from .errors import (
-    K5EndpointNotFound,
     K5Error,
     K5InvalidResponse,
+    K5NotSignedIn,
     K5OutcomeUnknown,
+    K5TokenRejected,
     K5Unavailable,
     error_from_response,
     message_from_body,
@@ -46,12 +58,14 @@ BLOCK_STORAGE = "blockstorage"
 IMAGE = "image"
 COMPUTE = "compute"
 
-# K5 catalog entries are told apart by name (and region), not just by type.
+SERVICES = (BLOCK_STORAGE, IMAGE, COMPUTE)
+
+# K5's names for its services (found at the endpoint level too; see catalog.py).
 _CATALOG = {
-    (BLOCK_STORAGE, "v2"): ("blockstoragev2", "volumev2"),
-    (BLOCK_STORAGE, "v3"): ("blockstoragev3", "volumev3"),
-    (IMAGE, None): ("image", "image"),
-    (COMPUTE, None): ("compute", "compute"),
+    (BLOCK_STORAGE, "v2"): Wanted(service_type="volumev2", name="blockstoragev2"),
+    (BLOCK_STORAGE, "v3"): Wanted(service_type="volumev3", name="blockstoragev3"),
+    (IMAGE, None): Wanted(service_type="image", name="image"),
+    (COMPUTE, None): Wanted(service_type="compute", name="compute"),
 }
 
 # Answers after which a GET is tried again. 501 and the 4xx will not get better by waiting.
@@ -63,6 +77,9 @@ _UNKNOWN_OUTCOME_STATUSES = frozenset({500, 502, 504})
 _IMAGE_VERSION_SUFFIX = re.compile(r"/v2(\.\d+)?$")
 
 Observer = Callable[[CallRecord], None]
+# Called whenever the client needs a (new) token; must leave it signed in (`sign_in()`) or
+# raise. The job engine's takes a lease first, so that one process at a time signs in.
+SignIn = Callable[["K5Client"], None]
 
 
 @dataclass(frozen=True)
@@ -96,14 +113,24 @@ class _TimeoutHttp(requests.Session):
 class K5Client:
     """An authenticated connection to one K5 project in one region.
 
-    Cheap to keep, safe to share between threads (keystoneauth serialises token requests).
-    After K5 rejects the password, every call raises K5CredentialError without sending it
-    again: build a new client from corrected settings.
+    Cheap to keep, safe to share between threads (one sign-in at a time per client). After K5
+    rejects the password, every call raises K5CredentialError without sending it again:
+    build a new client from corrected settings.
+
+    `sign_in`: who signs the client in when it needs a token (see SignIn); by default the
+    client does it itself, at once.
     """
 
-    def __init__(self, config: K5Config, *, observer: Observer | None = None):
+    def __init__(
+        self,
+        config: K5Config,
+        *,
+        observer: Observer | None = None,
+        sign_in: SignIn | None = None,
+    ):
         self.config = config
         self._observer = observer
+        self._sign_in_policy = sign_in
         self._timeout = (config.connect_timeout, config.read_timeout)
         self._http = _TimeoutHttp(self._timeout)
         self._http.hooks["response"].append(self._record_response)
@@ -111,6 +138,9 @@ class K5Client:
         self.session = ks_session.Session(
             auth=self.auth, session=self._http, verify=config.verify, app_name="k5-image-portal"
         )
+        self._own_sign_in = threading.Lock()
+        self._rejected_token: str | None = None
+        self._endpoints: tuple[ks_access.AccessInfo | None, dict[str, Endpoint]] = (None, {})
 
     def __repr__(self) -> str:
         return (
@@ -127,58 +157,90 @@ class K5Client:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    # --- identity and catalog -------------------------------------------------------------
+    # --- the token ------------------------------------------------------------------------
 
     @property
     def project_id(self) -> str:
-        """The scoped project's id (authenticates if needed)."""
-        project_id = self.auth.get_access(self.session).project_id
+        """The scoped project's id (signs in if needed)."""
+        project_id = self._access().project_id
         if not project_id:
             raise K5InvalidResponse("K5 identity issued a token that is not scoped to a project")
         return project_id
 
+    def sign_in(self) -> None:
+        """Send the password now and keep the token. The only place this client sends it;
+        with an owner's `sign_in`, only that owner calls it."""
+        self.auth.sign_in(self.session)
+        self._rejected_token = None
+
+    def ensure_signed_in(self) -> None:
+        """Have a token with more than the refresh margin left, signing in if needed."""
+        self._access()
+
+    def needs_sign_in(self) -> bool:
+        """No token, one K5 refused, or one with less than `refresh_margin()` left."""
+        held = self.auth.auth_ref
+        if held is None or held.auth_token == self._rejected_token:
+            return True
+        # keystoneauth annotates the margin int; it only builds a timedelta from it.
+        return held.will_expire_soon(self.refresh_margin(held))  # type: ignore[arg-type]
+
+    def refresh_margin(self, held: ks_access.AccessInfo | None = None) -> float:
+        """How long before its expiry a token is replaced: the configured margin (5 min), or
+        a quarter of the token's life if that is shorter — a token living less than the
+        margin would otherwise be replaced before every call."""
+        margin = self.config.token_refresh_margin
+        held = held or self.auth.auth_ref
+        if held is not None and held.issued and held.expires:
+            life = (held.expires - held.issued).total_seconds()
+            if life > 0:
+                return min(margin, life / 4)
+        return margin
+
+    def _access(self) -> ks_access.AccessInfo:
+        if self.needs_sign_in():
+            if self._sign_in_policy is not None:
+                self._sign_in_policy(self)
+            else:
+                with self._own_sign_in:
+                    if self.needs_sign_in():  # another thread may have done it meanwhile
+                        self.sign_in()
+        held = self.auth.auth_ref
+        if held is None or held.auth_token == self._rejected_token:
+            raise K5NotSignedIn("K5 sign-in left no usable token")
+        return held
+
+    # --- the catalog ----------------------------------------------------------------------
+
     def endpoint(self, service: str) -> str:
         """The public catalog URL of a service ("blockstorage", "image", "compute") in the
-        configured region, found by K5's endpoint name."""
+        configured region (see catalog.py for how it is found)."""
+        return self.find_endpoint(service).url
+
+    def find_endpoint(self, service: str) -> Endpoint:
+        """The service's endpoint and how it was found; K5EndpointNotFound saying what was
+        searched when the catalog has none."""
         version = self.config.block_storage_version if service == BLOCK_STORAGE else None
         try:
-            name, service_type = _CATALOG[(service, version)]
+            wanted = _CATALOG[(service, version)]
         except KeyError:
             raise ValueError(f"unknown K5 service {service!r}") from None
-        catalog = self.auth.get_access(self.session).service_catalog
-        try:
-            url = catalog.url_for(
-                service_type=service_type,
-                service_name=name,
-                interface="public",
-                region_name=self.config.region,
+        held = self._access()
+        token, found = self._endpoints
+        if token is not held:  # a new token may come with a new catalog
+            found = {}
+            self._endpoints = (held, found)
+        if service not in found:
+            endpoint = find_endpoint(
+                held.service_catalog.catalog, wanted, region=self.config.region
             )
-            if not url:
-                raise ka_exceptions.EndpointNotFound  # an entry without a URL is no endpoint
-        except ka_exceptions.CatalogException:
-            regions = sorted(
-                {
-                    endpoint.region_name or "?"
-                    for endpoints in catalog.get_endpoints_data(
-                        service_type=service_type, service_name=name, interface="public"
-                    ).values()
-                    for endpoint in endpoints
-                }
-            )
-            where = (
-                f"it is only in: {', '.join(regions)}"
-                if regions
-                else "the catalog has no such endpoint in any region"
-            )
-            raise K5EndpointNotFound(
-                f"no public endpoint named {name!r} (type {service_type}) in region "
-                f"{self.config.region!r}; {where}"
-            ) from None
-        if service == IMAGE:
-            # K5 lists the image service unversioned and the facade appends v2/; tolerate a
-            # catalog that includes the version, as other OpenStack clouds do.
-            url = _IMAGE_VERSION_SUFFIX.sub("", url.rstrip("/"))
-        return url
+            if service == IMAGE:
+                # K5 lists the image service unversioned and the facade appends v2/; tolerate
+                # a catalog that includes the version, as other OpenStack clouds do.
+                url = _IMAGE_VERSION_SUFFIX.sub("", endpoint.url.rstrip("/"))
+                endpoint = Endpoint(url=url, found_by=endpoint.found_by)
+            found[service] = endpoint
+        return found[service]
 
     # --- HTTP -----------------------------------------------------------------------------
 
@@ -265,15 +327,21 @@ class K5Client:
         url = self.endpoint(service).rstrip("/") + "/" + path.lstrip("/")
         shown_path = urlsplit(url).path
         attempt = 0
+        signed_in_again = False
         while True:
             started = time.monotonic()
+            token = self._access().auth_token
             try:
+                # The token is sent by hand (authenticated=False): keystoneauth neither adds
+                # one nor signs in again after a 401.
                 response = self.session.request(
                     url,
                     method,
                     json=json,
                     params=params,
-                    headers={"Accept": "application/json"},
+                    headers={"Accept": "application/json", "X-Auth-Token": token},
+                    authenticated=False,
+                    allow_reauth=False,
                     timeout=self._timeout,
                     raise_exc=False,
                     connect_retries=0,
@@ -313,6 +381,21 @@ class K5Client:
             status = response.status_code
             if status < 400:
                 return Reply(status, _json_or_none(response), request_id_of(response))
+            if status == 401 and not signed_in_again:
+                # Refused before the service saw it (see the module docstring): nothing was
+                # done, so sign in again — through the owner's sign-in — and send it once more.
+                self._rejected_token = token
+                signed_in_again = True
+                continue
+            if status == 401:
+                error = error_from_response(response, method, shown_path)
+                raise K5TokenRejected(
+                    f"K5 refused a fresh token too: {error.message}",
+                    status=status,
+                    request_id=error.request_id,
+                    method=method,
+                    path=shown_path,
+                )
             if status in _RETRIABLE_STATUSES and attempt < retries and self._may_retry(attempt):
                 attempt = self._pause_before_retry(attempt, method, shown_path, f"HTTP {status}")
                 continue
@@ -343,8 +426,8 @@ class K5Client:
     # --- observation ----------------------------------------------------------------------
 
     def _record_response(self, response: requests.Response, *args, **kwargs) -> None:
-        # A requests hook sees every answer, including keystoneauth's token request and the
-        # 401 it re-sends after; it never sees headers here, so no token reaches a record.
+        # A requests hook sees every answer, including keystoneauth's token request; it never
+        # reads headers here, so no token reaches a record.
         error = None
         if response.status_code >= 400:
             error = message_from_body(_json_or_none(response), response.text) or None

@@ -66,7 +66,24 @@ class K5CredentialError(K5Error):
 
 
 class K5AccessDenied(K5Error):
-    """A service refused a fresh token (403, or 401 after the one re-authentication)."""
+    """A service refused the call (403), or refused a fresh token (K5TokenRejected)."""
+
+
+class K5TokenRejected(K5AccessDenied):
+    """401 from a service: the token was refused (expired, revoked by a password change).
+
+    keystonemiddleware answers it before the service sees the request, so nothing was done:
+    K5Client signs in again (through its owner's sign-in, which the engine serialises) and
+    re-sends the call once — a POST too. Raised only when the re-sent call is refused again.
+    """
+
+    permanent = False
+
+
+class K5NotSignedIn(K5Error):
+    """The client holds no token and was not asked to sign in (a bug, not a K5 answer)."""
+
+    permanent = False
 
 
 class K5EndpointNotFound(K5Error):
@@ -152,7 +169,9 @@ def error_from_response(response: requests.Response, method: str, path: str) -> 
     message = message_from_body(body, response.text) or response.reason or f"HTTP {status}"
     if status == 400:
         return K5BadRequest(message, **fields)
-    if status in (401, 403):
+    if status == 401:
+        return K5TokenRejected(message, **fields)
+    if status == 403:
         return K5AccessDenied(message, **fields)
     if status == 404:
         return K5NotFound(message, **fields)

@@ -1,8 +1,13 @@
-"""K5 connection settings and the Keystone v3 password plugin that never retries a rejection.
+"""K5 connection settings and the Keystone v3 password plugin that never signs in by itself.
 
 K5 locks a user for 15 minutes after 5 wrong passwords within 15 minutes, and the portal runs
 many jobs with one service user: a loop that re-sends a rejected password would lock everyone
 out. So the first rejection is remembered and the plugin refuses to send the password again.
+
+keystoneauth would also send the password on its own — when a token nears its expiry, and
+after a service answers 401 — from whatever thread or process happens to be calling, outside
+any serialisation its user has arranged. This plugin sends it only when told to
+(`sign_in()`); K5Client decides when, and lets its owner (the job engine) do it under a lease.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from keystoneauth1 import access
 from keystoneauth1 import exceptions as ka_exceptions
 from keystoneauth1.identity import v3
 
@@ -19,6 +25,7 @@ from .errors import (
     K5CredentialError,
     K5Error,
     K5InvalidResponse,
+    K5NotSignedIn,
     K5RateLimited,
     K5Unavailable,
     error_from_response,
@@ -58,7 +65,9 @@ class K5Config:
     retry_backoff: float = 0.5
     retry_backoff_max: float = 8.0
     # Tokens live 3 hours; a call at the very end of that window can fail, so a new token is
-    # fetched when the current one has less than this many seconds left.
+    # fetched when the current one has less than this many seconds left — or less than a
+    # quarter of its life, if that is shorter (K5Client.refresh_margin): with a margin
+    # longer than the token's life, every call would sign in first.
     token_refresh_margin: float = 300.0
     page_size: int = 1000
     max_pages: int = 10_000
@@ -97,15 +106,17 @@ class CallRecord:
 
 
 class LockoutSafePassword(v3.Password):
-    """keystoneauth's v3 password plugin, except that a rejected password is never re-sent.
+    """keystoneauth's v3 password plugin, except that it sends the password only from
+    `sign_in()`, and never again once K5 rejected it.
 
-    Errors come out as the facade's K5Error family. keystoneauth still does the rest: it
-    re-authenticates when the token is within `MIN_TOKEN_LIFE_SECONDS` of expiry, and once
-    after a service answers 401.
+    keystoneauth's own re-authentication is off: `reauthenticate=False` (no new token near
+    expiry), `invalidate()` does nothing (no new token after a 401), and `get_access()` never
+    fetches one. Errors come out as the facade's K5Error family.
     """
 
     def __init__(self, config: K5Config, *, record: Callable[[CallRecord], None] | None = None):
         super().__init__(
+            reauthenticate=False,
             auth_url=config.auth_url,
             password=config.password,
             user_id=config.user_id,
@@ -117,9 +128,6 @@ class LockoutSafePassword(v3.Password):
                 None if config.project_id else config.project_domain_name or config.contract
             ),
         )
-        # An instance attribute shadows keystoneauth's class-wide 120 s. keystoneauth annotates
-        # it int, but only passes it on as timedelta(seconds=...), which takes a float.
-        self.MIN_TOKEN_LIFE_SECONDS = config.token_refresh_margin  # type: ignore[assignment]
         self._record = record
         self._rejection: K5CredentialError | None = None
 
@@ -130,9 +138,29 @@ class LockoutSafePassword(v3.Password):
     def rejected(self) -> bool:
         return self._rejection is not None
 
+    def sign_in(self, session: ks_session.Session) -> access.AccessInfo:
+        """Send the password now and keep the token it gives. The only way this plugin ever
+        sends it; the plugin's lock keeps two threads from sending it at once."""
+        with self._lock:
+            try:
+                self.auth_ref = self.get_auth_ref(session)
+            except K5CredentialError:
+                self.auth_ref = None  # whatever token was held, its user is refused now
+                raise
+            return self.auth_ref
+
+    def get_access(self, session: ks_session.Session, **kwargs) -> access.AccessInfo:
+        """The token held; never a new one (keystoneauth's would sign in here)."""
+        if self.auth_ref is None:
+            raise K5NotSignedIn("no K5 token: sign in first (K5Client.sign_in)")
+        return self.auth_ref
+
+    def invalidate(self) -> bool:
+        # keystoneauth calls this after a 401 to sign in again by itself; K5Client handles
+        # a rejected token instead (see K5Client._send).
+        return False
+
     def get_auth_ref(self, session: ks_session.Session, **kwargs):
-        # keystoneauth calls this under the plugin's own lock (get_access), so two threads
-        # cannot both send a wrong password.
         if self._rejection is not None:
             first = self._rejection
             raise K5CredentialError(

@@ -1,18 +1,28 @@
 """Image service (Glance v2, catalog name `image`). K5 publishes the endpoint without a version
-(`https://image.<region>.cloud.global.fujitsu.com`), so paths here start with v2/."""
+(`https://image.<region>.cloud.global.fujitsu.com`), so paths here start with v2/.
+
+Coded to the oldest image API K5 can run (Kilo/Liberty): lists are filtered by equality only
+(`name`, `status`, `owner`, `visibility`) and paged with `limit`, `marker`, `sort_key`,
+`sort_dir`. Time comparisons (`created_at=gt:...`) came with Glance 12.0 (Mitaka); an older
+Glance compares the column to the whole string and answers an empty list, without an error.
+No Glance lists `killed` (or deleted) images: only `image_get` shows them.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
 from urllib.parse import quote
 
 from .client import IMAGE, K5Client, parsing
 from .types import Image
 
+_PATH = "v2/images"
+
 
 def image_get(client: K5Client, image_id: str) -> Image:
-    """One image; K5NotFound once it is gone."""
-    path = f"v2/images/{quote(image_id, safe='')}"
+    """One image, `killed` ones included; K5NotFound once it is gone."""
+    path = f"{_PATH}/{quote(image_id, safe='')}"
     reply = client.get(IMAGE, path)
     with parsing(path, reply.request_id):
         return Image.from_api(reply.body, reply.request_id)
@@ -24,32 +34,43 @@ def image_list(
     name: str | None = None,
     status: str | None = None,
     owner: str | None = None,
-    created_after: datetime | None = None,
+    visibility: str | None = None,
 ) -> list[Image]:
-    """Every image visible to the project (all pages) matching the filters.
+    """Every listed image visible to the project (all pages) that equals the filters given.
 
     K5 allows several images with one name, so a name filter can return more than one.
-    `created_after` must be timezone-aware.
     """
-    path = "v2/images"
-    params = {"name": name, "status": status, "owner": owner}
-    if created_after is not None:
-        if created_after.tzinfo is None:
-            raise ValueError("created_after must be timezone-aware")
-        stamp = created_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        params["created_at"] = f"gt:{stamp}"
-    pages = client.get_pages(
-        IMAGE, path, collection="images", next_href=lambda body: body.get("next"), params=params
-    )
-    images = []
-    for item, request_id in pages:
-        with parsing(path, request_id):
-            images.append(Image.from_api(item, request_id))
-    return images
+    return list(_images(client, name=name, status=status, owner=owner, visibility=visibility))
+
+
+def image_list_since(client: K5Client, *, owner: str, created_since: datetime) -> list[Image]:
+    """The owner's listed images created at or after `created_since`, newest first.
+
+    Pages are asked for newest first and followed only while they are still recent: the
+    first older image ends the listing, so a project with years of images costs one call.
+    `created_since` must be timezone-aware.
+    """
+    if created_since.tzinfo is None:
+        raise ValueError("created_since must be timezone-aware")
+    recent = []
+    for found in _images(client, owner=owner, sort_key="created_at", sort_dir="desc"):
+        if found.created_at is not None and found.created_at < created_since:
+            break  # stops the page generator: no further page is asked for
+        recent.append(found)
+    return recent
 
 
 def image_delete(client: K5Client, image_id: str) -> str | None:
     """Delete an image; returns K5's request id. K5NotFound if already gone, K5Conflict (or
     K5AccessDenied) if protected."""
-    reply = client.delete(IMAGE, f"v2/images/{quote(image_id, safe='')}")
+    reply = client.delete(IMAGE, f"{_PATH}/{quote(image_id, safe='')}")
     return reply.request_id
+
+
+def _images(client: K5Client, **params: str | None) -> Iterator[Image]:
+    pages = client.get_pages(
+        IMAGE, _PATH, collection="images", next_href=lambda body: body.get("next"), params=params
+    )
+    for item, request_id in pages:
+        with parsing(_PATH, request_id):
+            yield Image.from_api(item, request_id)

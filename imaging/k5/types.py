@@ -112,6 +112,9 @@ class UploadAccepted:
         )
 
 
+# K5's property for a failed registration to another zone, and the vendor page's other spelling.
+SYNC_REASON_PROPERTIES = ("sync_status_reason", "sync_reason_status")
+
 # Glance v2 fields that are not free-form image properties.
 _IMAGE_CORE = frozenset(
     {
@@ -161,8 +164,16 @@ class Image:
 
     @property
     def sync_status_reason(self) -> str | None:
-        """K5's record of a failed registration to another availability zone (None = none)."""
-        return self.properties.get("sync_status_reason")
+        """K5's record of a failed registration to another availability zone (None = none).
+
+        The vendor's page spells the property both `sync_status_reason` and
+        `sync_reason_status`; either is read, the documented one first.
+        """
+        for key in SYNC_REASON_PROPERTIES:
+            value = self.properties.get(key)
+            if value not in (None, ""):
+                return str(value)
+        return None
 
     @property
     def is_usable(self) -> bool:

@@ -58,6 +58,22 @@ class K5Project(models.Model):
         blank=True,
         help_text='Image server URL to zone, e.g. {"http://10.0.0.5:9292": "jp-east-1b"}.',
     )
+    # How long an active image is watched for a failed zone registration: base + per GB of
+    # the image. Empty: the portal's ENGINE_SYNC_SETTLE_BASE_SECONDS / _PER_GB.
+    sync_settle_base_seconds = models.PositiveIntegerField(
+        "sync settle base (seconds)",
+        null=True,
+        blank=True,
+        help_text="Seconds an active image is watched for a zone registration failure, plus "
+        "the per-GB time below. Empty: the portal's default.",
+    )
+    sync_settle_seconds_per_gb = models.FloatField(
+        "sync settle per GB (seconds)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Seconds added to the watch per GB of the image. Empty: the portal's default.",
+    )
     # Set when K5 rejects the password: no further attempt until an admin changes it (K5 locks
     # the user after 5 wrong passwords in 15 minutes, and the user may be shared).
     credentials_invalid_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -85,6 +101,21 @@ class K5Project(models.Model):
     @property
     def credentials_valid(self) -> bool:
         return self.credentials_invalid_at is None
+
+    def sync_settle_seconds(self, size_gb: int) -> float:
+        """How long an active image of `size_gb` is watched for sync_status_reason before
+        every zone counts as synced: base + size x per-GB, this project's or the portal's."""
+        base: float = (
+            settings.ENGINE_SYNC_SETTLE_BASE_SECONDS
+            if self.sync_settle_base_seconds is None
+            else self.sync_settle_base_seconds
+        )
+        per_gb: float = (
+            settings.ENGINE_SYNC_SETTLE_SECONDS_PER_GB
+            if self.sync_settle_seconds_per_gb is None
+            else self.sync_settle_seconds_per_gb
+        )
+        return base + max(size_gb, 0) * per_gb
 
     def zones(self) -> list[str]:
         return list(self.availability_zones_override or self.availability_zones)

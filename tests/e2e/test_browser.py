@@ -44,7 +44,8 @@ def speed() -> int:
 
 @pytest.fixture(autouse=True)
 def short_settle(settings):
-    settings.ENGINE_SYNC_SETTLE_SECONDS = SETTLE
+    settings.ENGINE_SYNC_SETTLE_BASE_SECONDS = SETTLE
+    settings.ENGINE_SYNC_SETTLE_SECONDS_PER_GB = 0
 
 
 @pytest.fixture

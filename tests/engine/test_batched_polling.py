@@ -70,7 +70,7 @@ def test_it_follows_1000_uploads_in_20_projects_with_two_listings_per_project_pe
     # The settle window is portal wall time, which this test does not move (it moves K5's
     # clock): without it, a job leaves `verifying` on the tick after its image is active.
     # Watching sync_status_reason over the window is test_lifecycle's subject.
-    settings.ENGINE_SYNC_SETTLE_SECONDS = 0
+    settings.ENGINE_SYNC_SETTLE_BASE_SECONDS = settings.ENGINE_SYNC_SETTLE_SECONDS_PER_GB = 0
     bob = make_user("bob")
     fleet = bind_projects(k5sim, [SIZES] * PROJECTS, upload_limit=100)
     for member in fleet:

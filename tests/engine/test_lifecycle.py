@@ -9,7 +9,8 @@ from tests.support.demo import CENTOS_WEB, ZONE_B_SERVER
 from tests.support.jobs import poll, run_to_uploading, submit
 
 UPLOAD_SECONDS = 60 + 12 * 30  # the simulator's base + per-GB time for the 30 GB volume
-SETTLE = settings.ENGINE_SYNC_SETTLE_SECONDS
+# The settle window of the 30 GB image (base + per GB).
+SETTLE = settings.ENGINE_SYNC_SETTLE_BASE_SECONDS + 30 * settings.ENGINE_SYNC_SETTLE_SECONDS_PER_GB
 
 
 def zones(job):

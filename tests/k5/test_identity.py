@@ -122,12 +122,14 @@ def test_an_expired_token_is_renewed_once_and_the_call_succeeds(k5sim, client):
 def test_a_token_is_renewed_before_it_expires(k5sim, make_client):
     k5sim.reset(speed=1800)  # tokens live 6 seconds
     client = make_client(token_refresh_margin=3)
+    # The margin is at most a quarter of the token's life: 1.5 s here.
 
     blockstorage.volume_get(client, CENTOS_WEB)
+    assert client.refresh_margin() == pytest.approx(1.5)
     blockstorage.volume_get(client, CENTOS_WEB)
     assert len(k5sim.logged("POST", TOKEN_PATH)) == 1  # fresh token reused
 
-    time.sleep(3.5)  # under 3 s of life left, yet still valid at K5
+    time.sleep(4.7)  # about 1.3 s of life left, yet still valid at K5
     blockstorage.volume_get(client, CENTOS_WEB)
 
     assert len(k5sim.logged("POST", TOKEN_PATH)) == 2

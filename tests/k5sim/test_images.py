@@ -287,7 +287,8 @@ def test_the_list_pages_25_at_a_time_with_a_relative_next_link(many_images):
         if "next" not in body:
             break
         body = api.get(f"{api.base}/image{body['next']}").json()
-    assert len(seen) == len(set(seen)) == 60 + 7
+    # 20 of the 60 are killed, which Glance never lists: 40 + the demo's 7.
+    assert len(seen) == len(set(seen)) == 40 + 7
 
 
 def test_the_next_link_keeps_limit_and_filters(many_images):
@@ -303,7 +304,6 @@ def test_the_next_link_keeps_limit_and_filters(many_images):
     ("params", "check"),
     [
         ({"name": "img-07"}, lambda i: i["name"] == "img-07"),
-        ({"status": "killed"}, lambda i: i["status"] == "killed"),
         ({"owner": PROJECT_1}, lambda i: i["owner"] == PROJECT_1),
         ({"visibility": "public"}, lambda i: i["visibility"] == "public"),
         ({"os_type": "windows"}, lambda i: i["os_type"] == "windows"),
@@ -317,8 +317,9 @@ def test_the_list_filters(many_images, params, check):
     assert images and all(check(i) for i in images)
 
 
-def test_the_list_filters_on_created_at(k5sim, many_images):
-    api = many_images
+def test_the_list_filters_on_created_at_in_a_modern_glance(k5sim):
+    k5sim.reset(scenario={**demo_scenario(), "glance_release": "modern"})
+    api = login(k5sim)
     before = api.get(api.images_url(), params={"limit": 1000}).json()["images"]
     newest = max(i["created_at"] for i in before)
     k5sim.advance(10)

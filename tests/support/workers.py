@@ -36,7 +36,8 @@ ENGINE_ENV = {
     # One scheduled ticker loop: short, so that tests enqueue the next one (the scheduler of
     # django-q2 fires only every ~30 s) and a killed cluster strands the lease briefly.
     "ENGINE_TICKER_SECONDS": "3",
-    "ENGINE_SYNC_SETTLE_SECONDS": "1",
+    "ENGINE_SYNC_SETTLE_BASE_SECONDS": "1",
+    "ENGINE_SYNC_SETTLE_SECONDS_PER_GB": "0",
     # Must exceed the longest a sent upload can take to be answered: a sign-in plus the POST,
     # each at most connect + read timeout.
     "ENGINE_SUBMIT_GRACE_SECONDS": "6",

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from imaging.engine.connections import endpoints_of
 from imaging.engine.errors import CredentialsInvalid, K5NotAvailable
 from imaging.engine.inventory import refresh_inventory
 from imaging.models import BlockStorageVersion, K5Project, Membership, MembershipSource, Role
@@ -48,7 +49,9 @@ class Command(BaseCommand):
         add.add_argument("--upload-window", type=int, default=3600, help="seconds")
 
         actions.add_parser("list", help="one line per project")
-        check = actions.add_parser("check", help="sign in, list volumes, print one summary line")
+        check = actions.add_parser(
+            "check", help="sign in, list volumes, print a summary and the endpoints found"
+        )
         check.add_argument("name")
         check.add_argument(
             "--force",
@@ -125,6 +128,7 @@ class Command(BaseCommand):
             # The engine's own way in: one sign-in at a time per project, and a password K5
             # rejected is not sent again unless the operator says --force.
             inventory = refresh_inventory(project, despite_rejection=force)
+            endpoints = endpoints_of(project)
         except CredentialsInvalid as exc:
             raise CommandError(
                 f"{name}: {exc.message} Fix it with: manage.py k5project set-password {name} "
@@ -139,6 +143,15 @@ class Command(BaseCommand):
             f"{name}: OK - signed in as {project.username} to project {project.k5_project_id} "
             f"in {project.region}; {len(volumes)} volume(s)" + (f" ({summary})" if summary else "")
         )
+        missing = []
+        for service, found in endpoints.items():
+            if isinstance(found, str):
+                missing.append(service)
+                self.stdout.write(f"  {service}: NOT FOUND - {found}")
+            else:
+                self.stdout.write(f"  {service}: {found.url} (by {found.found_by})")
+        if missing:
+            raise CommandError(f"{name}: no endpoint for {', '.join(missing)} (see above)")
 
     def handle_set_password(self, *, name, **_):
         project = self.get_project(name)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('imaging', '0004_inventory_and_replaced_images'),
+        ('imaging', '0005_k5project_sync_settle'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
