@@ -11,6 +11,7 @@ from imaging import dispatch
 from imaging.engine import inventory, notifications, tick, upload
 from imaging.engine.errors import K5NotAvailable
 from imaging.models import K5Project
+from portal.logs import log_context
 
 
 def start_uploads(project_id: int) -> list[int]:
@@ -19,7 +20,8 @@ def start_uploads(project_id: int) -> list[int]:
 
 
 def send_upload(job_id: int) -> str:
-    return upload.send_upload(job_id)
+    with log_context(job_id=job_id):
+        return upload.send_upload(job_id)
 
 
 def run_ticker() -> int:
@@ -49,4 +51,5 @@ def refresh_inventory(project_id: int) -> str:
 
 
 def notify_job_finished(job_id: int) -> list[str]:
-    return notifications.notify_job_finished(job_id)
+    with log_context(job_id=job_id):
+        return notifications.notify_job_finished(job_id)

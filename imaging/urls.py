@@ -18,5 +18,4 @@ urlpatterns = [
     path("jobs/<int:job_id>/after-task/", jobs.job_after_task, name="job-after-task"),
     path("audit/", jobs.audit, name="audit"),
     path("profile/", views.profile, name="profile"),
-    path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,12 +1,9 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import connection
-from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views import defaults
-from django.views.decorators.cache import never_cache
 
 from imaging.api import errors
 from imaging.models import ApiToken
@@ -17,14 +14,6 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return errors.server_error(request)
     return defaults.server_error(request)
-
-
-@never_cache
-def healthz(request):
-    """For load balancers and the run script: answers 200 once the database is reachable."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"ok": True})
 
 
 class TokenForm(forms.Form):

@@ -14,4 +14,6 @@ threads = env_int("WEB_THREADS", 8, minimum=1)
 worker_class = "gthread"
 timeout = int(env_float("K5_REQUEST_BUDGET_SECONDS", 10.0, minimum=0.5)) + 20
 graceful_timeout = 30
-accesslog = "-"
+# WEB_ACCESS_LOG="" turns gunicorn's own access log off (the portal logs each request itself,
+# with its request id; deploy/docker-entrypoint.sh does so).
+accesslog = env_str("WEB_ACCESS_LOG", "-") or None

@@ -48,6 +48,9 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set in production")
 if PRODUCTION and SECRET_KEY == _DEV_SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY is the development key; set a real one in production")
+# Earlier keys still accepted for signed data (sessions, password-reset links) while a new
+# SECRET_KEY takes over; drop them once the sessions they signed have expired.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -70,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id tags every line logged while the request is served.
+    "portal.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Under /api/: a body over DATA_UPLOAD_MAX_MEMORY_SIZE or JSON nested too deeply is a JSON
@@ -144,7 +149,9 @@ Q_CLUSTER: dict[str, Any] = {
     "timeout": env_int("Q_TIMEOUT", 120, minimum=1),
     "retry": env_int("Q_RETRY", 180, minimum=2),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
-    "save_limit": env_int("Q_SAVE_LIMIT", 1000, minimum=0),
+    # Successful results kept (the oldest is dropped as a new one is saved); failures are kept
+    # until `manage.py prune`. 0 would mean "keep every success", so it is refused; -1 keeps none.
+    "save_limit": env_int("Q_SAVE_LIMIT", 1000, minimum=-1),
     "catch_up": False,
     "label": "Task queue",
 }
@@ -153,6 +160,8 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env_float("Q_ORM_POLL", 1.0, minimum=0.05)
+if Q_CLUSTER["save_limit"] == 0:
+    raise ImproperlyConfigured("Q_SAVE_LIMIT=0 would keep every task result; use -1 or more than 0")
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured(
         "Q_RETRY must be larger than Q_TIMEOUT (django-q2 would run tasks twice)"
@@ -342,7 +351,7 @@ def _proxy_ssl_header() -> tuple[str, str] | None:
 # TLS, SECURE_PROXY_SSL_HEADER names the header it sets on HTTPS requests; only that proxy must
 # be able to reach the portal, or a client could set the header itself.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
@@ -388,12 +397,27 @@ CLIENT_ADDRESS_HEADER = (
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "k5-portal@localhost")
 
+# One line per event on stderr (portal/logs.py): JSON for a log collector, text for people.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of: text, json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "portal.logs.ContextFilter"}},
+    "formatters": {
+        "text": {"()": "portal.logs.TextFormatter"},
+        "json": {"()": "portal.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # SQL with its parameters (session keys among them) stays out even at LOG_LEVEL=DEBUG.
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
@@ -440,9 +464,6 @@ ENGINE_SYNC_SETTLE_BASE_SECONDS = env_float_renamed(
     "ENGINE_SYNC_SETTLE_BASE_SECONDS", "ENGINE_SYNC_SETTLE_SECONDS", 600.0, minimum=0
 )
 ENGINE_SYNC_SETTLE_SECONDS_PER_GB = env_float("ENGINE_SYNC_SETTLE_SECONDS_PER_GB", 10.0, minimum=0)
-# Deprecated alias of the base, for code not yet reading the job's own window
-# (ImageJob.sync_watch_until).
-ENGINE_SYNC_SETTLE_SECONDS = ENGINE_SYNC_SETTLE_BASE_SECONDS
 # Expected upload time before the project has history: base + size x per-GB.
 ENGINE_EXPECTED_BASE_SECONDS = env_float("ENGINE_EXPECTED_BASE_SECONDS", 120.0, minimum=0)
 ENGINE_EXPECTED_SECONDS_PER_GB = env_float("ENGINE_EXPECTED_SECONDS_PER_GB", 20.0, minimum=0)
@@ -460,3 +481,13 @@ ENGINE_UNAVAILABLE_BACKOFF_SECONDS = env_float(
 ENGINE_TICKER_SECONDS = env_float("ENGINE_TICKER_SECONDS", 55.0, minimum=1)
 ENGINE_NOTIFY_TIMEOUT = env_float("ENGINE_NOTIFY_TIMEOUT", 10.0, minimum=0.1)
 PORTAL_BASE_URL = env_url("PORTAL_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https"))
+
+# --- Operations: probes and metrics (docs/operations.md) --------------------------------------
+# /readyz fails the engine when its last tick is older than this. A worker killed mid-chain is
+# replaced by the minute schedule once its ticker lease (ENGINE_TICKER_SECONDS + tick + 30 s)
+# has run out, so a normal recovery stays well inside 300 s.
+READYZ_MAX_TICK_AGE_SECONDS = env_float("READYZ_MAX_TICK_AGE_SECONDS", 300.0, minimum=1)
+# Bearer token for /metrics and the details of /readyz; unset, /metrics answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")

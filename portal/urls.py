@@ -3,8 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from imaging.signin import views as signin_views
+from portal import health, metrics
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/login/k5/", signin_views.k5_sign_in, name="k5-sign-in"),
     path("accounts/sso/", include("mozilla_django_oidc.urls")),

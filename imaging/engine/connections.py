@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from imaging.engine.errors import CredentialsInvalid
-from imaging.engine.k5calls import observe
+from imaging.engine.telemetry import k5_observer
 from imaging.k5 import Endpoint, K5Client, K5CredentialError, K5EndpointNotFound, K5Unavailable
 from imaging.k5 import deadline as k5_deadline
 from imaging.k5.client import SERVICES
@@ -74,7 +74,7 @@ def _cached_client(project: K5Project) -> K5Client:
             return cached[1]
         client = K5Client(
             project.k5_config(),
-            observer=observe,
+            observer=k5_observer(project.name),
             sign_in=functools.partial(_sign_in, project.pk, key),
         )
         _clients[project.pk] = (key, client)

@@ -34,6 +34,8 @@ from imaging.models import (
     SyncStatus,
     ZoneSyncResult,
 )
+from portal.logs import log_context
+from portal.metrics import observe_detection_lag
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +95,8 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
         if job.image_id in unknown:
             continue  # K5 could not say what became of its image: decided at a later tick
         try:
-            outcome = advance_job(job, volumes, images_by_id, images, now)
+            with log_context(job_id=job.pk):
+                outcome = advance_job(job, volumes, images_by_id, images, now)
         except InvalidTransition:
             continue  # another worker moved it first
         if outcome:
@@ -194,6 +197,7 @@ def _follow_upload(
             sync_watch_until=now + settle,
         )
         job.zones.filter(role=SyncRole.SOURCE).update(status=SyncStatus.SYNCED, checked_at=now)
+        observe_detection_lag(found.updated_at, now)
         return "verifying"
     started = job.submitted_at or job.submit_started_at or job.created_at
     elapsed = (now - started).total_seconds()

@@ -19,9 +19,11 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 
 from imaging import dispatch
+from imaging.engine import heartbeat
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.polling import poll_project
 from imaging.models import ACTIVE_STATES, EngineLease, K5Project
+from portal.logs import log_context
 
 logger = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -37,27 +39,31 @@ class TickReport:
 
 
 def tick() -> TickReport:
+    began = time.monotonic()
     report = TickReport()
     lease_seconds = max(settings.ENGINE_TICK_SECONDS * 3, 60)
     projects = K5Project.objects.filter(jobs__state__in=ACTIVE_STATES).distinct()
     for project in projects:
-        lease = f"project:{project.pk}"
-        if not EngineLease.acquire(lease, HOLDER, lease_seconds):
-            report.skipped += 1  # another host is on it
-            continue
-        try:
-            report.projects += 1
-            report.started += len(start_uploads(project))
-            result = poll_project(project)
-            for outcome, count in result.moved.items():
-                report.moved[outcome] = report.moved.get(outcome, 0) + count
-            if result.error:
-                report.errors[project.name] = result.error
-        except Exception:
-            logger.exception("tick failed for project %s", project.name)
-            report.errors[project.name] = "internal error; see the worker log"
-        finally:
-            EngineLease.release(lease, HOLDER)
+        with log_context(project=project.name):
+            lease = f"project:{project.pk}"
+            if not EngineLease.acquire(lease, HOLDER, lease_seconds):
+                report.skipped += 1  # another host is on it
+                continue
+            try:
+                report.projects += 1
+                report.started += len(start_uploads(project))
+                result = poll_project(project)
+                heartbeat.project_polled(project, result.jobs, result.error)
+                for outcome, count in result.moved.items():
+                    report.moved[outcome] = report.moved.get(outcome, 0) + count
+                if result.error:
+                    report.errors[project.name] = result.error
+            except Exception:
+                logger.exception("tick failed for project %s", project.name)
+                report.errors[project.name] = "internal error; see the worker log"
+            finally:
+                EngineLease.release(lease, HOLDER)
+    heartbeat.tick_finished(time.monotonic() - began, report.projects)
     return report
 
 

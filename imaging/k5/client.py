@@ -134,6 +134,9 @@ class K5Client:
         self._timeout = (config.connect_timeout, config.read_timeout)
         self._http = _TimeoutHttp(self._timeout)
         self._http.hooks["response"].append(self._record_response)
+        # Base URL -> service, so that every recorded call says which service it went to
+        # (K5 tells services apart by host, other clouds by path). Filled as endpoints are found.
+        self._services: dict[str, str] = {config.auth_url.rstrip("/"): "identity"}
         self.auth = LockoutSafePassword(config, record=self._emit)
         self.session = ks_session.Session(
             auth=self.auth, session=self._http, verify=config.verify, app_name="k5-image-portal"
@@ -240,6 +243,7 @@ class K5Client:
                 url = _IMAGE_VERSION_SUFFIX.sub("", endpoint.url.rstrip("/"))
                 endpoint = Endpoint(url=url, found_by=endpoint.found_by)
             found[service] = endpoint
+            self._services.setdefault(endpoint.url.rstrip("/"), service)
         return found[service]
 
     # --- HTTP -----------------------------------------------------------------------------
@@ -350,7 +354,15 @@ class K5Client:
             except ka_exceptions.ConnectionError as exc:
                 failure, maybe_sent = _describe_transport_failure(exc)
                 self._emit(
-                    CallRecord(method, shown_path, None, None, time.monotonic() - started, failure)
+                    CallRecord(
+                        method,
+                        shown_path,
+                        None,
+                        None,
+                        time.monotonic() - started,
+                        failure,
+                        service=service,
+                    )
                 )
                 if isinstance(exc, ka_exceptions.SSLError):
                     raise K5Error(
@@ -439,8 +451,17 @@ class K5Client:
                 request_id=request_id_of(response),
                 duration=response.elapsed.total_seconds(),
                 error=error,
+                service=self._service_of(response.url),
             )
         )
+
+    def _service_of(self, url: str) -> str:
+        """The service whose base URL is the longest prefix of `url` ("" when none is)."""
+        best, service = "", ""
+        for base, name in list(self._services.items()):
+            if len(base) > len(best) and (url == base or url.startswith(base + "/")):
+                best, service = base, name
+        return service
 
     def _emit(self, record: CallRecord) -> None:
         logger.debug(

@@ -103,6 +103,8 @@ class CallRecord:
     request_id: str | None
     duration: float
     error: str | None = None
+    # Which K5 service answered ("identity", "blockstorage", "image", "compute"), for metrics.
+    service: str = ""
 
 
 class LockoutSafePassword(v3.Password):
@@ -189,6 +191,7 @@ class LockoutSafePassword(v3.Password):
                     None,
                     time.monotonic() - started,
                     type(exc).__name__,
+                    service="identity",
                 )
             )
             raise K5Unavailable(

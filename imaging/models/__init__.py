@@ -8,6 +8,7 @@ from imaging.models.accounts import (
     SignInOutcome,
 )
 from imaging.models.events import EventKind, JobEvent
+from imaging.models.health import EngineHeartbeat, ProjectPoll
 from imaging.models.inventory import VolumeInventory
 from imaging.models.jobs import (
     ACTIVE_STATES,
@@ -39,6 +40,7 @@ __all__ = [
     "ApiToken",
     "BlockStorageVersion",
     "Channel",
+    "EngineHeartbeat",
     "EngineLease",
     "EventKind",
     "ExternalAccount",
@@ -51,6 +53,7 @@ __all__ = [
     "Membership",
     "MembershipSource",
     "OsFamily",
+    "ProjectPoll",
     "Role",
     "SignInOutcome",
     "SyncRole",

@@ -3,6 +3,8 @@ and notification. Never updated or deleted through the application."""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -19,6 +21,7 @@ class EventKind(models.TextChoices):
 
 
 WORKER = "worker"
+logger = logging.getLogger("imaging.events")
 
 
 class AppendOnly(Exception):
@@ -83,7 +86,7 @@ class JobEvent(models.Model):
         to_state: str = "",
         detail: dict | None = None,
     ) -> JobEvent:
-        return cls.objects.create(
+        event = cls.objects.create(
             project_id=project_id,
             job_id=job_id,
             kind=kind,
@@ -94,3 +97,16 @@ class JobEvent(models.Model):
             to_state=to_state,
             detail=detail or {},
         )
+        # The audit trail is also the engine's story in the log: one line per event.
+        logger.info(
+            "%s%s",
+            f"{from_state} -> {to_state}: " if to_state else "",
+            message,
+            extra={
+                "event": kind,
+                "job_id": job_id,
+                "project_id": project_id,
+                "actor": event.actor_name,
+            },
+        )
+        return event

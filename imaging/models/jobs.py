@@ -183,8 +183,9 @@ class ImageJob(models.Model):
         if self.state == JobState.UPLOADING and self.submitted_at:
             elapsed = (now - self.submitted_at).total_seconds()
             return round(min(elapsed / max(self.expected_seconds, 1), 0.99) * 0.9, 3)
-        if self.state == JobState.VERIFYING and self.upload_finished_at:
-            settle = max(settings.ENGINE_SYNC_SETTLE_SECONDS, 1)
+        if self.state == JobState.VERIFYING and self.upload_finished_at and self.sync_watch_until:
+            # The job's own window, sized by its image when the upload finished.
+            settle = max((self.sync_watch_until - self.upload_finished_at).total_seconds(), 1)
             done = (now - self.upload_finished_at).total_seconds() / settle
             return round(0.9 + 0.1 * min(done, 0.99), 3)
         return 0.0

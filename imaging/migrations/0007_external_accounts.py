@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('imaging', '0005_k5project_sync_settle'),
+        ('imaging', '0006_engine_health'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
