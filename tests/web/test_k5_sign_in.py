@@ -21,13 +21,14 @@ from imaging.access import role_in, visible_projects
 from imaging.models import (
     EventKind,
     ExternalAccount,
+    ImageJob,
     JobEvent,
     K5Project,
     Membership,
     MembershipSource,
     Role,
 )
-from tests.support.demo import VIEW_PASSWORD, VIEW_USER_ID
+from tests.support.demo import CENTOS_WEB, DEMO_USER_ID, VIEW_PASSWORD, VIEW_USER_ID
 from tests.web.page import Page
 
 ROLE_MAP = {"admin": "admin", "_member_": "member", "member": "member", "reader": "viewer"}
@@ -323,3 +324,23 @@ def test_the_k5_sign_in_speaks_japanese(k5_login, project, settings):
     ]
     assert refused.startswith("K5 はこの契約番号、ユーザー名、パスワードを受け付けませんでした。")
     assert "あと 2 回まで K5 に問い合わせます" in refused
+
+
+def test_a_k5_member_s_job_runs_with_the_projects_service_credential(k5_login, k5sim, project):
+    """The person's identity decides what they may do; K5 is asked with the project's own
+    user (demo-user), never with the person's password or token."""
+    k5sim.control("PUT", "users/view-user/projects/demo-project-1/roles/_member_")
+    client = Client()
+    k5_sign_in(client)
+    k5sim.clear_requests()
+
+    queued = client.post(
+        f"/projects/{project.pk}/volumes/{CENTOS_WEB}/create-image/",
+        {"image_name": "web-golden", "preparation_confirmed": "on"},
+    )
+
+    assert queued.status_code == 302
+    job = ImageJob.objects.get()
+    assert job.requested_by.username == "demo/view-user"
+    signed_in_as = {e["user_id"] for e in k5sim.requests_log() if e["auth_method"] == "password"}
+    assert signed_in_as == {DEMO_USER_ID}, "the submission checks used the service credential"
