@@ -16,6 +16,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from imaging.access import role_in, visible_projects
 from imaging.models import (
@@ -344,3 +345,18 @@ def test_a_k5_member_s_job_runs_with_the_projects_service_credential(k5_login, k
     assert job.requested_by.username == "demo/view-user"
     signed_in_as = {e["user_id"] for e in k5sim.requests_log() if e["auth_method"] == "password"}
     assert signed_in_as == {DEMO_USER_ID}, "the submission checks used the service credential"
+
+
+def test_the_profile_says_where_the_memberships_come_from_and_until_when(k5_login, project):
+    client = Client()
+    k5_sign_in(client)
+    signed_in_at = ExternalAccount.objects.get().last_sign_in_at
+
+    status = Page(client.get("/profile/")).main.one("p", role="status").text
+
+    until = timezone.localtime(signed_in_at + timedelta(hours=12))
+    assert status == (
+        "You sign in with your K5 account: your projects and roles come from K5 at each "
+        f"sign-in. Without a new sign-in they, and these tokens, stop working at "
+        f"{until:%Y-%m-%d %H:%M}."
+    )
