@@ -7,13 +7,14 @@ separate and stricter, and counts per K5 user before the password leaves.
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import BaseBackend
 
 from imaging.signin import k5
 from portal.signin import client_address
 
 
-class K5AccountBackend(ModelBackend):
+class K5AccountBackend(BaseBackend):
     """Answers only the K5 sign-in form's credentials (k5_contract, ...), when K5_LOGIN is on.
 
     A refusal's reason is left on the request (`request.k5_refusal`) for the form to show;
@@ -47,8 +48,11 @@ class K5AccountBackend(ModelBackend):
             request.k5_sign_in = result
         return result.user
 
-    def user_can_authenticate(self, user) -> bool:
-        return getattr(user, "is_active", True)
+    def get_user(self, user_id):
+        """The signed-in user of a session this backend started (permissions are
+        ModelBackend's, as for every user)."""
+        user = get_user_model().objects.filter(pk=user_id).first()
+        return user if user is not None and user.is_active else None
 
 
 def axes_username(request, credentials: dict | None = None) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -44,7 +45,7 @@ class SignInRefused(Exception):
 
 @dataclass
 class K5SignIn:
-    user: object
+    user: Any  # the portal user (settings.AUTH_USER_MODEL)
     changes: list[Change]
     # Registered projects where the person holds K5 roles that K5_ROLE_MAP maps to nothing.
     unmapped: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -63,7 +64,9 @@ def identity_url(region: str) -> str | None:
     return min(urls, key=lambda url: (-urls[url], url)) if urls else None
 
 
-def sign_in(*, region: str, contract: str, username: str, password: str, address: str | None):
+def sign_in(
+    *, region: str, contract: str, username: str, password: str, address: str | None
+) -> K5SignIn:
     """Ask K5 and bring the portal user up to date; SignInRefused with the reason otherwise."""
     auth_url = identity_url(region)
     if auth_url is None:
@@ -109,7 +112,7 @@ def sign_in(*, region: str, contract: str, username: str, password: str, address
     result = _bring_up_to_date(access, projects)
     log.info(
         "K5 sign-in: account=%s address=%s projects=%d changes=%d",
-        result.user.get_username(),  # type: ignore[attr-defined]
+        result.user.get_username(),
         address,
         result.projects,
         len(result.changes),

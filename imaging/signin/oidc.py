@@ -230,7 +230,7 @@ def grants_for(groups) -> list[Grant]:
     grants = []
     for name, roles in sorted(wanted.items()):
         if name in projects:
-            role = highest(roles)
-            assert role is not None
-            grants.append(Grant(projects[name], role, tuple(sorted(roles[role]))))
+            best = highest(roles)
+            assert best is not None
+            grants.append(Grant(projects[name], best, tuple(sorted(roles[best]))))
     return grants
