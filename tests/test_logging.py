@@ -3,7 +3,6 @@ caller and printed on every line logged while it is served."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -13,22 +12,6 @@ import sys
 import pytest
 
 from portal.logs import ContextFilter, JsonFormatter, TextFormatter, log_context, note_k5_request
-
-
-@pytest.fixture
-def lines():
-    """Every line logged during the test, as the console handler would write it in JSON."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(ContextFilter())
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def test_it_gives_each_request_an_id_and_returns_it(client, lines):

@@ -7,39 +7,19 @@ they are about."""
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 
-import pytest
 from django.test import Client
 
 from imaging import tasks
 from imaging.engine import connections
 from imaging.engine.tick import tick
 from imaging.models import ApiToken, ImageJob, JobState
-from portal.logs import ContextFilter, JsonFormatter
 
 K5_PASSWORD = "demo-password"  # the simulator's demo user
 DATA_SMALL = "10000000-0000-4000-8000-000000000009"  # 1 GB: uploads in 72 simulated seconds
 BOB_PASSWORD = "bob-password-1"  # the cast's portal password for bob
 WRONG_PASSWORD = "not-bobs-password-9"
-
-
-@pytest.fixture
-def debug_log():
-    """The console handler's JSON output with the root logger at DEBUG (LOG_LEVEL=DEBUG)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(ContextFilter())
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
 
 
 def test_a_whole_job_logged_at_debug_holds_no_secret(k5sim, project, bob, settings, debug_log):
