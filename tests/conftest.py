@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.support.inventory_worker",
     "tests.support.cache_without_db",
     "tests.support.logs",
+    "tests.support.web_server",
     "tests.support.browser",
 ]
 
