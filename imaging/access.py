@@ -4,13 +4,19 @@ viewer: sees the project's volumes, jobs and history. member: also submits, and 
 retries their own jobs. admin: everything in the project, other members' jobs included.
 Staff see and act on every project. Someone outside a project must not learn that its
 volumes or jobs exist: callers answer 404, not 403, for what `visible_*` leaves out.
+
+A membership counts only while it is in force (`memberships_in_force`): an operator's grant
+until it is revoked, one from a sign-in (K5 roles, single sign-on groups) until its max age
+has passed without a new sign-in.
 """
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from imaging.models import ImageJob, JobEvent, K5Project, Membership, Role
+from imaging.models import ImageJob, JobEvent, K5Project, Membership, MembershipSource, Role
 
 # Keyed like role_in()'s answer, which is None outside the project: .get() ranks that 0.
 RANK: dict[str | None, int] = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
@@ -19,6 +25,26 @@ RANK: dict[str | None, int] = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
 def is_portal_admin(user) -> bool:
     """Staff count as an admin of every project: the one place that says so."""
     return user.is_authenticated and user.is_staff
+
+
+def memberships_in_force(user) -> QuerySet[Membership]:
+    """The user's memberships that grant access now. The one place the max age is applied."""
+    now = timezone.now()
+    return Membership.objects.filter(user=user).filter(
+        Q(source=MembershipSource.OPERATOR)
+        | Q(source=MembershipSource.K5, synced_at__gt=now - settings.K5_LOGIN_MAX_AGE)
+        | Q(source=MembershipSource.OIDC, synced_at__gt=now - settings.OIDC_LOGIN_MAX_AGE)
+    )
+
+
+def signed_in_elsewhere_without_access(user) -> bool:
+    """A K5 or single sign-on account whose memberships have all lapsed: its API tokens stop
+    working until the person signs in again (and so proves the source still knows them)."""
+    return (
+        hasattr(user, "external_account")
+        and not is_portal_admin(user)
+        and not memberships_in_force(user).exists()
+    )
 
 
 def role_in(user, project: K5Project) -> Role | None:
@@ -31,7 +57,7 @@ def roles_in(user, projects) -> dict[int, Role]:
         return {}
     if is_portal_admin(user):
         return {project.pk: Role.ADMIN for project in projects}
-    memberships = Membership.objects.filter(user=user, project__in=projects)
+    memberships = memberships_in_force(user).filter(project__in=projects)
     return {
         project_id: Role(role) for project_id, role in memberships.values_list("project_id", "role")
     }
@@ -42,7 +68,7 @@ def visible_projects(user) -> QuerySet[K5Project]:
         return K5Project.objects.none()
     if is_portal_admin(user):
         return K5Project.objects.all()
-    return K5Project.objects.filter(memberships__user=user)
+    return K5Project.objects.filter(pk__in=memberships_in_force(user).values("project_id"))
 
 
 def visible_jobs(user) -> QuerySet[ImageJob]:

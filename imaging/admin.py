@@ -1,7 +1,15 @@
 from django import forms
 from django.contrib import admin
 
-from imaging.models import ImageJob, JobEvent, K5Project, Membership, ZoneSyncResult
+from imaging.models import (
+    ExternalAccount,
+    ImageJob,
+    JobEvent,
+    K5Project,
+    K5SignInAttempt,
+    Membership,
+    ZoneSyncResult,
+)
 
 
 class K5ProjectForm(forms.ModelForm):
@@ -68,6 +76,7 @@ class K5ProjectForm(forms.ModelForm):
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
+    readonly_fields = ["source", "synced_at"]
 
 
 @admin.register(K5Project)
@@ -94,8 +103,12 @@ class K5ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["project", "user", "role"]
-    list_filter = ["role", "project"]
+    """Memberships from a sign-in (K5, single sign-on) are replaced at the user's next
+    sign-in; the operator's own grants are `operator`."""
+
+    list_display = ["project", "user", "role", "source", "synced_at"]
+    list_filter = ["role", "source", "project"]
+    readonly_fields = ["source", "synced_at"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -145,3 +158,26 @@ class JobEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "project"]
     search_fields = ["message", "actor_name"]
     date_hierarchy = "created_at"
+
+
+@admin.register(ExternalAccount)
+class ExternalAccountAdmin(admin.ModelAdmin):
+    """Portal users who sign in with their K5 account or the single sign-on. Deactivate the
+    user (Users) to refuse their sign-in here whatever the source says."""
+
+    list_display = ["key", "source", "user", "last_sign_in_at"]
+    list_filter = ["source"]
+    search_fields = ["key", "user__username"]
+    readonly_fields = ["user", "source", "key", "external_id", "last_sign_in_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(K5SignInAttempt)
+class K5SignInAttemptAdmin(ReadOnlyAdmin):
+    """What the K5 sign-in guard counts (3 failures in 15 minutes per contract/user)."""
+
+    list_display = ["account", "address", "started_at", "outcome"]
+    list_filter = ["outcome"]
+    search_fields = ["account", "address"]

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -6,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 
 from imaging.api import errors
-from imaging.models import ApiToken
+from imaging.models import AccountSource, ApiToken, ExternalAccount
 
 
 def server_error(request):
@@ -50,7 +51,28 @@ def profile(request):
             form = TokenForm()
     tokens = ApiToken.objects.filter(user=request.user)
     response = render(
-        request, "imaging/profile.html", {"form": form, "tokens": tokens, "new_key": new_key}
+        request,
+        "imaging/profile.html",
+        {
+            "form": form,
+            "tokens": tokens,
+            "new_key": new_key,
+            "signed_in_with": _external_sign_in(request.user),
+        },
     )
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _external_sign_in(user) -> dict | None:
+    """For a K5 or single sign-on account: where its memberships come from, and until when
+    the last sign-in's hold (imaging.access applies the same max age)."""
+    account = ExternalAccount.objects.filter(user=user).first()
+    if account is None or account.last_sign_in_at is None:
+        return None
+    max_age = (
+        settings.K5_LOGIN_MAX_AGE
+        if account.source == AccountSource.K5
+        else settings.OIDC_LOGIN_MAX_AGE
+    )
+    return {"source": account.source, "until": account.last_sign_in_at + max_age}

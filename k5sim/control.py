@@ -129,6 +129,7 @@ def state(call: Call) -> Reply:
                     "name": u.name,
                     "domain_id": u.domain_id,
                     "project_ids": list(u.project_ids),
+                    "project_roles": {p: list(r) for p, r in u.project_roles.items() if r},
                     "roles": list(u.roles),
                     "recent_failed_logins": len(world.failed_logins.get(u.id, ())),
                     "locked_until": zulu_time(world.locked_until[u.id])
@@ -407,6 +408,61 @@ def patch_server(call: Call) -> Reply:
     return Reply(200, _server_state(server))
 
 
+def grant_role(call: Call) -> Reply:
+    """An administrator gives the user a role in a project (Keystone's
+    PUT /v3/projects/{project_id}/users/{user_id}/roles/{role_id})."""
+    user, project = _user_and_project(call)
+    roles = user.project_roles.setdefault(project.id, [])
+    if call.params["role"] not in roles:
+        roles.append(call.params["role"])
+    return Reply(200, _assignment(user, project))
+
+
+def revoke_role(call: Call) -> Reply:
+    """An administrator takes the role away. As in Keystone, the user's tokens scoped to the
+    project stop working at once; without any role left the project is no longer theirs."""
+    world = call.world
+    user, project = _user_and_project(call)
+    roles = user.project_roles.get(project.id, [])
+    if call.params["role"] not in roles:
+        raise ApiError(
+            404, f"User {user.name} has no role {call.params['role']!r} in {project.name}"
+        )
+    roles.remove(call.params["role"])
+    if not roles:
+        del user.project_roles[project.id]
+    doomed = [
+        t.id for t in world.tokens.values() if t.user_id == user.id and t.project_id == project.id
+    ]
+    for token_id in doomed:
+        del world.tokens[token_id]
+    return Reply(200, _assignment(user, project))
+
+
+def _user_and_project(call: Call) -> tuple[Any, Any]:
+    world = call.world
+    user_ref, project_ref = call.params["user_id"], call.params["project_id"]
+    users = [u for u in world.users.values() if user_ref in (u.id, u.name)]
+    if len(users) != 1:
+        raise ApiError(
+            404 if not users else 400, f"Unknown or ambiguous user {user_ref}; give its id"
+        )
+    project = world.projects.get(project_ref) or next(
+        (p for p in world.projects.values() if p.name == project_ref), None
+    )
+    if project is None:
+        raise ApiError(404, f"Unknown project {project_ref}")
+    return users[0], project
+
+
+def _assignment(user: Any, project: Any) -> dict[str, Any]:
+    return {
+        "user_id": user.id,
+        "project_id": project.id,
+        "roles": list(user.project_roles.get(project.id, [])),
+    }
+
+
 ROUTES = [
     Route("GET", "/_sim/health", health, CONTROL, auth=False),
     Route("POST", "/_sim/reset", reset, CONTROL, auth=False),
@@ -423,6 +479,20 @@ ROUTES = [
     Route("PATCH", "/_sim/volumes/{volume_id}", patch_volume, CONTROL, auth=False),
     Route("DELETE", "/_sim/volumes/{volume_id}", delete_volume, CONTROL, auth=False),
     Route("PATCH", "/_sim/servers/{server_id}", patch_server, CONTROL, auth=False),
+    Route(
+        "PUT",
+        "/_sim/users/{user_id}/projects/{project_id}/roles/{role}",
+        grant_role,
+        CONTROL,
+        auth=False,
+    ),
+    Route(
+        "DELETE",
+        "/_sim/users/{user_id}/projects/{project_id}/roles/{role}",
+        revoke_role,
+        CONTROL,
+        auth=False,
+    ),
     Route("PATCH", "/_sim/users/{user_id}", patch_user, CONTROL, auth=False),
     Route("DELETE", "/_sim/tokens", revoke_tokens, CONTROL, auth=False),
 ]

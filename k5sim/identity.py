@@ -78,14 +78,17 @@ def issue_token(call: Call) -> Reply:
     if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
         raise _bad_input("identity.methods")
     if "password" in methods:
-        user = _password_user(world, _object(identity, "password", "identity."))
+        call.auth_method = "password"
+        user = _password_user(call, world, _object(identity, "password", "identity."))
         expires_at = world.now() + world.span(world.settings["token_seconds"])
     elif "token" in methods:
+        call.auth_method = "token"
         presented = _object(identity, "token", "identity.").get("id")
         original = world.valid_token(presented if isinstance(presented, str) else None)
         if original is None:
             raise _unauthorized()
         user, expires_at = world.users[original.user_id], original.expires_at
+        call.user_id = user.id
     else:
         raise _unauthorized("Attempted to authenticate with an unsupported method.")
     project_id, domain_id = _scope(world, user, auth.get("scope"))
@@ -101,7 +104,8 @@ def issue_token(call: Call) -> Reply:
     )
     world.tokens[token.id] = token
     call.project_id = project_id
-    return Reply(201, token_body(call, token), {"X-Subject-Token": token.id})
+    catalog = call.arg("nocatalog") is None
+    return Reply(201, token_body(call, token, catalog=catalog), {"X-Subject-Token": token.id})
 
 
 def _find_domain(world: Any, ref: Any, where: str) -> str:
@@ -113,7 +117,7 @@ def _find_domain(world: Any, ref: Any, where: str) -> str:
     raise _unauthorized(f"Could not find domain: {ref.get('id') or ref.get('name')}.")
 
 
-def _password_user(world: Any, password: dict) -> User:
+def _password_user(call: Call, world: Any, password: dict) -> User:
     ref = _object(password, "user", "password.")
     secret = ref.get("password")
     if not isinstance(secret, str):
@@ -127,6 +131,7 @@ def _password_user(world: Any, password: dict) -> User:
         raise _bad_input("password.user")
     if user is None:
         raise _unauthorized()
+    call.user_id = user.id  # the request log tells whose password was tried
     now = world.now()
     if world.locked_until.get(user.id, 0) > now:
         raise _unauthorized(f"The account is locked for user: {user.id}.")
@@ -200,8 +205,8 @@ def token_body(call: Call, token: Token, *, catalog: bool = True) -> dict:
         "expires_at": keystone_time(token.expires_at),
         "issued_at": keystone_time(token.issued_at),
     }
-    roles = [{"id": _stable_id(f"role:{name}"), "name": name} for name in user.roles]
     if token.project_id:
+        roles = _roles(user.project_roles.get(token.project_id, []))
         project = world.projects[token.project_id]
         domain = world.domains[project.domain_id]
         body.update(
@@ -217,10 +222,19 @@ def token_body(call: Call, token: Token, *, catalog: bool = True) -> dict:
             body["catalog"] = _catalog(call, project.id, CATALOG)
     elif token.domain_id:
         domain = world.domains[token.domain_id]
-        body.update(domain={"id": domain.id, "name": domain.name}, roles=roles)
+        body.update(domain={"id": domain.id, "name": domain.name}, roles=_roles(user.roles))
         if catalog:
             body["catalog"] = _catalog(call, None, CATALOG[:1])
     return {"token": body}
+
+
+def _roles(names: list[str]) -> list[dict]:
+    return [{"id": role_id(name), "name": name} for name in names]
+
+
+def role_id(name: str) -> str:
+    """Keystone gives every role an id; the simulator's are derived from the name."""
+    return _stable_id(f"role:{name}")
 
 
 def _catalog(call: Call, project_id: str | None, services: tuple) -> list[dict]:
@@ -272,8 +286,27 @@ def revoke_token(call: Call) -> Reply:
 
 
 def token_projects(call: Call) -> Reply:
+    """GET /v3/auth/projects: the projects the token's user may scope to."""
+    return _project_list(call, call.token.user_id, "/identity/v3/auth/projects")
+
+
+def user_projects(call: Call) -> Reply:
+    """GET /v3/users/{user_id}/projects: Keystone's policy lets a user list their own
+    projects (any token of theirs, unscoped included); anyone else's is refused."""
+    user_id = call.params["user_id"]
+    if user_id != call.token.user_id:
+        raise ApiError(
+            403,
+            "You are not authorized to perform the requested action: identity:list_user_projects.",
+        )
+    if user_id not in call.world.users:
+        raise ApiError(404, f"Could not find user: {user_id}.")
+    return _project_list(call, user_id, f"/identity/v3/users/{user_id}/projects")
+
+
+def _project_list(call: Call, user_id: str, self_path: str) -> Reply:
     world = call.world
-    user = world.users[call.token.user_id]
+    user = world.users[user_id]
     projects = [world.projects[pid] for pid in user.project_ids]
     return Reply(
         200,
@@ -291,11 +324,7 @@ def token_projects(call: Call) -> Reply:
                 }
                 for p in projects
             ],
-            "links": {
-                "self": call.url("/identity/v3/auth/projects"),
-                "previous": None,
-                "next": None,
-            },
+            "links": {"self": call.url(self_path), "previous": None, "next": None},
         },
     )
 
@@ -305,4 +334,5 @@ ROUTES = [
     Route("GET", "/identity/v3/auth/tokens", validate_token, IDENTITY),
     Route("DELETE", "/identity/v3/auth/tokens", revoke_token, IDENTITY),
     Route("GET", "/identity/v3/auth/projects", token_projects, IDENTITY),
+    Route("GET", "/identity/v3/users/{user_id}/projects", user_projects, IDENTITY),
 ]

@@ -25,8 +25,15 @@ class User:
     name: str
     domain_id: str
     password: str
-    project_ids: list[str]
+    # Keystone's role assignments on projects: role names per project id. A project where the
+    # user holds no role is not one of theirs (no scoped token, not listed).
+    project_roles: dict[str, list[str]]
+    # Roles on the user's own domain (what a domain-scoped token carries).
     roles: list[str]
+
+    @property
+    def project_ids(self) -> list[str]:
+        return [project_id for project_id, roles in self.project_roles.items() if roles]
 
 
 @dataclass

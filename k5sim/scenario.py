@@ -175,6 +175,13 @@ def _unique_id(obj: dict, where: str, seen: set[str], hex_id: bool) -> str:
     return value
 
 
+def _role_names(value: Any, where: str) -> list[str]:
+    roles = _list(value, where)
+    if not roles or not all(isinstance(role, str) and role for role in roles):
+        _fail(where, "must be a non-empty list of role names")
+    return list(roles)
+
+
 def parse(data: Any) -> dict[str, Any]:
     """Validate a scenario document and return it normalized (see module docstring)."""
     top = _object(
@@ -231,20 +238,27 @@ def parse(data: Any) -> dict[str, Any]:
     for i, item in enumerate(_list(top["users"], "users")):
         where = f"users[{i}]"
         _object(item, where, {"name", "domain", "password"}, {"id", "projects", "roles"})
-        member_of = [
-            _ref({"project": p}, "project", f"{where}.projects[{j}]", project_ref, "project")
-            for j, p in enumerate(_list(item.get("projects", []), f"{where}.projects"))
-        ]
-        roles = _list(item.get("roles", ["_member_"]), f"{where}.roles")
-        if not all(isinstance(role, str) and role for role in roles):
-            _fail(f"{where}.roles", "must be a list of role names")
+        roles = _role_names(item.get("roles", ["_member_"]), f"{where}.roles")
+        project_roles: dict[str, list[str]] = {}
+        for j, entry in enumerate(_list(item.get("projects", []), f"{where}.projects")):
+            place = f"{where}.projects[{j}]"
+            if isinstance(entry, dict):
+                # {"project": "<name or id>", "roles": ["reader"]}: roles in this project only
+                _object(entry, place, {"project"}, {"roles"})
+                ref, own = entry, _role_names(entry.get("roles", roles), f"{place}.roles")
+            else:
+                ref, own = {"project": entry}, roles
+            project_id = _ref(ref, "project", place, project_ref, "project")
+            if project_id in project_roles:
+                _fail(place, "the project is listed twice")
+            project_roles[project_id] = list(own)
         users.append(
             {
                 "id": _unique_id(item, where, ids, True),
                 "name": _text(item, "name", where),
                 "domain_id": _ref(item, "domain", where, domain_ref, "domain"),
                 "password": _text(item, "password", where),
-                "project_ids": member_of,
+                "project_roles": project_roles,
                 "roles": roles,
             }
         )

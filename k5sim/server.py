@@ -232,6 +232,8 @@ class App:
                 "status": status,
                 "reset": status is None,
                 "project_id": call.project_id,
+                "user_id": call.user_id,
+                "auth_method": call.auth_method,
                 "request_id": call.request_id,
                 "time": zulu_time(time.time()),
                 "received_at": call.received_at,

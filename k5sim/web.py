@@ -58,6 +58,10 @@ class Call:
     params: dict[str, str] = field(default_factory=dict)
     token: Any = None
     project_id: str | None = None  # for the request log
+    # For the request log, on POST /auth/tokens: whose credential was presented and how
+    # ("password" or "token"), so tests can count the passwords a client really sent.
+    user_id: str | None = None
+    auth_method: str | None = None
     received_at: float = 0.0  # sim time the request arrived, for the request log
     query_string: str = ""  # as sent, for the request log
 

@@ -7,6 +7,7 @@ so that a typo in production configuration fails loudly instead of silently usin
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -90,3 +91,36 @@ def env_url(name: str, default: str, *, schemes: tuple[str, ...]) -> str:
             f"{name}={value!r} is not a URL with one of the schemes {', '.join(schemes)}"
         )
     return value
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_duration(name: str, default: timedelta, *, minimum: timedelta | None = None) -> timedelta:
+    """A length of time: `90s`, `30m`, `12h`, `2d`, or a plain number of seconds."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    unit = value[-1].lower()
+    number = value[:-1] if unit in _DURATION_UNITS else value
+    try:
+        seconds = float(number) * _DURATION_UNITS.get(unit, 1)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a length of time: use e.g. 90s, 30m, 12h, 2d or seconds"
+        ) from None
+    duration = timedelta(seconds=seconds)
+    if minimum is not None and duration < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} is below its minimum of {minimum}")
+    return duration
+
+
+def env_pairs(name: str) -> list[tuple[str, str]]:
+    """`key=value,key=value` in order; a key may repeat. Spaces around items are ignored."""
+    pairs = []
+    for item in env_list(name, []):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(f"{name}: {item!r} is not key=value")
+        pairs.append((key.strip(), value.strip()))
+    return pairs

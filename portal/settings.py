@@ -21,10 +21,12 @@ from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
     env_bool,
+    env_duration,
     env_float,
     env_float_renamed,
     env_int,
     env_list,
+    env_pairs,
     env_str,
     env_url,
 )
@@ -218,6 +220,72 @@ def _credential_keys() -> list[str]:
 
 K5_CREDENTIAL_KEYS = _credential_keys()
 
+# --- Signing in with a K5 account or the company's single sign-on (imaging/signin/) ---------
+PORTAL_ROLES = ("viewer", "member", "admin")  # imaging.models.Role's values
+
+
+def _role_map(name: str) -> dict[str, str]:
+    """K5_ROLE_MAP=admin=admin,_member_=member,reader=viewer: K5 role -> portal role."""
+    roles = {}
+    for k5_role, role in env_pairs(name):
+        if role not in PORTAL_ROLES:
+            raise ImproperlyConfigured(
+                f"{name}: {k5_role}={role} maps to no portal role "
+                f"(one of {', '.join(PORTAL_ROLES)})"
+            )
+        roles[k5_role] = role
+    return roles
+
+
+def _group_map(name: str) -> dict[str, list[tuple[str, str]]]:
+    """OIDC_GROUP_MAP=ops=demo-project-1:admin,dev=demo-project-1:member: group -> (project
+    name, portal role) pairs; a group may give several projects."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for group, target in env_pairs(name):
+        project, _, role = target.rpartition(":")
+        if not project or role not in PORTAL_ROLES:
+            raise ImproperlyConfigured(
+                f"{name}: {group}={target} must be group=project:role, the role one of "
+                f"{', '.join(PORTAL_ROLES)}"
+            )
+        groups.setdefault(group, []).append((project, role))
+    return groups
+
+
+# K5 accounts: a person signs in as to K5 (contract, user name, password); their memberships
+# come from their K5 roles, through K5_ROLE_MAP only (no guess at K5's role names).
+K5_LOGIN = env_bool("K5_LOGIN", False)
+K5_ROLE_MAP = _role_map("K5_ROLE_MAP")
+# A membership from a sign-in stops granting access this long after the sign-in that gave it.
+K5_LOGIN_MAX_AGE = env_duration("K5_LOGIN_MAX_AGE", timedelta(hours=12), minimum=timedelta(0))
+# K5 locks a user after 5 wrong passwords in 15 minutes: the portal stops asking K5 for a
+# user after fewer failures than that in the same window, whoever and wherever from.
+K5_LOGIN_GUARD_FAILURES = env_int("K5_LOGIN_GUARD_FAILURES", 3, minimum=1)
+if K5_LOGIN_GUARD_FAILURES > 4:
+    raise ImproperlyConfigured(
+        "K5_LOGIN_GUARD_FAILURES must stay below K5's 5 wrong passwords (at most 4)"
+    )
+K5_LOGIN_GUARD_WINDOW = timedelta(minutes=15)
+
+# Company single sign-on (OpenID Connect, mozilla-django-oidc): on when OIDC_ISSUER is set.
+OIDC_ISSUER = env_url("OIDC_ISSUER", "", schemes=("https", "http")).rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+if OIDC_ISSUER and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be too"
+    )
+OIDC_GROUP_CLAIM = env_str("OIDC_GROUP_CLAIM", "groups")
+OIDC_GROUP_MAP = _group_map("OIDC_GROUP_MAP")
+OIDC_LOGIN_MAX_AGE = env_duration("OIDC_LOGIN_MAX_AGE", K5_LOGIN_MAX_AGE, minimum=timedelta(0))
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0, minimum=0.1)
+OIDC_AUTHENTICATE_CLASS = "imaging.signin.oidc.StartSignIn"
+OIDC_CALLBACK_CLASS = "imaging.signin.oidc.FinishSignIn"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
+
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -296,7 +364,17 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 AUTHENTICATION_BACKENDS = [
     "portal.signin.SignInBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Each answers only its own credentials (the K5 sign-in form; the single sign-on callback)
+    # and only when switched on (K5_LOGIN, OIDC_ISSUER). Axes counts their failures as any
+    # other's; the K5 sign-in's own guard (imaging/signin/guard.py) is separate and stricter.
+    "imaging.signin.backends.K5AccountBackend",
+    "imaging.signin.oidc.SingleSignOnBackend",
 ]
+# A K5 sign-in is counted under the portal user name it would have: contract/user.
+AXES_USERNAME_CALLABLE = "imaging.signin.backends.axes_username"
+# Axes keeps the form's fields with each attempt: the K5 form's password must be masked too
+# (its own `password` field is always masked).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "k5-password"]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: per user, per address

@@ -17,6 +17,8 @@ pytest_plugins = [
     "tests.support.inventory_worker",
     "tests.support.cache_without_db",
     "tests.support.logs",
+    "tests.support.web_server",
+    "tests.support.browser",
 ]
 
 TESTS = Path(__file__).resolve().parent
@@ -26,6 +28,7 @@ TESTS = Path(__file__).resolve().parent
 MARKS = {
     "e2e/": ["e2e"],  # real qcluster processes, or a live server with the engine in a thread
     "e2e/test_browser.py": ["browser"],  # drives Debian's chromium
+    "e2e/test_k5_sign_in_browser.py": ["browser"],
     "api/test_schemathesis.py": ["schemathesis"],  # generated requests against every operation
     "k5sim/test_cli.py": ["simulator_process"],  # runs `python -m k5sim` itself
     "engine/test_batched_polling.py": ["simulator_process"],  # its own 20-project simulator

@@ -62,6 +62,23 @@ def test_bin_run_serves_the_portal_seeded_with_the_demo_and_stops_on_sigterm(tmp
         assert home.status_code == 200
         assert "demo-project-1" in home.text and "demo-project-2" in home.text
 
+        # A person signs in with their K5 account (the demo's view-user, a K5 reader).
+        person = requests.Session()
+        login = person.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=10)
+        dashboard = person.post(
+            f"http://127.0.0.1:{port}/accounts/login/k5/",
+            data={
+                "k5-contract": "demo",
+                "k5-username": "view-user",
+                "k5-password": "view-password",
+                "csrfmiddlewaretoken": person.cookies["csrftoken"],
+            },
+            headers={"Referer": login.url},
+            timeout=20,
+        )
+        assert dashboard.status_code == 200 and "demo/view-user" in dashboard.text
+        assert "demo-project-1" in dashboard.text and "demo-project-2" not in dashboard.text
+
         sim = requests.get(f"http://127.0.0.1:{sim_port}/_sim/health", timeout=10)
         assert sim.json() == {"ok": True}
         assert (tmp_path / "log" / "qcluster.log").exists()

@@ -4,6 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
+from imaging.access import signed_in_elsewhere_without_access
 from imaging.models import ApiToken
 from portal import signin
 
@@ -37,6 +38,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         except exceptions.AuthenticationFailed:
             signin.count_bad_token(address, request.path)
             raise
+        if signed_in_elsewhere_without_access(token.user):
+            # A real token of a K5 or single sign-on account whose memberships have lapsed:
+            # refused, but no guess, so not counted against the address.
+            raise exceptions.AuthenticationFailed(
+                "The memberships of this token's account have lapsed: sign in to the portal "
+                "with it again to renew them."
+            )
         token.touch()
         return token.user, token
 

@@ -8,7 +8,9 @@ to K5.
     volume = blockstorage.volume_get(client, volume_id)
 
 One module per service, plain functions named <resource>_<verb>, small frozen dataclasses as
-results, and one exception family (errors.K5Error) with a `permanent` flag.
+results, and one exception family (errors.K5Error) with a `permanent` flag. A person's own
+sign-in with their K5 account (their projects and roles, no service credential) is
+`signin.user_access()`.
 """
 
 from .catalog import Endpoint

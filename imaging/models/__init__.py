@@ -1,6 +1,12 @@
 """The portal's records: K5 projects and memberships, image jobs, their audit history and
 per-zone sync results. One module per concept; import from here."""
 
+from imaging.models.accounts import (
+    AccountSource,
+    ExternalAccount,
+    K5SignInAttempt,
+    SignInOutcome,
+)
 from imaging.models.events import EventKind, JobEvent
 from imaging.models.health import EngineHeartbeat, ProjectPoll
 from imaging.models.inventory import VolumeInventory
@@ -18,27 +24,38 @@ from imaging.models.jobs import (
     ZoneSyncResult,
 )
 from imaging.models.lease import EngineLease
-from imaging.models.projects import BlockStorageVersion, K5Project, Membership, Role
+from imaging.models.projects import (
+    BlockStorageVersion,
+    K5Project,
+    Membership,
+    MembershipSource,
+    Role,
+)
 from imaging.models.tokens import ApiToken
 
 __all__ = [
     "ACTIVE_STATES",
     "TERMINAL_STATES",
+    "AccountSource",
     "ApiToken",
     "BlockStorageVersion",
     "Channel",
     "EngineHeartbeat",
     "EngineLease",
     "EventKind",
+    "ExternalAccount",
     "ImageJob",
     "InvalidTransition",
     "JobEvent",
     "JobState",
     "K5Project",
+    "K5SignInAttempt",
     "Membership",
+    "MembershipSource",
     "OsFamily",
     "ProjectPoll",
     "Role",
+    "SignInOutcome",
     "SyncRole",
     "SyncStatus",
     "UploadAttempt",

@@ -17,6 +17,7 @@ class EventKind(models.TextChoices):
     ACTION = "action", _("Human action")
     NOTIFICATION = "notification", _("Notification")
     NOTE = "note", _("Engine note")
+    ACCESS = "access", _("Access change")
 
 
 WORKER = "worker"

@@ -151,12 +151,28 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Project admin"
 
 
+class MembershipSource(models.TextChoices):
+    """Who said the user belongs to the project."""
+
+    OPERATOR = "operator", "Granted by an operator"
+    K5 = "k5", "K5 roles, at the user's K5 sign-in"
+    OIDC = "oidc", "Single sign-on groups, at the user's sign-in"
+
+
 class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="k5_memberships"
     )
     project = models.ForeignKey(K5Project, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    # An operator's grant stands until revoked. One from a sign-in (K5 roles, single sign-on
+    # groups) is replaced at the next sign-in and stops counting once `synced_at` is older
+    # than the source's max age (imaging.access): a person removed from K5 loses access here
+    # even if they never come back.
+    source = models.CharField(
+        max_length=10, choices=MembershipSource.choices, default=MembershipSource.OPERATOR
+    )
+    synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

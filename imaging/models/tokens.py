@@ -55,7 +55,11 @@ class ApiToken(models.Model):
 
     @classmethod
     def authenticate(cls, key: str) -> ApiToken | None:
-        token = cls.objects.select_related("user").filter(prefix=key[:PREFIX_LENGTH]).first()
+        token = (
+            cls.objects.select_related("user", "user__external_account")
+            .filter(prefix=key[:PREFIX_LENGTH])
+            .first()
+        )
         if token is None or not secrets.compare_digest(token.digest, _digest(key)):
             return None
         return token

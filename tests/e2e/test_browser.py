@@ -10,85 +10,26 @@ K5 runs SPEED times faster than real, and the settle window (how long the engine
 late zone failure) is SETTLE seconds, so a job takes seconds. Screenshots of the main pages go
 to test-artifacts/screenshots/ (not committed) for people to look at.
 
-The browser is /usr/bin/chromium from Debian (never `playwright install`). Without it these
-tests are skipped with a message saying how to install it — except in CI (CI=true), where a
-missing browser fails them.
+The browser, the tab and the live portal are tests/support/browser.py's: Debian's
+/usr/bin/chromium (never `playwright install`); without it these tests are skipped with a
+message saying how to install it — except in CI (CI=true), where a missing browser fails them.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from imaging.models import ImageJob, K5Project
+from tests.support.browser import screenshot
 from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, DATA_SMALL, RHEL_ARCHIVE, UBUNTU_FRONT
 from tests.support.engine_thread import EngineThread
 from tests.support.jobs import make_job
-from tests.support.simulator import ROOT
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-INSTALL = "as root: apt-get update && apt-get install -y chromium  (bin/test does this as root)"
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 SPEED = 200  # a 30 GB upload takes 2.1 s, registration to the other zone 0.6 s
 SETTLE = 2.0  # seconds the engine watches an active image for a zone failure
 JOB_TIMEOUT = 45_000  # ms: the job page refreshes itself every 5 s
-
-
-# --- the browser ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = (
-            f"!!! BROWSER TESTS NOT RUN: Debian's chromium is not at {CHROMIUM}. "
-            f"Install it {INSTALL}."
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " CI must run the browser tests.", pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an asyncio loop on this thread; the ORM calls the tests make
-    # between browser steps are plain synchronous calls, which Django would otherwise refuse.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture
-def tab(browser):
-    """A fresh browser tab (own cookies) at desktop width."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
-
-
-def screenshot(tab, name: str, *, full_page: bool = True) -> None:
-    tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 # --- the portal, K5 and the engine ----------------------------------------------------------
@@ -116,11 +57,6 @@ def engine(project, monkeypatch):
     yield thread
     thread.stop()
     assert not thread.errors, "\n".join(thread.errors)
-
-
-@pytest.fixture
-def portal(live_server):
-    return live_server.url
 
 
 # --- steps as a member takes them ---------------------------------------------------------------

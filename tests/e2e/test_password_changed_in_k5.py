@@ -1,14 +1,17 @@
-"""A password changed in K5 while two clusters (four worker processes) use the project: K5
-revokes the user's tokens, so every process holding one meets a 401 at its next call — and the
-old password is still sent only once in all, under the sign-in lease, instead of once per
-process (five lock the K5 user). The jobs being followed wait without failing, and go on once
-an admin enters the new password."""
+"""A password changed in K5 while two clusters (four worker processes) and the web server use
+the project: K5 revokes the user's tokens, so every process holding one meets a 401 at its next
+call — and the old password is still sent only once in all, under the sign-in lease, instead of
+once per process (five lock the K5 user). The jobs being followed wait without failing, a
+submission through the API is told K5 cannot be asked, and all goes on once an admin enters
+the new password."""
 
 import pytest
+import requests
 from django_q.models import Task
 
-from imaging.models import ImageJob, JobState
-from tests.support.demo import CENTOS_WEB, UBUNTU_APP, demo_scenario
+from imaging.models import ApiToken, ImageJob, JobState
+from tests.api.client import job_body
+from tests.support.demo import CENTOS_WEB, DATA_SMALL, UBUNTU_APP, WIN_AD, demo_scenario
 from tests.support.jobs import submit
 from tests.support.simulator import TOKEN_REQUEST
 from tests.support.workers import wait_for
@@ -36,8 +39,8 @@ def call_k5_from_every_process(workers, project, label: str, *, rounds: int) -> 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_password_changed_in_k5_is_tried_once_by_all_the_workers(
-    sim, speed, project, bob, workers
+def test_a_password_changed_in_k5_is_tried_once_by_all_the_workers_and_the_web_server(
+    sim, speed, project, bob, workers, web_server
 ):
     scenario = demo_scenario()
     scenario["settings"]["token_seconds"] = 3 * 3600 * speed
@@ -54,6 +57,17 @@ def test_a_password_changed_in_k5_is_tried_once_by_all_the_workers(
         timeout=30,
         what="both uploads to be running",
     )
+    url, _log = web_server("password-changed")
+    _token, key = ApiToken.issue(bob, "password test")
+    api = requests.Session()
+    api.headers["Authorization"] = f"Token {key}"
+    # The web server checks a submission with K5 itself: it holds a token too.
+    checked = api.post(
+        f"{url}/api/v1/jobs/",
+        json=job_body(project, DATA_SMALL, "small", os_family="linux"),
+        timeout=60,
+    )
+    assert checked.status_code == 201, checked.text
     warm = call_k5_from_every_process(workers, project, "before", rounds=3)
     holders = {answer.split()[0] for answer in warm}
     # One worker at a time runs the ticker chain (which polls, so it holds a token too).
@@ -62,6 +76,11 @@ def test_a_password_changed_in_k5_is_tried_once_by_all_the_workers(
 
     sim.control("PATCH", "users/demo-user", json={"password": "changed-in-k5"})
     after = call_k5_from_every_process(workers, project, "after", rounds=2)
+    refused_by_portal = api.post(
+        f"{url}/api/v1/jobs/", json=job_body(project, WIN_AD, "ad"), timeout=60
+    )
+    assert refused_by_portal.status_code == 503, refused_by_portal.text
+    assert refused_by_portal.json()["error"]["code"] == "k5_unavailable"
     wait_for(
         lambda: all(j.waiting_reason for j in ImageJob.objects.all()),
         kick=tick,
@@ -77,14 +96,15 @@ def test_a_password_changed_in_k5_is_tried_once_by_all_the_workers(
     assert user["recent_failed_logins"] == 1 and user["locked_until"] is None
     project.refresh_from_db()
     assert not project.credentials_valid
-    for job in ImageJob.objects.all():
+    assert not ImageJob.objects.filter(state=JobState.FAILED).exists()
+    for job in ImageJob.objects.filter(pk__in=[job.pk for job in jobs]):
         assert job.state == JobState.UPLOADING, "K5's refusal of a token fails no job"
         assert "rejected the credential" in job.waiting_reason
 
     project.set_password("changed-in-k5")
     project.save()
     wait_for(
-        lambda: ImageJob.objects.filter(state=JobState.SUCCEEDED).count() == len(jobs),
+        lambda: ImageJob.objects.filter(state=JobState.SUCCEEDED).count() == len(jobs) + 1,
         kick=tick,
         timeout=90,
         what="the jobs to finish with the new password",

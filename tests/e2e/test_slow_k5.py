@@ -8,10 +8,6 @@ gunicorn never times a worker out.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from datetime import datetime, timedelta
@@ -21,7 +17,6 @@ import requests
 from django.utils import timezone
 
 from imaging.models import ApiToken, VolumeInventory
-from tests.support.workers import ARTIFACTS, ROOT, database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,54 +25,10 @@ K5_LISTING_SECONDS = 40
 BUDGET = 8
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def web(queue_name):
-    """gunicorn with the portal's own settings file, on the test database and broker."""
-    port = free_port()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / "slow-k5.gunicorn.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "Q_CLUSTER_NAME": queue_name,
-        "WEB_BIND": f"127.0.0.1:{port}",
-        "K5_REQUEST_BUDGET_SECONDS": str(BUDGET),
-    }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "portal/gunicorn.py", "portal.wsgi"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).ok:
-                    break
-            except requests.RequestException:  # not listening yet, or still importing
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"gunicorn did not start:\n{log_path.read_text()[-3000:]}")
-        yield url, log_path
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def test_a_40_s_volume_listing_never_holds_a_request_past_its_budget(
-    k5sim, project, bob, workers, web
+    k5sim, project, bob, workers, web_server
 ):
-    url, gunicorn_log = web
+    url, gunicorn_log = web_server("slow-k5", K5_REQUEST_BUDGET_SECONDS=str(BUDGET))
     # The worker waits K5 out (its read timeout is above 40 s); requests do not.
     workers.start(env={"K5_READ_TIMEOUT": str(K5_LISTING_SECONDS + 20), "Q_TIMEOUT": "120"})
     k5sim.add_fault(kind="http", method="GET", path=LISTING, latency=K5_LISTING_SECONDS, times=None)

@@ -30,7 +30,7 @@ def test_state_shows_the_demo_with_fixed_names(k5sim):
     }
     assert k5sim.project_id("demo-project-2") == PROJECT_2
     users = {u["name"]: u for u in state["users"]}
-    assert set(users) == {"demo-user", "lock-user"}
+    assert set(users) == {"demo-user", "lock-user", "view-user"}
     assert "password" not in users["demo-user"]
     sizes = [v["size"] for v in state["volumes"]]
     assert min(sizes) == 1 and max(sizes) == 500

@@ -22,6 +22,10 @@ DEMO_USER_ID = "eeee0000000000000000000000000001"
 LOCK_USER = "lock-user"  # a second user of demo-project-1, for the lockout tests
 LOCK_USER_ID = "eeee0000000000000000000000000002"
 LOCK_PASSWORD = "lock-password"
+# A person with their own K5 account: role `reader` in demo-project-1 only (K5 sign-in tests).
+VIEW_USER = "view-user"
+VIEW_USER_ID = "eeee0000000000000000000000000003"
+VIEW_PASSWORD = "view-password"
 
 ZONES = ["jp-east-1a", "jp-east-1b"]
 ZONE_A_SERVER = "http://192.0.2.11:9292"  # the image server of each zone, as named in

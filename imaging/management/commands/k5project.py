@@ -14,7 +14,7 @@ from django.db import transaction
 from imaging.engine.connections import endpoints_of
 from imaging.engine.errors import CredentialsInvalid, K5NotAvailable
 from imaging.engine.inventory import refresh_inventory
-from imaging.models import BlockStorageVersion, K5Project, Membership, Role
+from imaging.models import BlockStorageVersion, K5Project, Membership, MembershipSource, Role
 
 
 class Command(BaseCommand):
@@ -171,7 +171,13 @@ class Command(BaseCommand):
 
     def handle_grant(self, *, name, username, role, **_):
         project, user = self.get_project(name), self.get_user(username)
-        Membership.objects.update_or_create(user=user, project=project, defaults={"role": role})
+        # An operator's grant: it stands until revoked, and a sign-in never changes it (it
+        # takes over a membership the user had from K5 or the single sign-on).
+        Membership.objects.update_or_create(
+            user=user,
+            project=project,
+            defaults={"role": role, "source": MembershipSource.OPERATOR, "synced_at": None},
+        )
         self.stdout.write(f"{username} is now {role} of {name}")
 
     def handle_revoke(self, *, name, username, **_):
