@@ -265,6 +265,7 @@ def run_ticker(duration: float | None = None, interval: float | None = None) -> 
     poller = Poller()
     ticks = 0
     end = time.monotonic() + duration
+    began = time.monotonic()
     try:
         while lease.keep():
             began = time.monotonic()
@@ -279,6 +280,9 @@ def run_ticker(duration: float | None = None, interval: float | None = None) -> 
         report = TickReport()
         collect(poller, report, until=None, keep=lease.keep)
         _log(report)
+        # The successor ticks as soon as it starts: it must not come before the next tick is
+        # due, or every handover would add a round (K5 asked 7 times a minute, not 6).
+        _pause(until=began + interval, keep=lease.keep)
     finally:
         poller.close()
         lease.release()
