@@ -399,8 +399,8 @@ def report(args, phases: list[Phase]) -> None:
         if engine.queued:
             label += f" + {engine.queued} queued"
         ratio = (
-            (sdk.calls_per_minute / engine.calls_per_minute)
-            if sdk and engine.calls_per_minute
+            (sdk.steady_calls_per_minute / engine.steady_calls_per_minute)
+            if sdk and engine.steady_calls_per_minute
             else float("nan")
         )
         rows.append(
