@@ -68,6 +68,7 @@ def _not_zombie(pid: int) -> bool:
         return False
 
 
+@pytest.mark.timeout(120 + 6 * JOBS + 15 * KILLS)  # the full drill outlasts the suite's 300 s
 @pytest.mark.django_db(transaction=True)
 def test_kill_drill(fleet_process, workers):
     sim = fleet_process
