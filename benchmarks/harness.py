@@ -221,38 +221,9 @@ def per_project_sizes(projects: int, uploads: int) -> list[list[int]]:
 
 def bind(sim, numbers, sizes, *, upload_limit: int):
     """K5Project rows for the fleet projects `numbers` (the fleet helper's, at an offset)."""
-    from imaging.models import K5Project
-    from tests.support.fleet import CONTRACT, PASSWORD, REGION, USER, FleetProject, project_name
+    from tests.support.fleet import bind_projects
 
-    state = sim.state()
-    ids = {p["name"]: p["id"] for p in state["projects"]}
-    zones = state["zones"]
-    fleet = []
-    for number, project_sizes in zip(numbers, sizes, strict=True):
-        name = project_name(number)
-        project = K5Project(
-            name=name,
-            region=REGION,
-            identity_url=sim.auth_url,
-            contract=CONTRACT,
-            k5_project_id=ids[name],
-            username=USER,
-            upload_limit=upload_limit,
-            availability_zones_override=[z["name"] for z in zones],
-            sync_server_zones={z["image_server"]: z["name"] for z in zones},
-        )
-        project.set_password(PASSWORD)
-        project.save()
-        volume_ids = []
-        for size in sorted(set(project_sizes)):
-            created = sim.control(
-                "POST",
-                f"projects/{ids[name]}/volumes",
-                json={"count": project_sizes.count(size), "size": size, "os": "centos"},
-            ).json()
-            volume_ids += created["ids"]
-        fleet.append(FleetProject(project, volume_ids))
-    return fleet
+    return bind_projects(sim, sizes, upload_limit=upload_limit, numbers=numbers)
 
 
 def analyze() -> None:

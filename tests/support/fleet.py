@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,17 +68,22 @@ class FleetProject:
 
 
 def bind_projects(
-    sim: Simulator, sizes: list[list[int]], *, upload_limit: int
+    sim: Simulator,
+    sizes: list[list[int]],
+    *,
+    upload_limit: int,
+    numbers: Iterable[int] | None = None,
 ) -> list[FleetProject]:
     """A K5Project row per simulator project, and in project n one volume per size (GB) in
-    sizes[n]."""
+    sizes[n] — projects 0, 1, ... or the fleet projects `numbers`."""
     from imaging.models import K5Project
 
     state = sim.state()
     zones = state["zones"]
     ids = {p["name"]: p["id"] for p in state["projects"]}
     fleet = []
-    for n, project_sizes in enumerate(sizes):
+    numbers = range(len(sizes)) if numbers is None else numbers
+    for n, project_sizes in zip(numbers, sizes, strict=True):
         name = project_name(n)
         project = K5Project(
             name=name,
