@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import translation
 from django_filters.rest_framework import DjangoFilterBackend
@@ -27,6 +26,7 @@ from imaging.api.serializers import (
     JobSerializer,
     ProjectSerializer,
     VolumeSerializer,
+    zones_by_job,
 )
 from imaging.engine.inventory import no_inventory_yet, project_inventory
 from imaging.engine.pacing import budget, queue_forecast
@@ -34,7 +34,7 @@ from imaging.engine.remedy import cancel_job, retry_job
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission
 from imaging.filtersets import EventFilterSet, JobFilterSet
-from imaging.models import Channel, JobState, ZoneSyncResult
+from imaging.models import Channel, ImageJob, JobState
 
 
 class InEnglish:
@@ -128,10 +128,13 @@ MAX_IDEMPOTENCY_KEY = 255  # ImageJob.idempotency_key
 YES, NO = {"1", "true", "yes"}, {"", "0", "false", "no"}
 
 
-def forecasts_for(jobs) -> dict[int, dict]:
-    """Queue positions for the queued jobs among `jobs`: one forecast per project."""
+def forecasts_for(jobs) -> dict[int, tuple]:
+    """Queue position and estimated start of the queued jobs among `jobs`, by job id."""
     projects = {job.project_id: job.project for job in jobs if job.state == JobState.QUEUED}
-    return {pk: queue_forecast(project) for pk, project in projects.items()}
+    forecasts: dict[int, tuple] = {}
+    for project in projects.values():
+        forecasts.update(queue_forecast(project))  # type: ignore[arg-type]
+    return forecasts
 
 
 class JobViewSet(
@@ -149,12 +152,7 @@ class JobViewSet(
 
     def get_queryset(self):
         return (
-            visible_jobs(self.request.user)
-            .select_related("project")
-            .prefetch_related(
-                Prefetch("zones", ZoneSyncResult.objects.order_by("-role", "availability_zone"))
-            )
-            .order_by("-created_at", "-id")
+            visible_jobs(self.request.user).select_related("project").order_by("-created_at", "-id")
         )
 
     def list(self, request, *args, **kwargs):
@@ -167,7 +165,11 @@ class JobViewSet(
         return Response(self.get_serializer(job, context=self._context([job])).data)
 
     def _context(self, jobs):
-        return {**self.get_serializer_context(), "forecasts": forecasts_for(jobs)}
+        return {
+            **self.get_serializer_context(),
+            "forecasts": forecasts_for(jobs),
+            "zones": zones_by_job(jobs),
+        }
 
     @extend_schema(
         request=JobCreateSerializer,
@@ -229,7 +231,7 @@ class JobViewSet(
             "client_address": _client_address(request),
         }
         job, created = submit_job(submission, **options)
-        job = self.get_queryset().get(pk=job.pk)
+        job = ImageJob.objects.select_related("project").get(pk=job.pk)
         return Response(
             self.get_serializer(job, context=self._context([job])).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

@@ -163,12 +163,14 @@ def _create_job(
     )
     zones = project_zones(s.project)
     source = job.volume_zone
-    for zone in sorted(set(zones) | ({source} if source else set())):
-        ZoneSyncResult.objects.create(
+    ZoneSyncResult.objects.bulk_create(
+        ZoneSyncResult(
             job=job,
             availability_zone=zone,
             role=SyncRole.SOURCE if zone == source else SyncRole.REPLICA,
         )
+        for zone in sorted(set(zones) | ({source} if source else set()))
+    )
     detail = {
         "volume": job.volume,
         "force": job.force,

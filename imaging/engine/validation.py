@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -101,7 +102,13 @@ def check_submission(submission: Submission) -> CheckedSubmission:
             _("K5 creates images only in the bare container format."),
             field="container_format",
         )
-    if ImageJob.objects.active().filter(project=s.project, volume_id=s.volume_id).exists():
+    # One query for both rules; the volume's is reported first.
+    clashes = set(
+        ImageJob.objects.active()
+        .filter(Q(volume_id=s.volume_id) | Q(image_name=name), project=s.project)
+        .values_list("volume_id", "image_name")
+    )
+    if any(volume_id == s.volume_id for volume_id, _name in clashes):
         raise Refusal(
             "volume_busy",
             _(
@@ -110,7 +117,7 @@ def check_submission(submission: Submission) -> CheckedSubmission:
             ),
             field="volume_id",
         )
-    if ImageJob.objects.active().filter(project=s.project, image_name=name).exists():
+    if any(taken == name for _volume_id, taken in clashes):
         raise Refusal(
             "image_name_taken",
             interpolate_lazy(

@@ -90,8 +90,7 @@ def make_job(
         requested_by=user,
         requested_by_name=user.get_username(),
         channel=channel,
-        expected_seconds=480,
-        **fields,
+        **{"expected_seconds": 480, **fields},
     )
     for zone in ZONES:
         ZoneSyncResult.objects.create(

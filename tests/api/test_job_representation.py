@@ -1,0 +1,127 @@
+"""The jobs API writes each job out by hand, for speed (docs/performance.md). Here what a tool
+receives is held to what DRF derives from the serializer's declared fields — the ones the
+schema publishes — for jobs in every state, so the answers and the schema cannot drift apart."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.db.models import Prefetch
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from imaging.api.serializers import JobSerializer
+from imaging.api.views import forecasts_for
+from imaging.models import ImageJob, JobState, SyncStatus, UploadAttempt, ZoneSyncResult
+from tests.support.jobs import make_job
+
+
+def jobs_in_every_state(project, other_project, user):
+    now = timezone.now()
+    jobs = [
+        make_job(project, user, volume_id="v-queued-1", image_name="q1"),
+        make_job(project, user, volume_id="v-queued-2", image_name="q2"),
+        make_job(other_project, user, volume_id="v-queued-3", image_name="q3"),
+        make_job(
+            project,
+            user,
+            volume_id="v-uploading",
+            image_name="up",
+            state=JobState.UPLOADING,
+            # Mid-way between two roundings of the progress, whichever moment it is read at.
+            submitted_at=now - timedelta(seconds=24010),
+            expected_seconds=48000,
+            image_id="img-up",
+        ),
+        make_job(
+            project,
+            user,
+            volume_id="v-verifying",
+            image_name="ver",
+            state=JobState.VERIFYING,
+            image_id="img-ver",
+            upload_finished_at=now - timedelta(seconds=60),
+            sync_watch_until=now + timedelta(seconds=540),
+        ),
+        make_job(project, user, volume_id="v-done", image_name="done", state=JobState.SUCCEEDED),
+        make_job(
+            project,
+            user,
+            volume_id="v-sync",
+            image_name="sync",
+            state=JobState.SYNC_FAILED,
+            os_family="windows",
+            force=True,
+        ),
+        make_job(project, user, volume_id="v-cancel", image_name="c", state=JobState.CANCELLED),
+    ]
+    failed = make_job(project, user, volume_id="v-fail", image_name="f", state=JobState.FAILED)
+    jobs += [failed, make_job(project, user, volume_id="v-fail", image_name="f2", retry_of=failed)]
+    ZoneSyncResult.objects.filter(job__state=JobState.SYNC_FAILED, role="replica").update(
+        status=SyncStatus.FAILED, reason="timeout", checked_at=now - timedelta(microseconds=1)
+    )
+    # Both projects' windows full: the queued jobs' starts follow from these, not from the
+    # moment each answer is made.
+    for p in (project, other_project):
+        sent = make_job(
+            p,
+            user,
+            volume_id="v-sent",
+            image_name="sent",
+            state=JobState.UPLOADING,
+            expected_seconds=10**6,
+        )
+        for minutes in (50, 40, 30, 20):
+            UploadAttempt.objects.create(
+                project=p, job=sent, sent_at=now - timedelta(minutes=minutes, microseconds=7)
+            )
+    return jobs
+
+
+def as_declared(request) -> dict[int, dict]:
+    """Every job as DRF makes it of the declared fields (ModelSerializer's own walk), rendered
+    as the API renders."""
+    fetched = ImageJob.objects.prefetch_related(
+        Prefetch("zones", ZoneSyncResult.objects.order_by("-role", "availability_zone"))
+    )
+    serializer = JobSerializer(context={"request": request, "forecasts": forecasts_for(fetched)})
+    return {
+        job.pk: json.loads(
+            JSONRenderer().render(serializers.ModelSerializer.to_representation(serializer, job))
+        )
+        for job in fetched
+    }
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "Asia/Tokyo"])
+def test_a_tool_gets_what_the_declared_fields_say(
+    api, project, other_project, stella, settings, time_zone
+):
+    settings.TIME_ZONE = time_zone
+    jobs = jobs_in_every_state(project, other_project, stella)
+    tool = api(stella)  # staff: sees both projects
+
+    listed = {job["id"]: job for job in tool.get("/api/v1/jobs/?page_size=500").json()["results"]}
+    request = Request(APIRequestFactory().get("/api/v1/jobs/"))
+    declared = as_declared(request)
+
+    assert set(listed) == set(declared) >= {job.pk for job in jobs}
+    for pk, job in listed.items():
+        assert job == declared[pk]
+        assert job == tool.get(f"/api/v1/jobs/{pk}/").json()
+    # The cases the comparison is meant to cover are really there.
+    assert {job["state"] for job in listed.values()} >= set(JobState.values) - {JobState.SUBMITTING}
+    assert sorted(job["queue_position"] for job in listed.values() if job["queue_position"]) == [
+        1,
+        1,
+        2,
+        3,
+    ]
+    assert any(zone["checked_at"] for job in listed.values() for zone in job["zones"])
+    assert any(job["retry_of"] for job in listed.values())
+    assert any(0 < (job["progress"] or 0) < 1 for job in listed.values())
