@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -116,13 +118,13 @@ class ZoneSerializer(serializers.ModelSerializer):
         fields = ["availability_zone", "role", "status", "reason", "checked_at"]
 
 
-# DRF's own formatting of a model's date-time (the current time zone, ISO 8601), for the
-# representations written out below.
-_DATETIME = serializers.DateTimeField()
-
-
-def _when(value):
-    return _DATETIME.to_representation(value) if value else None
+def _when(value: datetime | None) -> str | None:
+    """A date-time as DRF's DateTimeField writes it (ISO 8601 in the current time zone, UTC as
+    "Z"), at a fifth of its cost: a page of jobs has a few hundred."""
+    if not value:
+        return None
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def zones_by_job(jobs: Iterable[ImageJob]) -> dict[int, list[dict]]:
@@ -204,6 +206,37 @@ class JobSerializer(serializers.ModelSerializer):
             "zones",
             "events",
         ]
+
+    # What `to_representation` reads (`progress_estimate` included) and what the queue
+    # forecast reads of a job's project: a list loads these columns and no others.
+    columns = (
+        "id",
+        "project_id",
+        "project__name",
+        "project__upload_limit",
+        "project__upload_window_seconds",
+        "volume_id",
+        "volume",
+        "image_name",
+        "image_id",
+        "disk_format",
+        "container_format",
+        "force",
+        "os_family",
+        "state",
+        "waiting_reason",
+        "error_message",
+        "error_detail",
+        "expected_seconds",
+        "requested_by_name",
+        "channel",
+        "created_at",
+        "submitted_at",
+        "upload_finished_at",
+        "sync_watch_until",
+        "finished_at",
+        "retry_of_id",
+    )
 
     def to_representation(self, job):
         # Written out rather than left to DRF's walk over 28 fields and their zones: on a

@@ -156,7 +156,8 @@ class JobViewSet(
         )
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        jobs = self.filter_queryset(self.get_queryset()).only(*JobSerializer.columns)
+        page = self.paginate_queryset(jobs)
         serializer = self.get_serializer(page, many=True, context=self._context(page))
         return self.get_paginated_response(serializer.data)
 
