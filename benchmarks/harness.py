@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -123,23 +123,7 @@ class Clusters:
     def usage(self) -> Usage:
         """CPU seconds so far and memory of every live process of the clusters."""
         groups = {c.process.pid for c in self.clusters}
-        usage = Usage()
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) not in groups:  # field 5 of stat: the process group
-                    continue
-                usage.cpu += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-                status = (stat.parent / "status").read_text()
-            except (OSError, IndexError, ValueError):
-                continue  # it ended meanwhile
-            peak = re.search(r"VmHWM:\s+(\d+) kB", status)
-            rss = re.search(r"VmRSS:\s+(\d+) kB", status)
-            if peak and rss:
-                usage.peak_rss = max(usage.peak_rss, int(peak.group(1)) * 1024)
-                usage.rss_total += int(rss.group(1)) * 1024
-                usage.processes += 1
-        return usage
+        return usage_of(lambda pid, group, name: group in groups)
 
     def stop(self) -> None:
         for cluster in self.clusters:
@@ -161,6 +145,30 @@ class Usage:
     peak_rss: int = 0  # bytes, the largest process's high-water mark
     rss_total: int = 0  # bytes, every process now
     processes: int = 0
+
+
+def usage_of(chosen: Callable[[int, int, str], bool]) -> Usage:
+    """CPU seconds so far and memory of every live process for which `chosen(pid, process
+    group, command name)` is true."""
+    usage = Usage()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
+            if not chosen(int(stat.parent.name), int(fields[2]), name):  # fields[2]: group
+                continue
+            usage.cpu += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            status = (stat.parent / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue  # it ended meanwhile
+        peak = re.search(r"VmHWM:\s+(\d+) kB", status)
+        rss = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if peak and rss:
+            usage.peak_rss = max(usage.peak_rss, int(peak.group(1)) * 1024)
+            usage.rss_total += int(rss.group(1)) * 1024
+            usage.processes += 1
+    return usage
 
 
 def quantile(values: list[float], q: float) -> float:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 from harness import Clusters, set_up_django
 
+from tests.support.web_server import free_port
+
 PG_VERSION = "15"
 CREATE = ["pg_createcluster", PG_VERSION]
 CONTROL = ["pg_ctlcluster", PG_VERSION]
@@ -56,12 +58,6 @@ def available() -> str:
         if not shutil.which(tool):
             return f"{tool} is not installed"
     return ""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Postgres:
