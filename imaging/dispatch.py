@@ -8,6 +8,8 @@ tasks → engine → models — and a worker never looks for a row it cannot see
 from __future__ import annotations
 
 from django.db import transaction
+from django_q.brokers import Broker, get_broker
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 START_UPLOADS = "imaging.tasks.start_uploads"
@@ -21,7 +23,23 @@ def enqueue(task: str, *args) -> None:
     """Queue `task` (a dotted name) with `args` after the current transaction commits (at once
     outside one). The group is the task's own name, so the admin lists results by kind."""
     group = task.rpartition(".")[2]
-    transaction.on_commit(lambda: async_task(task, *args, q_options={"group": group}))
+    transaction.on_commit(
+        lambda: async_task(task, *args, q_options={"group": group, "broker": _broker()})
+    )
+
+
+_brokers: dict[str, Broker] = {}
+
+
+def _broker() -> Broker:
+    """The process's broker for the configured queue. Left to itself, django-q2 builds one per
+    task — with Redis a new connection pool, so a new connection and its handshake for every
+    submission. A Redis client is safe to share between threads, and after a fork it opens
+    connections of its own; the ORM broker keeps no connection."""
+    name = Conf.CLUSTER_NAME
+    if name not in _brokers:
+        _brokers[name] = get_broker(name)
+    return _brokers[name]
 
 
 def notify_when_finished(sender, job, **kwargs) -> None:
