@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import requests
@@ -130,6 +131,7 @@ def main(argv=None) -> int:
 
 def prepare(args, sim) -> tuple[str, list[dict]]:
     from django.contrib.auth.models import User
+    from django.utils import timezone
 
     from imaging.models import ApiToken, ImageJob, JobState, K5Project, Membership, Role
     from tests.support.demo import DEMO_CONTRACT, DEMO_PASSWORD, DEMO_USER, ZONE_SERVERS, ZONES
@@ -150,22 +152,32 @@ def prepare(args, sim) -> tuple[str, list[dict]]:
     Membership.objects.create(user=user, project=project, role=Role.MEMBER)
     _, key = ApiToken.issue(user, "benchmark")
     states = [JobState.SUCCEEDED] * 6 + [JobState.QUEUED, JobState.UPLOADING, JobState.FAILED]
-    ImageJob.objects.bulk_create(
-        [
-            ImageJob(
-                project=project,
-                volume_id=f"earlier-{n:05d}",
-                volume_size_gb=10,
-                image_name=f"earlier-{n:05d}",
-                preparation_confirmed="linux-network-settings-removed",
-                requested_by=user,
-                requested_by_name=user.username,
-                state=states[n % len(states)],
-            )
-            for n in range(args.jobs)
-        ],
-        batch_size=1000,
-    )
+    now = timezone.now()
+
+    def earlier(n: int) -> ImageJob:
+        """A job of the project's history, one a minute, as the engine leaves it."""
+        state = states[n % len(states)]
+        created = now - timedelta(minutes=args.jobs - n)
+        times = {}
+        if state != JobState.QUEUED:
+            times["submitted_at"] = created + timedelta(minutes=1)
+        if state in (JobState.SUCCEEDED, JobState.FAILED):
+            times["upload_finished_at"] = created + timedelta(minutes=5)
+            times["finished_at"] = created + timedelta(minutes=15)
+        return ImageJob(
+            project=project,
+            volume_id=f"earlier-{n:05d}",
+            volume_size_gb=10,
+            image_name=f"earlier-{n:05d}",
+            preparation_confirmed="linux-network-settings-removed",
+            requested_by=user,
+            requested_by_name=user.username,
+            state=state,
+            created_at=created,
+            **times,
+        )
+
+    ImageJob.objects.bulk_create([earlier(n) for n in range(args.jobs)], batch_size=1000)
     analyze()
     volumes = sim.control(
         "POST",

@@ -158,7 +158,11 @@ class ImageJob(models.Model):
                 name="one_active_job_per_volume",
             ),
         ]
-        indexes = [models.Index(fields=["project", "state", "created_at"])]
+        indexes = [
+            models.Index(fields=["project", "state", "created_at"]),
+            # A submission's expected duration reads the project's last successes.
+            models.Index(fields=["project", "state", "-finished_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"job {self.pk}: {self.image_name} from {self.volume_id} ({self.state})"
