@@ -29,7 +29,7 @@ from imaging.api.serializers import (
     VolumeSerializer,
 )
 from imaging.engine.inventory import no_inventory_yet, project_inventory
-from imaging.engine.pacing import budget, queue_forecast
+from imaging.engine.pacing import budget, queue_forecasts
 from imaging.engine.remedy import cancel_job, retry_job
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission
@@ -129,9 +129,14 @@ YES, NO = {"1", "true", "yes"}, {"", "0", "false", "no"}
 
 
 def forecasts_for(jobs) -> dict[int, dict]:
-    """Queue positions for the queued jobs among `jobs`: one forecast per project."""
-    projects = {job.project_id: job.project for job in jobs if job.state == JobState.QUEUED}
-    return {pk: queue_forecast(project) for pk, project in projects.items()}
+    """Queue positions for the queued jobs among `jobs`, by project: one forecast for all."""
+    queued = [job for job in jobs if job.state == JobState.QUEUED]
+    found = queue_forecasts(queued)
+    forecasts: dict[int, dict] = {}
+    for job in queued:
+        if job.pk in found:
+            forecasts.setdefault(job.project_id, {})[job.pk] = found[job.pk]
+    return forecasts
 
 
 class JobViewSet(
