@@ -29,12 +29,12 @@ from imaging.api.serializers import (
     zones_by_job,
 )
 from imaging.engine.inventory import no_inventory_yet, project_inventory
-from imaging.engine.pacing import budget, queue_forecast
+from imaging.engine.pacing import budget, queue_forecasts
 from imaging.engine.remedy import cancel_job, retry_job
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission
 from imaging.filtersets import EventFilterSet, JobFilterSet
-from imaging.models import Channel, ImageJob, JobState
+from imaging.models import Channel, ImageJob
 
 
 class InEnglish:
@@ -128,15 +128,6 @@ MAX_IDEMPOTENCY_KEY = 255  # ImageJob.idempotency_key
 YES, NO = {"1", "true", "yes"}, {"", "0", "false", "no"}
 
 
-def forecasts_for(jobs) -> dict[int, tuple]:
-    """Queue position and estimated start of the queued jobs among `jobs`, by job id."""
-    projects = {job.project_id: job.project for job in jobs if job.state == JobState.QUEUED}
-    forecasts: dict[int, tuple] = {}
-    for project in projects.values():
-        forecasts.update(queue_forecast(project))  # type: ignore[arg-type]
-    return forecasts
-
-
 class JobViewSet(
     InEnglish,
     mixins.CreateModelMixin,
@@ -168,7 +159,7 @@ class JobViewSet(
     def _context(self, jobs):
         return {
             **self.get_serializer_context(),
-            "forecasts": forecasts_for(jobs),
+            "forecasts": queue_forecasts(jobs),
             "zones": zones_by_job(jobs),
         }
 

@@ -7,11 +7,17 @@ every transaction with BEGIN IMMEDIATE, which serialises writers the same way.
 
 from __future__ import annotations
 
-import heapq
+import operator
+from bisect import insort
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
+from typing import TypeVar
 
 from django.db import transaction
+from django.db.models import Case, Q, QuerySet, When, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from imaging.models import ImageJob, JobState, K5Project, UploadAttempt
@@ -30,13 +36,27 @@ class Budget:
 
 
 def counted_attempts(project: K5Project, now: datetime) -> list[datetime]:
-    since = now - timedelta(seconds=project.upload_window_seconds)
-    return list(
-        UploadAttempt.objects.filter(project=project, sent_at__gt=since)
+    return counted_attempts_of([project], now).get(project.pk, [])
+
+
+def counted_attempts_of(projects: Iterable[K5Project], now: datetime) -> dict[int, list[datetime]]:
+    """The uploads still counted in each project's window, oldest first, by project pk."""
+    in_window = [
+        Q(project=project, sent_at__gt=now - timedelta(seconds=project.upload_window_seconds))
+        for project in projects
+    ]
+    if not in_window:
+        return {}
+    sent: dict[int, list[datetime]] = {}
+    rows = (
+        UploadAttempt.objects.filter(reduce(operator.or_, in_window))
         .exclude(outcome__in=UploadAttempt.FREE_OUTCOMES)
         .order_by("sent_at")
-        .values_list("sent_at", flat=True)
+        .values_list("project_id", "sent_at")
     )
+    for project_id, when in rows:
+        sent.setdefault(project_id, []).append(when)
+    return sent
 
 
 def budget(project: K5Project, now: datetime | None = None) -> Budget:
@@ -86,31 +106,139 @@ def start_due_uploads(project: K5Project, now: datetime | None = None) -> list[I
     return started
 
 
-def queue_forecast(
-    project: K5Project, now: datetime | None = None, *, new_job: bool = False
-) -> dict[int | None, tuple[int, datetime]]:
-    """Queue position (1 = next) and estimated start of each queued job of the project; with
-    `new_job`, also (under the key None) of a job that would be submitted now."""
-    now = now or timezone.now()
-    window = timedelta(seconds=project.upload_window_seconds)
-    sent = counted_attempts(project, now)
-    # When each of the `limit` slots is next free: the oldest uploads in the window free theirs
-    # first; unused slots are free now.
-    slots = [now] * max(project.upload_limit - len(sent), 0)
-    slots += [when + window for when in sent[-project.upload_limit :]]
-    heapq.heapify(slots)
-    forecast: dict[int | None, tuple[int, datetime]] = {}
-    queued: list[tuple[int | None, datetime | None]] = list(
-        ImageJob.objects.filter(project=project, state=JobState.QUEUED)
-        .order_by("created_at", "id")
-        .values_list("pk", "not_before")
-    )
-    if new_job:
-        queued.append((None, None))
-    earliest = now
-    for position, (pk, not_before) in enumerate(queued, start=1):
-        start = max(heapq.heappop(slots), earliest, not_before or now)
-        earliest = start  # in order: no job starts before the one ahead of it
-        forecast[pk] = (position, start)
-        heapq.heappush(slots, start + window)
+Key = TypeVar("Key", bound=Hashable)
+
+
+def free_slots(
+    sent: list[datetime], limit: int, window: timedelta, now: datetime
+) -> list[datetime]:
+    """When each of the `limit` upload slots is next free: the oldest uploads in the window free
+    theirs first; unused slots are free now."""
+    return [now] * max(limit - len(sent), 0) + [when + window for when in sent[-limit:]]
+
+
+def forecast_starts(
+    slots: list[datetime],
+    window: timedelta,
+    now: datetime,
+    marks: Iterable[tuple[int, datetime | None, Key]],
+) -> dict[Key, tuple[int, datetime]]:
+    """The estimated start of some jobs of one project's queue, as `start_due_uploads` would
+    start them: in order, each when a slot is free, none before the one ahead of it nor before
+    its `not_before`.
+
+    `marks` are (position, not_before, key), by position (1 = next), without repeats: the jobs
+    asked about and every queued job K5 told to wait (a `not_before` later than `now`). A job
+    between them cannot be held up by its own `not_before` (it is at most `now`), so it is
+    counted, not simulated: the cost does not grow with the queue.
+    """
+    forecast: dict[Key, tuple[int, datetime]] = {}
+    earliest, started = now, 0
+    for position, not_before, key in marks:
+        slots, earliest = _start_unmarked(slots, earliest, window, position - 1 - started)
+        start = max(slots[0], not_before or now)  # slots[0] >= earliest >= now
+        slots = [*slots[1:], start + window]
+        earliest, started = start, position
+        forecast[key] = (position, start)
     return forecast
+
+
+def _start_unmarked(
+    slots: list[datetime], earliest: datetime, window: timedelta, count: int
+) -> tuple[list[datetime], datetime]:
+    """The slots (in order) and the last start after `count` more jobs that nothing but the slots
+    holds up.
+
+    No job starts before `earliest`, so a slot free earlier is as good as free at `earliest`.
+    Then, while the slots' span is at most a window, each slot reused comes back after every
+    other (a window later, and no earlier than the latest of them), so the jobs take the slots
+    in turn, a window further each round.
+    """
+    slots = sorted(max(slot, earliest) for slot in slots)
+    # A slot more than a window after the earliest comes from an upload counted after `now`
+    # (another host's clock, or one sent while this forecast was read): step, as the queue would,
+    # until the span is a window again; a skew of seconds costs a few steps.
+    while count and slots[-1] > slots[0] + window:
+        earliest = slots.pop(0)
+        insort(slots, earliest + window)
+        count -= 1
+    if count:
+        rounds, turn = divmod(count - 1, len(slots))
+        earliest = slots[turn] + rounds * window
+        slots = [slot + rounds * window for slot in slots[turn + 1 :]] + [
+            slot + (rounds + 1) * window for slot in slots[: turn + 1]
+        ]
+    return slots, earliest
+
+
+def _marks(
+    queued: QuerySet[ImageJob], asked: list[int], now: datetime
+) -> QuerySet[ImageJob, tuple[int, int, datetime | None, int]]:
+    """(project, position, not_before, pk) of the `queued` jobs a forecast must place: the ones
+    `asked` about and the ones K5 told to wait. The positions (1 = next) are numbered in the
+    database, in one pass over each project's queue in (created_at, id) order, and only these
+    rows leave it. (Counting the jobs ahead of each row instead costs a pass per row: 8 to 20
+    times slower for a page of 50 queued jobs, measured on SQLite and PostgreSQL.)"""
+    position = Window(RowNumber(), partition_by="project", order_by=["created_at", "id"])
+    return (
+        queued.alias(position=position)
+        .annotate(mark=Case(When(Q(pk__in=asked) | Q(not_before__gt=now), then="position")))
+        .filter(mark__isnull=False)
+        .order_by()
+        .values_list("project_id", "mark", "not_before", "pk")
+    )
+
+
+def queue_forecasts(
+    jobs: Iterable[ImageJob], now: datetime | None = None
+) -> dict[int, tuple[int, datetime]]:
+    """Queue position (1 = next) and estimated start of each of `jobs` still queued, by pk.
+
+    The jobs may belong to many projects (loaded with them: `select_related("project")`). Two
+    queries whatever the number of jobs, projects or jobs ahead: the positions of these jobs
+    and of the jobs K5 told to wait, then the uploads counted in those projects' windows. None
+    if no job is queued.
+    """
+    queued = {job.pk: job for job in jobs if job.state == JobState.QUEUED}
+    if not queued:
+        return {}
+    now = now or timezone.now()
+    projects = {job.project_id: job.project for job in queued.values()}
+    # The jobs queued after the last of these cannot hold them up: not numbered.
+    ahead = ImageJob.objects.filter(
+        project__in=list(projects),
+        state=JobState.QUEUED,
+        created_at__lte=max(job.created_at for job in queued.values()),
+    )
+    marks: dict[int, list[tuple[int, datetime | None, int]]] = {}
+    still_queued: set[int] = set()  # projects with one of `jobs` still queued
+    for project_id, position, not_before, pk in _marks(ahead, list(queued), now):
+        marks.setdefault(project_id, []).append((position, not_before, pk))
+        if pk in queued:
+            still_queued.add(project_id)
+    sent = counted_attempts_of([projects[pk] for pk in still_queued], now)
+    forecasts: dict[int, tuple[int, datetime]] = {}
+    for project_id in still_queued:
+        project = projects[project_id]
+        window = timedelta(seconds=project.upload_window_seconds)
+        slots = free_slots(sent.get(project_id, []), project.upload_limit, window, now)
+        found = forecast_starts(slots, window, now, sorted(marks[project_id]))
+        forecasts.update((pk, found[pk]) for pk in found.keys() & queued.keys())
+    return forecasts
+
+
+def next_in_queue(project: K5Project, now: datetime | None = None) -> tuple[int, datetime]:
+    """Where a job submitted now would stand in the project's queue, and when it would start."""
+    now = now or timezone.now()
+    queued = ImageJob.objects.filter(project=project, state=JobState.QUEUED)
+    position = queued.count() + 1
+    # A job queued since the count stands behind the new one: it cannot hold it up.
+    marks: list[tuple[int, datetime | None, int | None]] = sorted(
+        (place, not_before, pk)
+        for _, place, not_before, pk in _marks(queued, [], now)
+        if place < position
+    )
+    marks.append((position, None, None))
+    window = timedelta(seconds=project.upload_window_seconds)
+    slots = free_slots(counted_attempts(project, now), project.upload_limit, window, now)
+    return forecast_starts(slots, window, now, marks)[None]

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from imaging import csv_export
 from imaging.access import can_act_on, visible_events, visible_jobs, visible_projects
 from imaging.engine.errors import Refusal
-from imaging.engine.pacing import queue_forecast
+from imaging.engine.pacing import queue_forecasts
 from imaging.engine.remedy import (
     AFTER_TASKS,
     can_cancel,
@@ -47,7 +47,7 @@ def _job(request, job_id):
 @login_required
 def job_page(request, job_id):
     job = _job(request, job_id)
-    forecast = queue_forecast(job.project).get(job.pk) if job.state == JobState.QUEUED else None
+    forecast = queue_forecasts([job]).get(job.pk)
     transitions = list(job.events.filter(kind=EventKind.TRANSITION).order_by("created_at", "id"))
     for event in transitions:  # the timeline names states as the heading does
         event.to_state_label = JobState(event.to_state).label

@@ -21,7 +21,7 @@ from imaging.engine.inventory import (
     project_inventory,
     request_refresh,
 )
-from imaging.engine.pacing import budget, queue_forecast
+from imaging.engine.pacing import budget, next_in_queue
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import PREPARATION_TEXT, Submission
 from imaging.models import Channel, OsFamily
@@ -163,7 +163,7 @@ def create_image(request, project_id, volume_id):
             messages.success(request, _("Image job queued: %(name)s") % {"name": job.image_name})
             return redirect("job", job.pk)
     family = row.os_family if row else OsFamily.UNKNOWN
-    position, start = queue_forecast(project, new_job=True)[None]
+    position, start = next_in_queue(project)
     return render(
         request,
         "imaging/create_image.html",

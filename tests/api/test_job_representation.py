@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from imaging.api.serializers import JobSerializer
-from imaging.api.views import forecasts_for
+from imaging.engine.pacing import queue_forecasts
 from imaging.models import ImageJob, JobState, SyncStatus, UploadAttempt, ZoneSyncResult
 from tests.support.jobs import make_job
 
@@ -89,7 +89,7 @@ def as_declared(request) -> dict[int, dict]:
     fetched = ImageJob.objects.prefetch_related(
         Prefetch("zones", ZoneSyncResult.objects.order_by("-role", "availability_zone"))
     )
-    serializer = JobSerializer(context={"request": request, "forecasts": forecasts_for(fetched)})
+    serializer = JobSerializer(context={"request": request, "forecasts": queue_forecasts(fetched)})
     return {
         job.pk: json.loads(
             JSONRenderer().render(serializers.ModelSerializer.to_representation(serializer, job))
