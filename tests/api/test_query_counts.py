@@ -103,3 +103,28 @@ def test_one_project_costs_the_same_however_many_the_caller_sees(api, project, s
             password_encrypted="-",
         )
     assert queries_for(tool, url) == few
+
+
+def test_the_jobs_list_costs_the_same_for_queues_in_one_project_as_in_five(api, project, stella):
+    """Each project with a queued job on the page has its own queue and window: they are read
+    together, not one project after another."""
+    from imaging.models import K5Project
+
+    tool = api(stella)
+    tool.get("/api/v1/jobs/")  # the token's first use writes last_used once
+    make_job(project, stella, volume_id="volume-0", image_name="image-0")
+    one = queries_for(tool, "/api/v1/jobs/")
+    for n in range(4):
+        elsewhere = K5Project.objects.create(
+            name=f"elsewhere-{n}",
+            region="jp-east-1",
+            contract="c",
+            identity_url="http://k5.invalid/v3",
+            k5_project_id=f"p{n}",
+            username="u",
+            password_encrypted="-",
+        )
+        make_job(elsewhere, stella, volume_id=f"volume-{n}", image_name=f"image-{n}")
+    listed = tool.get("/api/v1/jobs/").json()["results"]
+    assert [job["queue_position"] for job in listed] == [1] * 5
+    assert queries_for(tool, "/api/v1/jobs/") == one
