@@ -34,7 +34,7 @@ from imaging.engine.remedy import cancel_job, retry_job
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission
 from imaging.filtersets import EventFilterSet, JobFilterSet
-from imaging.models import Channel, ImageJob
+from imaging.models import Channel
 
 
 class InEnglish:
@@ -222,8 +222,8 @@ class JobViewSet(
             "idempotency_key": key,
             "client_address": _client_address(request),
         }
+        # Answered from the job as it was written (not read back): it is the row.
         job, created = submit_job(submission, **options)
-        job = ImageJob.objects.select_related("project").get(pk=job.pk)
         return Response(
             self.get_serializer(job, context=self._context([job])).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -18,6 +19,8 @@ from rest_framework.test import APIRequestFactory
 from imaging.api.serializers import JobSerializer
 from imaging.engine.pacing import queue_forecasts
 from imaging.models import ImageJob, JobState, SyncStatus, UploadAttempt, ZoneSyncResult
+from tests.api.client import job_body
+from tests.support.demo import CENTOS_BATCH, WIN_AD
 from tests.support.jobs import make_job
 
 
@@ -125,3 +128,18 @@ def test_a_tool_gets_what_the_declared_fields_say(
     assert any(zone["checked_at"] for job in listed.values() for zone in job["zones"])
     assert any(job["retry_of"] for job in listed.values())
     assert any(0 < (job["progress"] or 0) < 1 for job in listed.values())
+
+
+@pytest.mark.parametrize("volume", [CENTOS_BATCH, WIN_AD])
+def test_a_created_job_is_answered_as_it_is_read_afterwards(api, project, bob, volume):
+    """The POST answers from the job it wrote; a GET reads it back from the database."""
+    tool = api(bob)
+    created = tool.post("/api/v1/jobs/", job_body(project, volume, force=True))
+    assert created.status_code == 201, created.content
+    job = created.json()
+    read = tool.get(f"/api/v1/jobs/{job['id']}/").json()
+    # A slot is free: the start is "now", whenever each answer was made.
+    starts = [parse_datetime(j.pop("estimated_start")) for j in (job, read)]
+    assert abs(starts[1] - starts[0]) < timedelta(seconds=5)
+    assert job == read
+    assert job["volume"]["id"] == volume and job["zones"] and job["queue_position"] == 1
