@@ -77,7 +77,7 @@ def main(argv=None) -> int:
 
         sim = start_simulator()
         try:
-            key, bodies = prepare(args, sim)
+            key, bodies, plain_bodies = prepare(args, sim)
             server, url = start_gunicorn(env, Path(tmp) / "gunicorn.log")
             spenders = {
                 "portal": lambda pid, group, name: group == server.pid,
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
                 "Redis": lambda pid, group, name: name == "redis-server",
             }
             try:
-                rows = measure_all(args, url, key, bodies, spenders)
+                rows = measure_all(args, url, key, bodies, plain_bodies, spenders)
             finally:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait(timeout=30)
@@ -129,7 +129,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def prepare(args, sim) -> tuple[str, list[dict]]:
+def prepare(args, sim) -> tuple[str, list[dict], list[dict]]:
+    """The API token, the bodies of the API's POSTs (each a volume of its own in the
+    simulator) and of DRF's generic create's (in a project of their own: the API's queue is
+    not lengthened by them)."""
     from django.contrib.auth.models import User
     from django.utils import timezone
 
@@ -193,17 +196,30 @@ def prepare(args, sim) -> tuple[str, list[dict]]:
         }
         for n, volume_id in enumerate(volumes)
     ]
-    return key, bodies
+    elsewhere = K5Project.objects.create(
+        name="elsewhere", region="jp-east-1", identity_url=sim.auth_url, contract=DEMO_CONTRACT
+    )
+    plain_bodies = [
+        {"project": elsewhere.pk, "volume_id": f"plain-{n:05d}", "image_name": f"plain-{n:05d}"}
+        for n in range(args.requests * 2)
+    ]
+    return key, bodies, plain_bodies
 
 
-def measure_all(args, base: str, key: str, bodies: list[dict], spenders: dict) -> list[dict]:
+def measure_all(
+    args, base: str, key: str, bodies: list[dict], plain_bodies: list[dict], spenders: dict
+) -> list[dict]:
     headers = {"Authorization": f"Token {key}"}
-    posts = iter(bodies)
+    posts, plain_posts = iter(bodies), iter(plain_bodies)
     lock = threading.Lock()
 
     def next_body():
         with lock:
             return next(posts)
+
+    def next_plain_body():
+        with lock:
+            return next(plain_posts)
 
     def same_body():  # the bare endpoint does nothing with it
         return bodies[0]
@@ -211,8 +227,10 @@ def measure_all(args, base: str, key: str, bodies: list[dict], spenders: dict) -
     bare_get, bare_post = "GET /bench/bare/ (before)", "POST /bench/bare/ (before)"
     plan = [
         (bare_get, bare_get, "GET", "/bench/bare/", None),
+        ("GET /bench/drf-jobs/", bare_get, "GET", "/bench/drf-jobs/", None),
         ("GET /api/v1/jobs/", bare_get, "GET", "/api/v1/jobs/", None),
         (bare_post, bare_post, "POST", "/bench/bare/", same_body),
+        ("POST /bench/drf-jobs/", bare_post, "POST", "/bench/drf-jobs/", next_plain_body),
         ("POST /api/v1/jobs/", bare_post, "POST", "/api/v1/jobs/", next_body),
         ("GET /bench/bare/ (after)", bare_get, "GET", "/bench/bare/", None),
         ("POST /bench/bare/ (after)", bare_post, "POST", "/bench/bare/", same_body),
