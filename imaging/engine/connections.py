@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import socket
 import threading
@@ -14,7 +15,14 @@ from django.utils import timezone
 
 from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.telemetry import k5_observer
-from imaging.k5 import Endpoint, K5Client, K5CredentialError, K5EndpointNotFound, K5Unavailable
+from imaging.k5 import (
+    Endpoint,
+    K5Client,
+    K5Config,
+    K5CredentialError,
+    K5EndpointNotFound,
+    K5Unavailable,
+)
 from imaging.k5 import deadline as k5_deadline
 from imaging.k5.client import SERVICES
 from imaging.models import EngineLease, EventKind, ImageJob, JobEvent, K5Project
@@ -86,19 +94,20 @@ def _cached_client(project: K5Project) -> K5Client:
 def _sign_in(
     project_pk: int, key: str, client: K5Client, *, despite_rejection: bool = False
 ) -> None:
-    """Sign `client` in to K5 — one process at a time per project, across every worker and
-    host. The client calls this whenever it needs a token: first use, a token near its expiry,
-    a token K5 refused (a password changed in K5 revokes the user's tokens).
+    """Sign `client` in to K5 — one process at a time per K5 user, across every worker, host
+    and project. The client calls this whenever it needs a token: first use, a token near its
+    expiry, a token K5 refused (a password changed in K5 revokes the user's tokens).
 
-    Each worker process has its own client, so a freshly started cluster — or every process
-    at once after K5 revoked their tokens — would otherwise send the password from each: with
-    a wrong password that is one rejection per process, and K5 locks the user (often shared by
-    several projects) after five. Under the lease, the credential is read again; once one
-    process has been rejected, the others see the mark and send nothing. A holder that dies
-    lets the lease run out.
+    Each worker process has its own client per project, so a freshly started cluster — or
+    every process at once after K5 revoked their tokens — would otherwise send the password
+    from each: with a wrong password that is one rejection per process and per project, and K5
+    locks the user after five. The lease is the user's, not the project's: one K5 user often
+    serves every project of a contract. Under it the credential is read again; once one sign-in
+    has been rejected, every project holding that password for that user carries the mark, and
+    the others send nothing. A holder that dies lets the lease run out.
     """
     hold = client.config.connect_timeout + client.config.read_timeout + 5
-    lease, holder = f"sign-in:{project_pk}", f"{_PROCESS}:{uuid.uuid4().hex[:8]}"
+    lease, holder = sign_in_lease(client.config), f"{_PROCESS}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + hold
     while not EngineLease.acquire(lease, holder, hold):
         if k5_deadline.exhausted():  # a web request's time budget (imaging.k5.deadline)
@@ -152,39 +161,69 @@ def forget_clients() -> None:
         _clients.clear()
 
 
+def sign_in_lease(config: K5Config) -> str:
+    """The lease under which the K5 user of `config` signs in (a user is unique within its
+    contract, the Keystone domain, at one identity endpoint)."""
+    user = config.username or config.user_id or ""
+    who = "\n".join([config.auth_url.rstrip("/"), config.contract or "", user])
+    return f"sign-in:{hashlib.sha256(who.encode()).hexdigest()[:32]}"
+
+
+def same_credential(project: K5Project) -> list[K5Project]:
+    """The projects (this one included) that sign in as this project's K5 user with this
+    project's password: what K5 says of one password it says of them all."""
+    password = project.get_password()
+    return [
+        other
+        for other in K5Project.objects.filter(
+            contract=project.contract, username=project.username
+        ).order_by("pk")
+        if other.identity_url.rstrip("/") == project.identity_url.rstrip("/")
+        and (other.pk == project.pk or other.get_password() == password)
+    ]
+
+
 def _clear_credentials_invalid(project: K5Project) -> None:
     message = f"K5 accepted the credential of {project.username} again; waiting jobs go on."
     with transaction.atomic():
-        K5Project.objects.filter(pk=project.pk).update(
-            credentials_invalid_at=None, credentials_error=""
-        )
-        JobEvent.record(project_id=project.pk, job_id=None, kind=EventKind.NOTE, message=message)
-        ImageJob.objects.active().filter(
-            project=project, waiting_reason=project.credentials_error
-        ).update(waiting_reason="")
+        for same in same_credential(project):
+            if same.credentials_valid:
+                continue
+            K5Project.objects.filter(pk=same.pk).update(
+                credentials_invalid_at=None, credentials_error=""
+            )
+            JobEvent.record(project_id=same.pk, job_id=None, kind=EventKind.NOTE, message=message)
+            ImageJob.objects.active().filter(
+                project=same, waiting_reason=same.credentials_error
+            ).update(waiting_reason="")
     project.credentials_invalid_at = None
     project.credentials_error = ""
 
 
 def mark_credentials_invalid(project: K5Project, error: K5CredentialError) -> None:
-    """Stop using the credential until an admin changes it, and tell every waiting job why."""
+    """Stop using the credential until an admin changes it — in every project that holds the
+    same password for the same K5 user — and tell every waiting job why."""
     message = (
         f"K5 rejected the credential of {project.username}: {error.message}. No further "
         "attempt is made until an admin updates it (K5 locks the user after 5 wrong "
         "passwords in 15 minutes)."
     )
+    now = timezone.now()
     with transaction.atomic():
-        changed = K5Project.objects.filter(pk=project.pk, credentials_invalid_at=None).update(
-            credentials_invalid_at=timezone.now(), credentials_error=message
-        )
-        if changed:
-            JobEvent.record(
-                project_id=project.pk,
-                job_id=None,
-                kind=EventKind.NOTE,
-                message=message,
-                detail={"request_id": error.request_id},
+        for same in same_credential(project):
+            changed = K5Project.objects.filter(pk=same.pk, credentials_invalid_at=None).update(
+                credentials_invalid_at=now, credentials_error=message
             )
-        ImageJob.objects.active().filter(project=project).update(waiting_reason=message)
-    project.credentials_invalid_at = project.credentials_invalid_at or timezone.now()
+            if changed:
+                JobEvent.record(
+                    project_id=same.pk,
+                    job_id=None,
+                    kind=EventKind.NOTE,
+                    message=message
+                    if same.pk == project.pk
+                    else f"{message} (Signing in for project {project.name}.)",
+                    detail={"request_id": error.request_id, "project": project.name},
+                )
+            ImageJob.objects.active().filter(project=same).update(waiting_reason=message)
+    project.credentials_invalid_at = project.credentials_invalid_at or now
     project.credentials_error = message

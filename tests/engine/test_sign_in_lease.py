@@ -14,12 +14,13 @@ from contextlib import contextmanager
 import pytest
 
 from imaging.engine import connections
+from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.polling import poll_project
 from imaging.engine.upload import send_upload
 from imaging.models import EngineLease, EventKind, JobState, K5Project, UploadAttempt
-from tests.support.demo import UBUNTU_APP
-from tests.support.jobs import run_to_uploading, submit
+from tests.support.demo import DEMO_PASSWORD, UBUNTU_APP
+from tests.support.jobs import make_job, run_to_uploading, submit
 
 TOKEN_PATH = "/identity/v3/auth/tokens"
 
@@ -105,7 +106,9 @@ def test_no_password_leaves_while_another_process_holds_the_lease(k5sim, project
     connections.forget_clients()
     run_to_uploading(project, submit(project, bob))
     k5sim.control("DELETE", "tokens")
-    assert EngineLease.acquire(f"sign-in:{project.pk}", "another-process", 60)
+    assert EngineLease.acquire(
+        connections.sign_in_lease(project.k5_config()), "another-process", 60
+    )
     k5sim.clear_requests()
 
     result = poll_project(project)
@@ -155,3 +158,44 @@ def test_an_upload_whose_credential_is_rejected_on_signing_in_again_waits_unsent
     assert job.state == JobState.QUEUED
     assert "rejected the credential" in job.waiting_reason
     assert UploadAttempt.objects.get(job=job).outcome == "not_sent"
+
+
+def copies_of(project: K5Project, count: int) -> list[K5Project]:
+    """More portal projects signing in as the same K5 user with the same password, as every
+    project of a contract often does."""
+    copies = []
+    for _ in range(count):
+        copy = K5Project.objects.get(pk=project.pk)
+        copy.pk, copy.name = None, f"{project.name}-copy-{K5Project.objects.count()}"
+        copy.set_password(DEMO_PASSWORD)  # encrypted anew: the same password, another text
+        copy.save()
+        copies.append(copy)
+    return copies
+
+
+@pytest.mark.django_db
+def test_projects_sharing_a_k5_user_send_its_changed_password_once_in_all(k5sim, project, bob):
+    shared = [project, *copies_of(project, 5)]
+    updated = copies_of(project, 1)[0]  # an admin already gave this one the new password
+    updated.set_password("changed-in-k5")
+    updated.save()
+    waiting = make_job(shared[3], bob, image_name="waits")
+    connections.forget_clients()
+    k5sim.control("PATCH", "users/demo-user", json={"password": "changed-in-k5"})
+    k5sim.clear_requests()
+
+    for each in shared:
+        with pytest.raises(CredentialsInvalid):
+            connections.client_for(K5Project.objects.get(pk=each.pk))
+
+    assert token_answers(k5sim) == [401], "the old password was sent once, for all six"
+    user = next(u for u in k5sim.state()["users"] if u["name"] == "demo-user")
+    assert user["recent_failed_logins"] == 1 and user["locked_until"] is None
+    assert not any(K5Project.objects.get(pk=each.pk).credentials_valid for each in shared)
+    waiting.refresh_from_db()
+    assert "K5 rejected the credential of demo-user" in waiting.waiting_reason
+    assert f"Signing in for project {project.name}" in shared[3].events.get(kind="note").message
+
+    connections.client_for(K5Project.objects.get(pk=updated.pk))  # its own password: signed in
+    assert token_answers(k5sim) == [401, 201]
+    assert K5Project.objects.get(pk=updated.pk).credentials_valid
