@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from imaging.models import ImageJob, JobEvent, JobState, SyncStatus, ZoneSyncResult
+from imaging.models import ImageJob, JobEvent, JobState, K5Project, SyncStatus, ZoneSyncResult
 from tests.support.jobs import make_job
 
 STATES = [
@@ -52,6 +52,19 @@ def add_jobs(projects, user, count: int) -> None:
             )
 
 
+def elsewhere(n: int) -> K5Project:
+    """Another project, which staff see too (never signed in to K5 here)."""
+    return K5Project.objects.create(
+        name=f"elsewhere-{n}",
+        region="jp-east-1",
+        contract="c",
+        identity_url="http://k5.invalid/v3",
+        k5_project_id=f"p{n}",
+        username="u",
+        password_encrypted="-",
+    )
+
+
 def queries_for(tool, path: str) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = tool.get(path)
@@ -86,45 +99,24 @@ def test_the_list_really_shows_all_those_jobs(api, project, other_project, stell
 
 def test_one_project_costs_the_same_however_many_the_caller_sees(api, project, stella):
     """Staff see every project: one project's answer must not pay for all of them."""
-    from imaging.models import K5Project
-
     tool = api(stella)
     url = f"/api/v1/projects/{project.pk}/"
     tool.get(url)  # the token's first use writes last_used once
     few = queries_for(tool, url)
     for n in range(10):
-        K5Project.objects.create(
-            name=f"elsewhere-{n}",
-            region="jp-east-1",
-            contract="c",
-            identity_url="http://k5.invalid/v3",
-            k5_project_id=f"p{n}",
-            username="u",
-            password_encrypted="-",
-        )
+        elsewhere(n)
     assert queries_for(tool, url) == few
 
 
 def test_the_jobs_list_costs_the_same_for_queues_in_one_project_as_in_five(api, project, stella):
     """Each project with a queued job on the page has its own queue and window: they are read
     together, not one project after another."""
-    from imaging.models import K5Project
-
     tool = api(stella)
     tool.get("/api/v1/jobs/")  # the token's first use writes last_used once
     make_job(project, stella, volume_id="volume-0", image_name="image-0")
     one = queries_for(tool, "/api/v1/jobs/")
     for n in range(4):
-        elsewhere = K5Project.objects.create(
-            name=f"elsewhere-{n}",
-            region="jp-east-1",
-            contract="c",
-            identity_url="http://k5.invalid/v3",
-            k5_project_id=f"p{n}",
-            username="u",
-            password_encrypted="-",
-        )
-        make_job(elsewhere, stella, volume_id=f"volume-{n}", image_name=f"image-{n}")
+        make_job(elsewhere(n), stella, volume_id=f"volume-{n}", image_name=f"image-{n}")
     listed = tool.get("/api/v1/jobs/").json()["results"]
     assert [job["queue_position"] for job in listed] == [1] * 5
     assert queries_for(tool, "/api/v1/jobs/") == one
