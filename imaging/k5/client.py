@@ -188,6 +188,12 @@ class K5Client:
         # keystoneauth annotates the margin int; it only builds a timedelta from it.
         return held.will_expire_soon(self.refresh_margin(held))  # type: ignore[arg-type]
 
+    def token_refused(self) -> bool:
+        """A service refused the token held (401) — as it does every token of a user whose
+        password was changed in K5."""
+        held = self.auth.auth_ref
+        return held is not None and held.auth_token == self._rejected_token
+
     def refresh_margin(self, held: ks_access.AccessInfo | None = None) -> float:
         """How long before its expiry a token is replaced: the configured margin (5 min), or
         a quarter of the token's life if that is shorter — a token living less than the

@@ -18,6 +18,7 @@ from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.polling import poll_project
 from imaging.engine.upload import send_upload
+from imaging.k5 import K5Unavailable
 from imaging.models import EngineLease, EventKind, JobState, K5Project, UploadAttempt
 from tests.support.demo import DEMO_PASSWORD, UBUNTU_APP
 from tests.support.jobs import make_job, run_to_uploading, submit
@@ -199,3 +200,28 @@ def test_projects_sharing_a_k5_user_send_its_changed_password_once_in_all(k5sim,
     connections.client_for(K5Project.objects.get(pk=updated.pk))  # its own password: signed in
     assert token_answers(k5sim) == [401, 201]
     assert K5Project.objects.get(pk=updated.pk).credentials_valid
+
+
+@pytest.mark.django_db
+def test_a_password_just_accepted_signs_in_the_users_other_projects_at_once(
+    k5sim, project, settings
+):
+    """A cold start of many projects of one user does not queue them behind one lease: the
+    password K5 has just accepted in this process goes for the others without it."""
+    settings.K5_CONNECT_TIMEOUT = settings.K5_READ_TIMEOUT = 0.2  # a 5.4 s wait for the lease
+    others = copies_of(project, 3)
+    connections.forget_clients()
+    connections.client_for(project)  # K5 accepts the password: this process has seen it
+    lease = connections.sign_in_lease(project.k5_config())
+    assert EngineLease.acquire(lease, "another-process", 60)
+    k5sim.clear_requests()
+
+    for each in others:
+        connections.client_for(K5Project.objects.get(pk=each.pk))
+
+    assert token_answers(k5sim) == [201, 201, 201]
+    # A new process (no password seen yet) waits for the lease instead.
+    connections.forget_clients()
+    with pytest.raises(K5Unavailable, match="another worker has been signing in"):
+        connections.client_for(K5Project.objects.get(pk=others[0].pk))
+    assert token_answers(k5sim) == [201, 201, 201]
