@@ -7,7 +7,9 @@ the end of the test.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -47,7 +49,8 @@ def start_gunicorn(env: dict[str, str], log_path: Path) -> tuple[subprocess.Pope
                 return process, url
         except requests.RequestException:  # not listening yet, or still importing
             time.sleep(0.1)
-    process.kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # its workers too
     raise RuntimeError(f"gunicorn did not start:\n{log_path.read_text()[-3000:]}")
 
 
