@@ -238,7 +238,8 @@ def analyze() -> None:
     """The tables as autovacuum leaves them within a minute of a bulk insert (PostgreSQL 13+
     also vacuums insert-only tables): fresh planner statistics — without, PostgreSQL sorted
     all 10,000 jobs for a page of 50 (30 ms instead of 0.3) — and the visibility map, without
-    which a count reads every row of the table instead of the index (3 ms instead of 1)."""
+    which a count reads every row of the table instead of the index (a page's count of 10,000
+    jobs, under EXPLAIN ANALYZE: 4.9 ms instead of 1.9)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
