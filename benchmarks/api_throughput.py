@@ -137,20 +137,10 @@ def prepare(args, sim) -> tuple[str, list[dict], list[dict]]:
     from django.utils import timezone
 
     from imaging.models import ApiToken, ImageJob, JobState, K5Project, Membership, Role
-    from tests.support.demo import DEMO_CONTRACT, DEMO_PASSWORD, DEMO_USER, ZONE_SERVERS, ZONES
+    from tests.support.cast import bound_project
+    from tests.support.demo import DEMO_CONTRACT
 
-    project = K5Project(
-        name="demo-project-1",
-        region="jp-east-1",
-        identity_url=sim.auth_url,
-        contract=DEMO_CONTRACT,
-        k5_project_id=sim.project_id("demo-project-1"),
-        username=DEMO_USER,
-        availability_zones_override=list(ZONES),
-        sync_server_zones=dict(ZONE_SERVERS),
-    )
-    project.set_password(DEMO_PASSWORD)
-    project.save()
+    project = bound_project(sim, "demo-project-1")
     user = User.objects.create_user("bob")
     Membership.objects.create(user=user, project=project, role=Role.MEMBER)
     _, key = ApiToken.issue(user, "benchmark")

@@ -29,25 +29,15 @@ from pathlib import Path
 from harness import Clusters, set_up_django
 
 from tests.support.web_server import free_port
+from tests.support.workers import ENGINE_ENV
 
 PG_VERSION = "15"
 CREATE = ["pg_createcluster", PG_VERSION]
 CONTROL = ["pg_ctlcluster", PG_VERSION]
 REDIS = ["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-ENGINE = {
-    "ENGINE_TICK_SECONDS": "0.5",
-    "ENGINE_TICKER_SECONDS": "3",
-    "ENGINE_TICKER_LEASE_SECONDS": "3",
-    "ENGINE_WATCHDOG_SECONDS": "1",
-    "ENGINE_SYNC_SETTLE_BASE_SECONDS": "1",
-    "ENGINE_SYNC_SETTLE_SECONDS_PER_GB": "0",
-    "ENGINE_SUBMIT_GRACE_SECONDS": "6",
-    "ENGINE_UNAVAILABLE_BACKOFF_SECONDS": "1",
-    "K5_CONNECT_TIMEOUT": "1",
-    "K5_READ_TIMEOUT": "2",
-    "Q_WORKERS": "2",
-    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-}
+# The end-to-end tests' shrunk engine timings, and a short ticker lease and watchdog: a
+# restart must not leave the engine without a ticker for long.
+ENGINE = {**ENGINE_ENV, "ENGINE_TICKER_LEASE_SECONDS": "3", "ENGINE_WATCHDOG_SECONDS": "1"}
 SPEED = 600
 UPLOAD = "/blockstorage/v2/{project_id}/volumes/{volume_id}/action"
 
@@ -144,9 +134,9 @@ def drill(args, postgres: Postgres, redis: Redis, tmp: Path) -> dict:
         "REDIS_URL": redis.url,
         "Q_CLUSTER_NAME": f"restart-drill-{os.getpid()}",
         "DJANGO_DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
         "PORTAL_VAR_DIR": str(tmp),
         **ENGINE,
+        "LOG_LEVEL": "WARNING",  # this process's own; the clusters log at INFO
     }
     set_up_django(env)
     from django.contrib.auth.models import User
@@ -154,37 +144,16 @@ def drill(args, postgres: Postgres, redis: Redis, tmp: Path) -> dict:
     from imaging.engine import connections
     from imaging.engine.submission import submit_job
     from imaging.engine.validation import Submission
-    from imaging.models import ImageJob, JobState, K5Project, Membership, Role
-    from tests.support.demo import (
-        CENTOS_WEB,
-        DEMO_CONTRACT,
-        DEMO_PASSWORD,
-        DEMO_USER,
-        RHEL_DB,
-        UBUNTU_APP,
-        WIN_AD,
-        ZONE_SERVERS,
-        ZONES,
-    )
+    from imaging.models import ImageJob, JobState, Membership, Role
+    from tests.support.cast import bound_project
+    from tests.support.demo import CENTOS_WEB, RHEL_DB, UBUNTU_APP, WIN_AD
     from tests.support.simulator import start_simulator
 
     sim = start_simulator()
     clusters = Clusters(env, tmp)
     try:
         sim.speed_up(SPEED)
-        project = K5Project(
-            name="demo-project-1",
-            region="jp-east-1",
-            identity_url=sim.auth_url,
-            contract=DEMO_CONTRACT,
-            k5_project_id=sim.project_id("demo-project-1"),
-            username=DEMO_USER,
-            availability_zones_override=list(ZONES),
-            sync_server_zones=dict(ZONE_SERVERS),
-            upload_window_seconds=3600 // SPEED,
-        )
-        project.set_password(DEMO_PASSWORD)
-        project.save()
+        project = bound_project(sim, "demo-project-1", upload_window_seconds=3600 // SPEED)
         bob = User.objects.create_user("bob")
         Membership.objects.create(user=bob, project=project, role=Role.MEMBER)
         volumes = [CENTOS_WEB, UBUNTU_APP, RHEL_DB, WIN_AD][: args.jobs]

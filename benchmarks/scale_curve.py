@@ -126,10 +126,11 @@ def main(argv=None) -> int:
 def measure(args, sim, fleet, user, latency: float, interval: float) -> dict:
     from imaging.engine.tick import tick
     from imaging.models import EventKind, ImageJob, JobEvent, JobState
-    from tests.support.fleet import send_uploads
+    from tests.support.fleet import send_uploads, submit_jobs
 
     sim.control("DELETE", "faults")
-    job_ids = submit(fleet, user, suffix=f"{latency:g}")
+    # Image names of this measurement's own: K5 still holds the images of the ones before.
+    job_ids = submit_jobs(fleet, user, suffix=f"{latency:g}")
     outcomes = send_uploads(fleet)
     assert outcomes == {"accepted": len(job_ids)}, outcomes
     ends = upload_ends(sim, job_ids)
@@ -187,28 +188,6 @@ def measure(args, sim, fleet, user, latency: float, interval: float) -> dict:
         "detection_max": round(max(lags), 1),
         "left_uploading_for": dict(outcomes),
     }
-
-
-def submit(fleet, user, *, suffix: str) -> list[int]:
-    """One job per volume, through the engine's validation; image names of this measurement's
-    own (K5 still holds the images of the ones before)."""
-    from imaging.engine.submission import submit_job
-    from imaging.engine.validation import Submission
-
-    return [
-        submit_job(
-            Submission(
-                project=member.project,
-                volume_id=volume_id,
-                image_name=f"image-of-{volume_id}-{suffix}",
-                preparation_confirmed=True,
-            ),
-            user=user,
-            channel="api",
-        )[0].pk
-        for member in fleet
-        for volume_id in member.volume_ids
-    ]
 
 
 def upload_ends(sim, job_ids) -> dict[int, float]:

@@ -115,19 +115,21 @@ def bind_projects(
     return fleet
 
 
-def submit_jobs(fleet: list[FleetProject], user) -> list[int]:
-    """One job per volume, through the same validation the web form and the API use."""
+def submit_jobs(fleet: list[FleetProject], user, *, suffix: str = "") -> list[int]:
+    """One job per volume, through the same validation the web form and the API use; image
+    names end in `suffix` when given (a measurement of its own after others)."""
     from imaging.engine.submission import submit_job
     from imaging.engine.validation import Submission
 
     job_ids = []
     for member in fleet:
         for volume_id in member.volume_ids:
+            name = f"image-of-{volume_id}"
             job, created = submit_job(
                 Submission(
                     project=member.project,
                     volume_id=volume_id,
-                    image_name=f"image-of-{volume_id}",
+                    image_name=f"{name}-{suffix}" if suffix else name,
                     preparation_confirmed=True,
                 ),
                 user=user,
