@@ -469,6 +469,17 @@ ENGINE_EXPECTED_BASE_SECONDS = env_float("ENGINE_EXPECTED_BASE_SECONDS", 120.0, 
 ENGINE_EXPECTED_SECONDS_PER_GB = env_float("ENGINE_EXPECTED_SECONDS_PER_GB", 20.0, minimum=0)
 # A job running longer than this multiple of its expected duration is failed as stuck.
 ENGINE_STUCK_FACTOR = env_float("ENGINE_STUCK_FACTOR", 4.0, minimum=1.0)
+# Cinder copies the volume with the token that sent the upload: the upload is sent with a
+# token that outlives this multiple of the expected copy time (a new sign-in when the one held
+# would not), and a submission whose expected copy outlasts a K5 token is refused.
+ENGINE_COPY_TOKEN_FACTOR = env_float("ENGINE_COPY_TOKEN_FACTOR", 2.0, minimum=1.0)
+# After a job succeeded, its image's sync_status_reason is still read from the project's image
+# listings for this long (a registration can fail after the settle window), and a project with
+# no other work is listed for it at most every ENGINE_SYNC_WATCH_INTERVAL_SECONDS.
+ENGINE_SYNC_WATCH_HOURS = env_float("ENGINE_SYNC_WATCH_HOURS", 24.0, minimum=0)
+ENGINE_SYNC_WATCH_INTERVAL_SECONDS = env_float(
+    "ENGINE_SYNC_WATCH_INTERVAL_SECONDS", 300.0, minimum=1
+)
 # A job left in "submitting" this long (worker died, answer lost) is reconciled against K5.
 ENGINE_SUBMIT_GRACE_SECONDS = env_float(
     "ENGINE_SUBMIT_GRACE_SECONDS", 2 * K5_READ_TIMEOUT + 30, minimum=1

@@ -2,9 +2,13 @@
 number of jobs, and every active job of the project moved on from those two lists.
 
 The image list is the oldest Glance's (see imaging.k5.image): newest first, followed until
-an image older than the oldest watched job. No Glance lists a `killed` image, so an image
-the list does not show is looked up once by id before anything is decided about its job: a
-missing image is never declared gone from a list alone.
+an image older than the oldest watched job. Lists miss items — no Glance lists a `killed`
+image, a page shifts while volumes are created or deleted, a replica lags — so an image or a
+volume the list does not show is looked up once by id before anything is decided about its
+job: nothing is declared gone from a list alone, and a missing volume never deletes an image.
+
+A job that succeeded is still read from the image list for ENGINE_SYNC_WATCH_HOURS: K5 can
+give its image a `sync_status_reason` after the settle window, and then it is not usable.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from imaging.engine.connections import client_for, mark_credentials_invalid
+from imaging.engine.durations import duration_words
 from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import recording_calls
 from imaging.engine.upload import CLOCK_SKEW, reconcile_submitting
@@ -44,6 +51,10 @@ POLLED_STATES = (JobState.SUBMITTING, JobState.UPLOADING, JobState.VERIFYING)
 DEAD_IMAGE_STATES = frozenset({"killed", "deleted", "pending_delete", "deactivated"})
 # Images of failed jobs that are only debris and are removed (an active image is left alone).
 LEFTOVER_IMAGE_STATES = frozenset({"queued", "saving", "killed"})
+# An image still being written.
+UNFINISHED_IMAGE_STATES = frozenset({"queued", "saving"})
+# Where Cinder puts a volume back when its copy has ended, successfully or not.
+VOLUME_AT_REST = frozenset({"available", "in-use"})
 SERVER_IN_REASON = re.compile(r"server\((?P<url>[^)]+)\)")
 
 
@@ -64,6 +75,9 @@ class Listing:
     # The listed images and those looked up by id because the list left them out.
     images_by_id: dict[str, Image] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)  # images K5 could not be asked about
+    # Volumes the list left out and K5 could not be asked about by id (a 404 is not here: a
+    # volume absent from `volumes` and not here is gone).
+    volumes_unknown: set[str] = field(default_factory=set)
     received_at: datetime | None = None
     error: str = ""
     rejected: K5CredentialError | None = None
@@ -77,25 +91,40 @@ def poll_project(project: K5Project, now: datetime | None = None) -> PollResult:
 
 
 def polled_jobs(project: K5Project) -> list[ImageJob]:
-    """The jobs a poll follows. Read before K5 is asked, so that the lists are never older
-    than the states they are compared with."""
+    """The jobs a poll follows: those K5 is working on, and those that succeeded within
+    ENGINE_SYNC_WATCH_HOURS. Read before K5 is asked, so that the lists are never older than
+    the states they are compared with."""
     jobs = list(
-        ImageJob.objects.filter(project=project, state__in=POLLED_STATES).order_by(
-            "created_at", "id"
-        )
+        ImageJob.objects.filter(
+            Q(state__in=POLLED_STATES) | watched_after_success(timezone.now()), project=project
+        ).order_by("created_at", "id")
     )
     for job in jobs:
         job.project = project  # read by the moves (settle window, zone map): no query per job
     return jobs
 
 
+def watched_after_success(now: datetime) -> Q:
+    """Jobs that succeeded recently enough that their image is still read for a late
+    `sync_status_reason`."""
+    hours = settings.ENGINE_SYNC_WATCH_HOURS
+    return Q(state=JobState.SUCCEEDED, finished_at__gte=now - timedelta(hours=hours)) & ~Q(
+        image_id=""
+    )
+
+
 def fetch_listing(project: K5Project, jobs: list[ImageJob]) -> Listing:
     """The K5 half of a poll: two lists, whatever the number of jobs (and a GET of an image
-    the list leaves out). Writes no job, so it may run in a thread of its own
-    (imaging.engine.poller); only signing in touches the database (the sign-in lease)."""
+    or volume the list leaves out). The volume list is skipped when only succeeded jobs are
+    watched. Writes no job, so it may run in a thread of its own (imaging.engine.poller);
+    only signing in touches the database (the sign-in lease)."""
     try:
         client = client_for(project)
-        volumes = {volume.id: volume for volume in blockstorage.volume_list(client)}
+        volumes: dict[str, Volume] = {}
+        volumes_unknown: set[str] = set()
+        if any(job.state in (JobState.SUBMITTING, JobState.UPLOADING) for job in jobs):
+            volumes = {volume.id: volume for volume in blockstorage.volume_list(client)}
+            volumes_unknown = _look_up_unlisted_volumes(client, jobs, volumes)
         since = min(job.submit_started_at or job.created_at for job in jobs) - CLOCK_SKEW
         images = image.image_list_since(client, owner=project.k5_project_id, created_since=since)
         images_by_id = {found.id: found for found in images}
@@ -113,6 +142,7 @@ def fetch_listing(project: K5Project, jobs: list[ImageJob]) -> Listing:
         images=images,
         images_by_id=images_by_id,
         unknown=unknown,
+        volumes_unknown=volumes_unknown,
         received_at=timezone.now(),
     )
 
@@ -137,7 +167,7 @@ def apply_listing(
     ).exclude(waiting_reason="").update(waiting_reason="")
     watching = []
     for job in jobs:
-        if job.image_id in listing.unknown:
+        if job.image_id in listing.unknown or job.volume_id in listing.volumes_unknown:
             continue  # K5 could not say what became of its image: decided at a later tick
         try:
             with log_context(job_id=job.pk):
@@ -179,6 +209,28 @@ def _look_up_unlisted(client, jobs: list[ImageJob], images_by_id: dict[str, Imag
     return unknown
 
 
+def _look_up_unlisted_volumes(client, jobs: list[ImageJob], volumes: dict[str, Volume]) -> set[str]:
+    """GET by id, once each, the volumes of jobs sending or uploading that the list did not
+    show; found ones join `volumes`, gone ones (404) stay out. Returns the ids K5 could not
+    be asked about this time. Costs nothing in the normal case."""
+    unknown = set()
+    for job in jobs:
+        if job.state not in (JobState.SUBMITTING, JobState.UPLOADING):
+            continue
+        if job.volume_id in volumes or job.volume_id in unknown:
+            continue
+        try:
+            volumes[job.volume_id] = blockstorage.volume_get(client, job.volume_id)
+        except K5NotFound:
+            continue  # gone: K5 answered so by id, not just by leaving it out of a list
+        except K5CredentialError:
+            raise
+        except K5Error as exc:
+            logger.warning("looking up volume %s failed: %s", job.volume_id, exc)
+            unknown.add(job.volume_id)
+    return unknown
+
+
 def advance_job(
     job: ImageJob,
     volumes: dict[str, Volume],
@@ -192,20 +244,35 @@ def advance_job(
         return _follow_upload(job, volumes.get(job.volume_id), images_by_id.get(job.image_id), now)
     if job.state == JobState.VERIFYING:
         return _watch_sync(job, images_by_id.get(job.image_id), now)
+    if job.state == JobState.SUCCEEDED:
+        return _watch_after_success(job, images_by_id.get(job.image_id), now)
     return None
 
 
 def _follow_upload(
     job: ImageJob, volume: Volume | None, found: Image | None, now: datetime
 ) -> str | None:
+    """One look at a job whose copy K5 is making. `volume` is None only when K5 answered 404
+    by id; `found` is None only when the image answered 404 by id."""
     if volume is None:
+        # The image is not touched: the volume's absence says nothing about it, and K5 ends
+        # (or already ended) the copy itself.
         return fail(
             job,
             "The volume was deleted while the image was being created.",
             evidence={"volume": None, "image_status": found and found.status},
-            image_found=found,
+            clean_up=False,
         )
+    at_rest = volume.status in VOLUME_AT_REST
     if found is None:
+        if at_rest:
+            # Cinder deletes the image of a copy that failed while it is still queued/saving,
+            # then puts the volume back: the usual shape of a failed copy.
+            return fail(
+                job,
+                "K5 could not create the image (the copy failed and K5 removed the image).",
+                evidence={"volume_status": volume.status, "image": None},
+            )
         return fail(
             job,
             "The image was deleted in K5 before it was ready.",
@@ -225,13 +292,19 @@ def _follow_upload(
             evidence={"volume_status": volume.status, "image_status": found.status},
             image_found=found,
         )
+    if found.status in UNFINISHED_IMAGE_STATES and at_rest:
+        return _copy_ended_unfinished(job, volume, found, now)
+    if job.copy_ended_seen_at is not None:
+        # The image moved on (a lagging list had shown it unfinished): forget the sighting.
+        ImageJob.objects.filter(pk=job.pk).update(copy_ended_seen_at=None)
+        job.copy_ended_seen_at = None
     if found.status == "active" and volume.status != "uploading":
         size_gb = image_size_gb(found, job)
         settle = timedelta(seconds=job.project.sync_settle_seconds(size_gb))
         job.transition(
             JobState.VERIFYING,
             message="The image is active; checking that every availability zone received it "
-            f"(watched for {_minutes(settle.total_seconds())}, for {size_gb} GB).",
+            f"(watched for {duration_words(settle.total_seconds())}, for {size_gb} GB).",
             detail={
                 "image_status": found.status,
                 "volume_status": volume.status,
@@ -250,8 +323,8 @@ def _follow_upload(
     if elapsed > limit:
         return fail(
             job,
-            f"The upload looks stuck: it has run {_minutes(elapsed)}, more than "
-            f"{settings.ENGINE_STUCK_FACTOR:g} times the {_minutes(job.expected_seconds)}"
+            f"The upload looks stuck: it has run {duration_words(elapsed)}, more than "
+            f"{settings.ENGINE_STUCK_FACTOR:g} times the {duration_words(job.expected_seconds)}"
             " expected for this size. K5 was not touched; check the volume and image "
             "in K5 before retrying.",
             evidence={
@@ -263,6 +336,31 @@ def _follow_upload(
             clean_up=False,
         )
     return None
+
+
+def _copy_ended_unfinished(
+    job: ImageJob, volume: Volume, found: Image, now: datetime
+) -> str | None:
+    """The volume is back at rest, its image still queued/saving: Cinder's copy ended without
+    finishing the image — usually because Glance refused the token Cinder copied with (the
+    one that sent the upload) once it had expired; Cinder's own clean-up, with that token, is
+    refused too. Decided on the second tick that shows it, since one list can lag the other;
+    the leftover is then deleted by id with the portal's own (valid) token."""
+    if job.copy_ended_seen_at is None:
+        ImageJob.objects.filter(pk=job.pk).update(copy_ended_seen_at=now)
+        job.copy_ended_seen_at = now
+        return None
+    return fail(
+        job,
+        "The copy stopped before the image was complete (an expired K5 sign-in is the usual "
+        "cause).",
+        evidence={
+            "volume_status": volume.status,
+            "image_status": found.status,
+            "first_seen_at": job.copy_ended_seen_at.isoformat(),
+        },
+        image_found=found,
+    )
 
 
 def image_size_gb(found: Image, job: ImageJob) -> int:
@@ -283,20 +381,7 @@ def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None
         )
     reason = found.sync_status_reason
     if reason:
-        zone = _zone_of_reason(job.project, reason)
-        replicas = job.zones.filter(role=SyncRole.REPLICA)
-        failed = replicas.filter(availability_zone=zone) if zone else replicas
-        failed.update(status=SyncStatus.FAILED, reason=reason, checked_at=now)
-        where = f"availability zone {zone}" if zone else "another availability zone"
-        job.transition(
-            JobState.SYNC_FAILED,
-            message=f"The image could not be registered to {where}. The remedy is "
-            "to delete the image and create it again.",
-            detail={"sync_status_reason": reason, "zone": zone},
-            error_message=f"The image is not usable: registering it to {where} failed.",
-            error_detail=reason,
-        )
-        return "sync_failed"
+        return _sync_failed(job, reason, now)
     # Set by the one transition into VERIFYING, the only state whose jobs come here.
     assert job.sync_watch_until is not None
     if now >= job.sync_watch_until:
@@ -311,6 +396,43 @@ def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None
         )
         return "succeeded"
     return None  # still watching: poll_project records the check for all such jobs at once
+
+
+def _watch_after_success(job: ImageJob, found: Image | None, now: datetime) -> str | None:
+    """A succeeded job's image, read from the list the poll made anyway (never by id: an
+    image the list does not show — deleted by its owner, or older than the list went — is
+    not the engine's business any more)."""
+    if found is None or not found.sync_status_reason:
+        return None
+    return _sync_failed(job, found.sync_status_reason, now, late=True)
+
+
+def _sync_failed(job: ImageJob, reason: str, now: datetime, *, late: bool = False) -> str:
+    zone = _zone_of_reason(job.project, reason)
+    replicas = job.zones.filter(role=SyncRole.REPLICA)
+    failed = replicas.filter(availability_zone=zone) if zone else replicas
+    where = f"availability zone {zone}" if zone else "another availability zone"
+    when = (
+        " K5 reported it after the job had succeeded: the image is no longer usable."
+        if late
+        else ""
+    )
+    with transaction.atomic():
+        failed.update(status=SyncStatus.FAILED, reason=reason, checked_at=now)
+        job.transition(
+            JobState.SYNC_FAILED,
+            message=f"The image could not be registered to {where}.{when} The remedy is "
+            "to delete the image and create it again.",
+            detail={
+                "sync_status_reason": reason,
+                "zone": zone,
+                "zones": list(failed.values_list("availability_zone", flat=True)),
+                "after_success": late,
+            },
+            error_message=f"The image is not usable: registering it to {where} failed.",
+            error_detail=reason,
+        )
+    return "sync_failed"
 
 
 def _zone_of_reason(project: K5Project, reason: str) -> str | None:
@@ -361,7 +483,3 @@ def delete_leftover_image(job: ImageJob, image_id: str, status: str) -> bool:
         detail={"image_id": image_id, "status": status},
     )
     return True
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import statistics
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from imaging import dispatch
 from imaging.access import can_submit
 from imaging.engine.connections import client_for
+from imaging.engine.durations import expected_seconds
 from imaging.engine.errors import Refusal
 from imaging.engine.validation import CheckedSubmission, Submission, check_submission
 from imaging.k5 import K5Error, compute
@@ -22,7 +22,6 @@ from imaging.k5 import deadline as k5_deadline
 from imaging.models import (
     EventKind,
     ImageJob,
-    JobState,
     K5Project,
     SyncRole,
     ZoneSyncResult,
@@ -223,32 +222,6 @@ def project_zones(project: K5Project) -> list[str]:
     )
     project.availability_zones = zones
     return zones
-
-
-def expected_seconds(project: K5Project, size_gb: int) -> int:
-    """How long an upload of this size should take: learned from the project's last
-    successful jobs (median seconds per GB), else the configured default."""
-    done = (
-        ImageJob.objects.filter(
-            project=project,
-            state=JobState.SUCCEEDED,
-            submitted_at__isnull=False,
-            upload_finished_at__isnull=False,
-            volume_size_gb__gt=0,
-        )
-        .order_by("-finished_at")[:20]
-        .values_list("submitted_at", "upload_finished_at", "volume_size_gb")
-    )
-    # `if start and end` only tells the type checker what the query's isnull=False guarantees.
-    rates = [
-        max((end - start).total_seconds(), 0) / size for start, end, size in done if start and end
-    ]
-    size_gb = max(size_gb, 1)
-    if len(rates) >= 3:
-        return max(int(statistics.median(rates) * size_gb), 1)
-    return int(
-        settings.ENGINE_EXPECTED_BASE_SECONDS + settings.ENGINE_EXPECTED_SECONDS_PER_GB * size_gb
-    )
 
 
 def _kick(project_id: int) -> None:

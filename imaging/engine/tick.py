@@ -18,10 +18,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from imaging import dispatch
@@ -29,7 +30,7 @@ from imaging.engine import heartbeat
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.poller import Pending, Poller
 from imaging.engine.polling import PollResult, apply_listing, polled_jobs
-from imaging.models import ACTIVE_STATES, EngineLease, K5Project
+from imaging.models import ACTIVE_STATES, EngineLease, JobState, K5Project
 from portal.logs import log_context
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,24 @@ def tick(
 
 
 def due_projects() -> QuerySet[K5Project]:
-    return K5Project.objects.filter(jobs__state__in=ACTIVE_STATES).distinct().order_by("pk")
+    """Projects with active jobs, every tick; projects whose only followed jobs succeeded
+    lately (their images still read for a late sync failure), every
+    ENGINE_SYNC_WATCH_INTERVAL_SECONDS — one image list, not one call per job."""
+    now = timezone.now()
+    quiet_since = now - timedelta(seconds=settings.ENGINE_SYNC_WATCH_INTERVAL_SECONDS)
+    watched = (
+        Q(
+            jobs__state=JobState.SUCCEEDED,
+            jobs__finished_at__gte=now - timedelta(hours=settings.ENGINE_SYNC_WATCH_HOURS),
+        )
+        & ~Q(jobs__image_id="")
+        & (Q(last_poll__isnull=True) | Q(last_poll__polled_at__lte=quiet_since))
+    )
+    return (
+        K5Project.objects.filter(Q(jobs__state__in=ACTIVE_STATES) | watched)
+        .distinct()
+        .order_by("pk")
+    )
 
 
 def take(project: K5Project, poller: Poller, report: TickReport) -> None:

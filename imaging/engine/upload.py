@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from imaging import dispatch
 from imaging.engine.connections import client_for, mark_credentials_invalid
+from imaging.engine.durations import copy_token_seconds, duration_words
 from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import recording_calls
 from imaging.k5 import (
@@ -69,6 +70,14 @@ def send_upload(job_id: int) -> str:
     not_replaced = _delete_replaced_image(job, client, attempt)
     if not_replaced:
         return not_replaced
+    try:
+        token = _token_for_copy(job, client)
+    except CredentialsInvalid as exc:
+        return _back_to_queue(job, attempt, Outcome.NOT_SENT, str(exc), waiting_reason=str(exc))
+    except K5Error as exc:
+        return _not_sent_for_now(
+            job, attempt, f"Could not sign in to K5 ({exc.message})", "K5 sign-in failed"
+        )
     with recording_calls(job) as calls:
         try:
             accepted = blockstorage.volume_upload_to_image(
@@ -93,11 +102,14 @@ def send_upload(job_id: int) -> str:
     try:
         job.transition(
             JobState.UPLOADING,
-            message=f"K5 accepted the upload; image {accepted.image_id} is being created.",
+            message=f"K5 accepted the upload; image {accepted.image_id} is being created "
+            f"(sent with a K5 sign-in valid until {token['token_expires_at'] or 'unknown'}, "
+            f"for a copy expected to take {duration_words(job.expected_seconds)}).",
             detail={
                 "image_id": accepted.image_id,
                 "request_id": accepted.request_id,
                 "calls": calls,
+                **token,
             },
             image_id=accepted.image_id,
             submitted_at=timezone.now(),
@@ -106,6 +118,18 @@ def send_upload(job_id: int) -> str:
     except InvalidTransition:
         logger.warning("job %s moved while its upload was sent", job.pk)
     return "accepted"
+
+
+def _token_for_copy(job: ImageJob, client) -> dict:
+    """Have the client hold a token that outlives the copy (signing in afresh, under the
+    user's sign-in lease, when it does not); what the upload's audit event records of it."""
+    needed = copy_token_seconds(job.expected_seconds)
+    held = client.keep_token_for(needed)
+    return {
+        "token_expires_at": held.expires.isoformat() if held.expires else None,
+        "expected_copy_seconds": job.expected_seconds,
+        "token_needed_seconds": int(needed),
+    }
 
 
 def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None) -> str | None:

@@ -14,6 +14,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from imaging.engine.connections import client_for
+from imaging.engine.durations import duration_words, expected_seconds
 from imaging.engine.errors import K5NotAvailable, Refusal, english, interpolate_lazy
 from imaging.k5 import K5Error, K5NotFound, K5TooSlow, blockstorage, compute, image
 from imaging.k5.types import Volume
@@ -171,6 +172,7 @@ def check_submission(submission: Submission) -> CheckedSubmission:
             ),
         ) from None
 
+    _check_copy_fits_sign_in(s.project, volume, client.token_life())
     family = OsFamily.of(volume)
     if family == OsFamily.UNKNOWN:
         if s.os_family not in PREPARATION:
@@ -199,6 +201,31 @@ def check_submission(submission: Submission) -> CheckedSubmission:
         os_family=family,
         preparation=PREPARATION[family],
         server=server,
+    )
+
+
+def _check_copy_fits_sign_in(project: K5Project, volume: Volume, token_life: float | None) -> None:
+    """Cinder copies the volume into Glance with the token that sent the upload; a copy that
+    outlasts a K5 token (3 h) ends with the image `saving` for ever, however fresh the token
+    the engine sends it with. Said before anything is queued."""
+    expected = expected_seconds(project, volume.size)
+    if token_life is None or expected <= token_life:
+        return
+    raise Refusal(
+        "copy_outlasts_sign_in",
+        interpolate_lazy(
+            _(
+                "Copying this %(size)d GB volume is expected to take about %(expected)s, longer "
+                "than a K5 sign-in lasts (%(life)s). K5 copies with the sign-in that sent the "
+                "upload, so it would stop the copy before the end. Nothing was queued."
+            ),
+            {
+                "size": volume.size,
+                "expected": duration_words(expected),
+                "life": duration_words(token_life),
+            },
+        ),
+        field="volume_id",
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from .client import BLOCK_STORAGE, K5Client, parsing
-from .errors import K5UploadOutcomeUnknown
+from .errors import K5InvalidResponse, K5UploadOutcomeUnknown
 from .types import UploadAccepted, Volume
 
 
@@ -67,8 +67,21 @@ def volume_upload_to_image(
         }
     }
     reply = client.post(BLOCK_STORAGE, path, json=body, outcome_unknown=K5UploadOutcomeUnknown)
-    with parsing(path, reply.request_id):
-        return UploadAccepted.from_api(reply.body["os-volume_upload_image"], reply.request_id)
+    try:
+        with parsing(path, reply.request_id):
+            return UploadAccepted.from_api(reply.body["os-volume_upload_image"], reply.request_id)
+    except K5InvalidResponse as exc:
+        # A 2xx says the call was taken (a proxy's HTML page in front of Cinder, say): K5 may
+        # well be creating the image. "Refused" would leave that image untracked, holding the
+        # name; the caller looks at K5 instead.
+        raise K5UploadOutcomeUnknown(
+            f"K5 answered HTTP {reply.status} but its answer could not be read "
+            f"({exc.message}); the upload may have been accepted",
+            status=reply.status,
+            request_id=reply.request_id,
+            method="POST",
+            path=path,
+        ) from None
 
 
 def _next_href(body: dict) -> str | None:

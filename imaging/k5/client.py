@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -143,6 +144,8 @@ class K5Client:
         )
         self._own_sign_in = threading.Lock()
         self._rejected_token: str | None = None
+        # A token judged too short-lived for what is about to be sent (`keep_token_for`).
+        self._short_token: str | None = None
         self._endpoints: tuple[ks_access.AccessInfo | None, dict[str, Endpoint]] = (None, {})
 
     def __repr__(self) -> str:
@@ -181,9 +184,10 @@ class K5Client:
         self._access()
 
     def needs_sign_in(self) -> bool:
-        """No token, one K5 refused, or one with less than `refresh_margin()` left."""
+        """No token, one K5 refused or judged too short for a long copy, or one with less
+        than `refresh_margin()` left."""
         held = self.auth.auth_ref
-        if held is None or held.auth_token == self._rejected_token:
+        if held is None or held.auth_token in (self._rejected_token, self._short_token):
             return True
         # keystoneauth annotates the margin int; it only builds a timedelta from it.
         return held.will_expire_soon(self.refresh_margin(held))  # type: ignore[arg-type]
@@ -193,6 +197,32 @@ class K5Client:
         password was changed in K5."""
         held = self.auth.auth_ref
         return held is not None and held.auth_token == self._rejected_token
+
+    def keep_token_for(self, seconds: float) -> ks_access.AccessInfo:
+        """A token that stays valid at least `seconds` from now, signing in afresh (through
+        the owner's sign-in) when the one held would expire sooner; returns it.
+
+        Cinder copies a volume into Glance with the token of the request that started the
+        copy: a token expiring before the copy ends leaves the image `saving` for ever. When
+        even a new token lives less than `seconds`, the new one is still the best there is;
+        the caller compares `token_expires_at()` with what it needs."""
+        held = self._access()
+        if _seconds_left(held) < seconds:
+            self._short_token = held.auth_token
+            held = self._access()
+        return held
+
+    def token_expires_at(self) -> datetime | None:
+        """When the token held expires (None when none is held)."""
+        held = self.auth.auth_ref
+        return held.expires if held is not None else None
+
+    def token_life(self) -> float | None:
+        """How long K5's tokens live, from the one held (issued to expiry), in seconds."""
+        held = self.auth.auth_ref
+        if held is None or not held.issued or not held.expires:
+            return None
+        return (held.expires - held.issued).total_seconds()
 
     def refresh_margin(self, held: ks_access.AccessInfo | None = None) -> float:
         """How long before its expiry a token is replaced: the configured margin (5 min), or
@@ -487,6 +517,12 @@ class K5Client:
             # The call already happened; losing its answer (say, an accepted upload) because
             # an audit write failed would be worse than a missing audit record.
             logger.exception("K5 call observer failed for %s %s", record.method, record.path)
+
+
+def _seconds_left(held: ks_access.AccessInfo) -> float:
+    if not held.expires:
+        return float("inf")
+    return (held.expires - datetime.now(UTC)).total_seconds()
 
 
 @contextmanager

@@ -42,6 +42,9 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     JobState.SUBMITTING: frozenset({JobState.UPLOADING, JobState.QUEUED, JobState.FAILED}),
     JobState.UPLOADING: frozenset({JobState.VERIFYING, JobState.FAILED}),
     JobState.VERIFYING: frozenset({JobState.SUCCEEDED, JobState.SYNC_FAILED, JobState.FAILED}),
+    # K5 can report a zone's registration failed after the settle window: the image is then
+    # not usable after all (imaging.engine.polling watches succeeded jobs for a while).
+    JobState.SUCCEEDED: frozenset({JobState.SYNC_FAILED}),
 }
 
 
@@ -130,6 +133,9 @@ class ImageJob(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)  # K5 accepted it
     upload_finished_at = models.DateTimeField(null=True, blank=True)  # image active
     sync_watch_until = models.DateTimeField(null=True, blank=True)
+    # When a poll first saw the volume back at rest with the image still queued/saving (a copy
+    # that stopped); the next poll that sees it too fails the job.
+    copy_ended_seen_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -31,6 +31,7 @@ VOLUMES = "GET /blockstorage/v2/{project_id}/volumes/detail"
 IMAGES = "GET /image/v2/images"
 DELETES = "DELETE /image/v2/images/{image_id}"
 IMAGE_BY_ID = "GET /image/v2/images/{image_id}"  # what the list leaves out (a killed image)
+VOLUME_BY_ID = "GET /blockstorage/v2/{project_id}/volumes/{volume_id}"  # what the list leaves out
 STEP = 30  # seconds of K5 and portal time per tick
 
 
@@ -130,7 +131,8 @@ ROWS = [
         nothing,
         JobState.FAILED,
         "The volume was deleted while the image was being created.",
-        {UPLOADS: 1, IMAGE_BY_ID: 1, DELETES: 1},
+        # Asked by id before deciding; a missing volume never deletes the image.
+        {UPLOADS: 1, IMAGE_BY_ID: 1, VOLUME_BY_ID: 1},
         during=lambda k5sim, project, job: k5sim.control("DELETE", f"volumes/{job.volume_id}"),
     ),
     Row(
