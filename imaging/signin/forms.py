@@ -77,20 +77,4 @@ class K5SignInForm(forms.Form):
 
     def _no_project_message(self) -> str:
         result = getattr(self.request, "k5_sign_in", None)
-        unmapped = getattr(result, "unmapped", {}) or {}
-        text = gettext(
-            "K5 accepted your sign-in, but none of your K5 roles gives you a role in any "
-            "project of this portal, so there is nothing for you here yet."
-        )
-        if unmapped:
-            listed = "; ".join(f"{name}: {', '.join(roles)}" for name, roles in unmapped.items())
-            text += " " + gettext(
-                "Your K5 roles in the portal's projects (%(roles)s) are not among the roles "
-                "the portal maps to its own. Ask an operator."
-            ) % {"roles": listed}
-        else:
-            text += " " + gettext(
-                "You have no K5 role in any of the portal's projects. Ask your K5 project's "
-                "administrator for one."
-            )
-        return text
+        return k5.nothing_here(getattr(result, "unmapped", {}) or {})

@@ -1,5 +1,7 @@
 """Sign a person in with their K5 account: ask K5, then create or update their portal user and
-replace its memberships from their K5 roles (K5_ROLE_MAP).
+replace its memberships from their K5 roles (K5_ROLE_MAP) — for the registered projects of the
+region and identity endpoint signed into, and of the person's own contract (the K5 domain)
+only. A first sign-in that gives no role creates no portal user.
 
 The person's password goes to K5 once, through the guard (guard.py), and is neither stored nor
 logged; neither are the tokens K5 gives back (imaging.k5.signin revokes them). Their identity
@@ -73,7 +75,9 @@ def sign_in(
         raise SignInRefused(
             _("The portal has no K5 project in region %(region)s.") % {"region": region}
         )
-    projects = list(K5Project.objects.filter(region=region))
+    # Only the projects behind this identity endpoint are K5's to speak about: memberships of
+    # other regions (or another endpoint of this one) stay as their own sign-ins left them.
+    projects = list(K5Project.objects.filter(region=region, identity_url=auth_url))
     account = f"{contract.strip()}/{username.strip()}"
     try:
         attempt = guard.begin(contract, username, address)
@@ -109,7 +113,7 @@ def sign_in(
         log.warning("K5 sign-in failed: account=%s address=%s error=%s", account, address, error)
         raise SignInRefused(_explain(error, contract, username)) from None
     guard.finish(attempt, SignInOutcome.SUCCEEDED)
-    result = _bring_up_to_date(access, projects)
+    result = _bring_up_to_date(access, projects, at={"region": region, "identity_url": auth_url})
     log.info(
         "K5 sign-in: account=%s address=%s projects=%d changes=%d",
         result.user.get_username(),
@@ -170,12 +174,13 @@ def _explain(error: K5Error, contract: str, username: str) -> str:
 
 
 @transaction.atomic
-def _bring_up_to_date(access: UserAccess, projects: list[K5Project]) -> K5SignIn:
-    user = _portal_user(access)
+def _bring_up_to_date(access: UserAccess, projects: list[K5Project], *, at: dict) -> K5SignIn:
     grants, seen, unmapped = [], {}, {}
     for project in projects:
         k5_roles = access.roles_by_project.get(project.k5_project_id, ())
-        if not k5_roles:
+        # The contract is the K5 domain: a role in another contract's project (K5 allows
+        # assignments across domains) is not a role in the project the operator registered.
+        if not k5_roles or project.contract != access.domain_name:
             continue
         seen[project.pk] = k5_roles
         role = highest(
@@ -185,12 +190,44 @@ def _bring_up_to_date(access: UserAccess, projects: list[K5Project]) -> K5SignIn
             unmapped[project.name] = k5_roles
         else:
             grants.append(Grant(project, role, k5_roles))
-    changes = replace_memberships(user, MembershipSource.K5, grants, seen=seen)
+    user = _portal_user(access, create=bool(grants))
+    if user is None:
+        raise SignInRefused(nothing_here(unmapped))
+    changes = replace_memberships(
+        user,
+        MembershipSource.K5,
+        grants,
+        within={project.pk for project in projects},
+        seen=seen,
+        at=at,
+    )
     return K5SignIn(user=user, changes=changes, unmapped=unmapped, projects=len(grants))
 
 
-def _portal_user(access: UserAccess):
-    """The portal user of this K5 user, created on the first sign-in (no usable password)."""
+def nothing_here(unmapped: dict[str, tuple[str, ...]]) -> str:
+    """Why a K5 sign-in K5 accepted leads nowhere: `unmapped` is the person's K5 roles, by
+    registered project, that K5_ROLE_MAP maps to nothing."""
+    text = _(
+        "K5 accepted your sign-in, but none of your K5 roles gives you a role in any "
+        "project of this portal, so there is nothing for you here yet."
+    )
+    if unmapped:
+        listed = "; ".join(f"{name}: {', '.join(roles)}" for name, roles in unmapped.items())
+        why = _(
+            "Your K5 roles in the portal's projects (%(roles)s) are not among the roles "
+            "the portal maps to its own. Ask an operator."
+        ) % {"roles": listed}
+    else:
+        why = _(
+            "You have no K5 role in any of the portal's projects. Ask your K5 project's "
+            "administrator for one."
+        )
+    return f"{text} {why}"
+
+
+def _portal_user(access: UserAccess, *, create: bool):
+    """The portal user of this K5 user; on the first sign-in created (no usable password) when
+    `create`, else None: a K5 account with nothing to do here leaves no user behind."""
     key = f"{access.domain_name}/{access.user_name}"
     account = (
         ExternalAccount.objects.select_for_update()
@@ -209,6 +246,8 @@ def _portal_user(access: UserAccess):
                 _("An operator has disabled the portal account %(name)s.") % {"name": key}
             )
         return user
+    if not create:
+        return None
     users = get_user_model().objects
     if users.filter(username=key[:150]).exists():
         raise SignInRefused(

@@ -1,14 +1,18 @@
 """Replace an external account's memberships with what its source says, at each sign-in.
 
-Only memberships from that source change: an operator's grant to the same user stays as it
-is (and wins: the source's role for that project is ignored). Every membership added, changed
-or removed is an audit event of its project (JobEvent, kind "access", no job), so the
-project's audit page says who gained or lost access, when, and from which K5 roles or groups.
-Memberships whose role did not change only have `synced_at` renewed (no event).
+Only memberships from that source change, and only for the projects the sign-in speaks for
+(a K5 sign-in: those of its region and identity endpoint): an operator's grant to the same user
+stays as it is (and wins: the source's role for that project is ignored), and so do the
+source's memberships of other projects. Every membership added, changed or removed is an audit
+event of its project (JobEvent, kind "access", no job), so the project's audit page says who
+gained or lost access, when, and from which K5 roles or groups; its detail (`sign_in`) names
+every project that sign-in added, changed, removed and kept. Memberships whose role did not
+change only have `synced_at` renewed (no event).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -39,6 +43,7 @@ class Change:
     project: K5Project
     before: str | None
     after: str | None
+    because: tuple[str, ...] = ()  # the K5 roles or groups the source named for the project
 
 
 def highest(roles) -> Role | None:
@@ -48,46 +53,84 @@ def highest(roles) -> Role | None:
 
 @transaction.atomic
 def replace_memberships(
-    user, source: str, grants: list[Grant], *, seen: dict[int, tuple[str, ...]] | None = None
+    user,
+    source: str,
+    grants: list[Grant],
+    *,
+    within: Collection[int] | None = None,
+    seen: dict[int, tuple[str, ...]] | None = None,
+    at: dict[str, str] | None = None,
 ) -> list[Change]:
-    """Make the user's `source` memberships exactly `grants`. `seen` is what the source said
-    about projects it gave no role in (for the audit of a removal)."""
+    """Make the user's `source` memberships of the projects `within` (primary keys; None: every
+    project) exactly `grants`; the source's memberships of other projects are kept as they are.
+
+    `seen` is what the source said about projects it gave no role in (for the audit of a
+    removal); `at` says where the sign-in was (region, identity endpoint) for the audit. Each
+    event also names every project the sign-in added, changed, removed and kept.
+    """
     now = timezone.now()
     seen = seen or {}
     current = {
         m.project_id: m
         for m in Membership.objects.select_for_update().filter(user=user).select_related("project")
     }
-    changes = []
+    changes, renewed = [], []
     for grant in grants:
         membership = current.pop(grant.project.pk, None)
         if membership is None:
-            Membership.objects.create(
-                user=user, project=grant.project, role=grant.role, source=source, synced_at=now
-            )
-            changes.append(Change(grant.project, None, grant.role))
-            _audit(user, source, grant.project, None, grant.role, grant.because)
+            changes.append(Change(grant.project, None, grant.role, grant.because))
         elif membership.source != source:
             continue  # an operator's grant (or another source's): not ours to change
+        elif membership.role != grant.role:
+            changes.append(Change(grant.project, membership.role, grant.role, grant.because))
         else:
-            before = membership.role
-            Membership.objects.filter(pk=membership.pk).update(role=grant.role, synced_at=now)
-            if before != grant.role:
-                changes.append(Change(grant.project, before, grant.role))
-                _audit(user, source, grant.project, before, grant.role, grant.because)
+            renewed.append(membership)
+    kept = [m.project for m in renewed]
     for membership in current.values():
         if membership.source != source:
             continue
-        membership.delete()
-        changes.append(Change(membership.project, membership.role, None))
+        if within is not None and membership.project_id not in within:
+            kept.append(membership.project)  # the sign-in said nothing about it
+            continue
         because = seen.get(membership.project_id, ())
-        _audit(user, source, membership.project, membership.role, None, because)
+        changes.append(Change(membership.project, membership.role, None, because))
+
+    Membership.objects.filter(pk__in=[m.pk for m in renewed]).update(synced_at=now)
+    for change in changes:
+        if change.after is None:
+            Membership.objects.filter(user=user, project=change.project).delete()
+        elif change.before is None:
+            Membership.objects.create(
+                user=user, project=change.project, role=change.after, source=source, synced_at=now
+            )
+        else:
+            Membership.objects.filter(user=user, project=change.project).update(
+                role=change.after, synced_at=now
+            )
+    summary = {**(at or {}), **_named(changes, kept)}
+    for change in changes:
+        _audit(user, source, change, summary)
     return changes
 
 
-def _audit(user, source, project, before, after, because) -> None:
+def _named(changes: list[Change], kept: list[K5Project]) -> dict[str, list[str]]:
+    """The projects of one sign-in by what happened to them, by name."""
+    names: dict[str, list[str]] = {"added": [], "changed": [], "removed": [], "kept": []}
+    for change in changes:
+        if change.before is None:
+            names["added"].append(change.project.name)
+        elif change.after is None:
+            names["removed"].append(change.project.name)
+        else:
+            names["changed"].append(change.project.name)
+    names["kept"] = [project.name for project in kept]
+    return {what: sorted(listed) for what, listed in names.items()}
+
+
+def _audit(user, source, change: Change, summary: dict) -> None:
     via, kind = VIA[MembershipSource(source)]
-    named = f"{kind}: {', '.join(because) if because else 'none'}"
+    before, after = change.before, change.after
+    named = f"{kind}: {', '.join(change.because) if change.because else 'none'}"
     name = user.get_username()
     if before is None:
         message = f"{name} joined the project as {after} through {via} ({named})."
@@ -99,7 +142,7 @@ def _audit(user, source, project, before, after, because) -> None:
     else:
         message = f"{name}'s role changed from {before} to {after} at {via} ({named})."
     JobEvent.record(
-        project_id=project.pk,
+        project_id=change.project.pk,
         job_id=None,
         kind=EventKind.ACCESS,
         message=message,
@@ -109,6 +152,7 @@ def _audit(user, source, project, before, after, because) -> None:
             "source": str(source),
             "before": before and str(before),
             "after": after and str(after),
-            "because": list(because),
+            "because": list(change.because),
+            "sign_in": summary,
         },
     )

@@ -196,6 +196,14 @@ def test_the_next_sign_in_adds_changes_and_removes_memberships_with_an_audit(
         "before": "viewer",
         "after": None,
         "because": [],
+        "sign_in": {
+            "region": "jp-east-1",
+            "identity_url": k5sim.auth_url,
+            "added": [],
+            "changed": ["demo-project-2"],
+            "removed": ["demo-project-1"],
+            "kept": [],
+        },
     }
 
 
