@@ -5,13 +5,16 @@ Only memberships from that source change, and only for the projects the sign-in 
 stays as it is (and wins: the source's role for that project is ignored), and so do the
 source's memberships of other projects. Every membership added, changed or removed is an audit
 event of its project (JobEvent, kind "access", no job), so the project's audit page says who
-gained or lost access, when, and from which K5 roles or groups; its detail (`sign_in`) names
-every project that sign-in added, changed, removed and kept. Memberships whose role did not
-change only have `synced_at` renewed (no event).
+gained or lost access, when, and from which K5 roles or groups; its detail (`sign_in`) says
+how many projects that sign-in added, changed, removed and kept — counts, not names: every
+viewer of one project reads its events and exports, and which other projects a person holds is
+not theirs to learn. The names go to the operators' log (`imaging.signin`). Memberships whose
+role did not change only have `synced_at` renewed (no event).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -19,6 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from imaging.models import EventKind, JobEvent, K5Project, Membership, MembershipSource, Role
+
+logger = logging.getLogger("imaging.signin")
 
 RANK = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
 
@@ -107,7 +112,16 @@ def replace_memberships(
             Membership.objects.filter(user=user, project=change.project).update(
                 role=change.after, synced_at=now
             )
-    summary = {**(at or {}), **_named(changes, kept)}
+    named = _named(changes, kept)
+    if changes:
+        logger.info(
+            "%s sign-in of %s%s: %s",
+            source,
+            user.get_username(),
+            "".join(f" {key}={value}" for key, value in (at or {}).items()),
+            "; ".join(f"{what}: {', '.join(names) or '-'}" for what, names in named.items()),
+        )
+    summary = {**(at or {}), **{what: len(names) for what, names in named.items()}}
     for change in changes:
         _audit(user, source, change, summary)
     return changes

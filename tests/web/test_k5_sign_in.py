@@ -199,10 +199,10 @@ def test_the_next_sign_in_adds_changes_and_removes_memberships_with_an_audit(
         "sign_in": {
             "region": "jp-east-1",
             "identity_url": k5sim.auth_url,
-            "added": [],
-            "changed": ["demo-project-2"],
-            "removed": ["demo-project-1"],
-            "kept": [],
+            "added": 0,
+            "changed": 1,
+            "removed": 1,
+            "kept": 0,
         },
     }
 
