@@ -3,6 +3,8 @@
 K5 facts modelled here: tokens live 3 hours; 5 wrong passwords within 15 minutes lock the
 user for 15 minutes, during which even the right password gets 401; the domain name is the
 K5 contract number; the catalog is found by service *name* (`blockstoragev2`, ...).
+As Keystone, a request without `scope` is scoped to the user's default project when one is
+set (`"scope": "unscoped"` asks for an unscoped token whatever it is).
 """
 
 from __future__ import annotations
@@ -89,6 +91,14 @@ def issue_token(call: Call) -> Reply:
             raise _unauthorized()
         user, expires_at = world.users[original.user_id], original.expires_at
         call.user_id = user.id
+        if not world.settings["rescope_scoped_tokens"] and (
+            original.project_id or original.domain_id
+        ):
+            # Keystone with `[token] allow_rescope_scoped_token = false`.
+            raise ApiError(
+                403,
+                "You are not authorized to perform the requested action: rescope a scoped token.",
+            )
     else:
         raise _unauthorized("Attempted to authenticate with an unsupported method.")
     project_id, domain_id = _scope(world, user, auth.get("scope"))
@@ -156,7 +166,9 @@ def _record_failure(world: Any, user: User, now: float) -> None:
 
 
 def _scope(world: Any, user: User, scope: Any) -> tuple[str | None, str | None]:
-    if scope is None or scope == "unscoped":
+    if scope is None:
+        return _default_scope(world, user), None
+    if scope == "unscoped":
         return None, None
     if not isinstance(scope, dict):
         raise _bad_input("auth.scope")
@@ -187,6 +199,15 @@ def _scope(world: Any, user: User, scope: Any) -> tuple[str | None, str | None]:
             raise _unauthorized(f"User {user.id} has no access to domain {domain_id}")
         return None, domain_id
     raise _bad_input("auth.scope")
+
+
+def _default_scope(world: Any, user: User) -> str | None:
+    """Keystone's `_check_and_set_default_scoping`: a request without `scope` is scoped to the
+    user's default project when it exists and they hold a role there; otherwise unscoped."""
+    project_id = user.default_project_id
+    if project_id in world.projects and project_id in user.project_ids:
+        return project_id
+    return None
 
 
 def token_body(call: Call, token: Token, *, catalog: bool = True) -> dict:

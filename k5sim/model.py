@@ -30,6 +30,8 @@ class User:
     project_roles: dict[str, list[str]]
     # Roles on the user's own domain (what a domain-scoped token carries).
     roles: list[str]
+    # Keystone's default_project_id: where a request without `scope` is scoped.
+    default_project_id: str | None = None
 
     @property
     def project_ids(self) -> list[str]:

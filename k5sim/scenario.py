@@ -30,6 +30,7 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "max_limit": 1000,  # Cinder's osapi_max_limit
     "image_default_limit": 25,  # Glance's limit_param_default
     "image_max_limit": 1000,  # Glance's api_limit_max
+    "rescope_scoped_tokens": 1,  # Keystone's allow_rescope_scoped_token (0: refused, 403)
 }
 INTEGER_SETTINGS = {
     "lockout_failures",
@@ -37,6 +38,7 @@ INTEGER_SETTINGS = {
     "max_limit",
     "image_default_limit",
     "image_max_limit",
+    "rescope_scoped_tokens",
 }
 
 VOLUME_STATUSES = {
@@ -237,7 +239,12 @@ def parse(data: Any) -> dict[str, Any]:
     users = []
     for i, item in enumerate(_list(top["users"], "users")):
         where = f"users[{i}]"
-        _object(item, where, {"name", "domain", "password"}, {"id", "projects", "roles"})
+        _object(
+            item,
+            where,
+            {"name", "domain", "password"},
+            {"id", "projects", "roles", "default_project"},
+        )
         roles = _role_names(item.get("roles", ["_member_"]), f"{where}.roles")
         project_roles: dict[str, list[str]] = {}
         for j, entry in enumerate(_list(item.get("projects", []), f"{where}.projects")):
@@ -260,6 +267,9 @@ def parse(data: Any) -> dict[str, Any]:
                 "password": _text(item, "password", where),
                 "project_roles": project_roles,
                 "roles": roles,
+                "default_project_id": _ref(item, "default_project", where, project_ref, "project")
+                if item.get("default_project") is not None
+                else None,
             }
         )
     out["users"] = users
@@ -323,6 +333,7 @@ def _settings(value: Any) -> dict[str, float]:
             "upload_base_seconds",
             "upload_seconds_per_gb",
             "sync_seconds",
+            "rescope_scoped_tokens",
         )
         if not ok or given < (1 if positive else 0):
             kind = "an integer" if integer else "a number"

@@ -332,3 +332,57 @@ class EventSerializer(serializers.ModelSerializer):
             "message",
             "detail",
         ]
+
+
+class ReplacedImageSerializer(serializers.Serializer):
+    # The old job's image as K5 showed it when the retry was asked for, and what the retry
+    # does with it: `delete` (not usable: the old job's sync failed, or the image is not
+    # `active` without a sync reason; deleted just before the new upload is sent, if it is
+    # still not usable then) or `keep` (usable; the new image needs another name).
+    id = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="K5's image status")
+    usable = serializers.BooleanField(help_text="active, and no sync_status_reason")
+    action = serializers.ChoiceField(choices=["delete", "keep"])
+
+
+class RetryPreviewSerializer(serializers.Serializer):
+    replaces_image = ReplacedImageSerializer(
+        allow_null=True, help_text="null: K5 holds no image of the job, nothing is deleted"
+    )
+    message = serializers.CharField(help_text="what the retry does with the old image")
+    image_name = serializers.CharField(
+        allow_null=True,
+        help_text="the name the retry uses when none is given; null when the kept image holds "
+        "the job's name and a new one must be given",
+    )
+
+
+class RetrySerializer(serializers.Serializer):
+    image_name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=1000,
+        help_text="the new image's name (default: the job's); required when the old image is kept",
+    )
+
+
+# The answer to a retry: the new job (Job) and what it does with the old job's image. Raw, so
+# that the Job's fields are declared once (a subclass would give its enums a second home).
+RETRIED_JOB_SCHEMA = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Job"},
+        {
+            "type": "object",
+            "properties": {
+                "replaces_image": {
+                    "allOf": [{"$ref": "#/components/schemas/ReplacedImage"}],
+                    "nullable": True,
+                    "description": "null: K5 holds no image of the retried job",
+                }
+            },
+            "required": ["replaces_image"],
+        },
+    ]
+}

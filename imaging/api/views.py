@@ -21,16 +21,20 @@ from imaging.api.pagination import Pages
 from imaging.api.renderers import CSVRenderer
 from imaging.api.schema import ApiSchema
 from imaging.api.serializers import (
+    RETRIED_JOB_SCHEMA,
     EventSerializer,
     JobCreateSerializer,
     JobSerializer,
     ProjectSerializer,
+    RetryPreviewSerializer,
+    RetrySerializer,
     VolumeSerializer,
     zones_by_job,
 )
+from imaging.engine.errors import english
 from imaging.engine.inventory import no_inventory_yet, project_inventory
 from imaging.engine.pacing import budget, queue_forecasts
-from imaging.engine.remedy import cancel_job, retry_job
+from imaging.engine.remedy import cancel_job, queue_retry, retry_consequence, retry_preview
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission
 from imaging.filtersets import EventFilterSet, JobFilterSet
@@ -245,28 +249,64 @@ class JobViewSet(
         return Response(self.get_serializer(job, context=self._context([job])).data)
 
     @extend_schema(
+        methods=["GET"],
         request=None,
         responses={
-            201: JobSerializer,
-            400: OpenApiResponse(description="the volume no longer passes a rule"),
+            200: RetryPreviewSerializer,
             403: OpenApiResponse(description="only the requester or a project admin may"),
             409: OpenApiResponse(
                 description="only failed or sync-failed jobs can be retried, once"
             ),
             503: OpenApiResponse(description="K5 could not be asked"),
         },
+        description="What a retry would do with the job's image, asked of K5 now, before "
+        "anything is queued.",
     )
-    @action(detail=True, methods=["post"])
+    @extend_schema(
+        methods=["POST"],
+        request=RetrySerializer,
+        responses={
+            201: OpenApiResponse(response=RETRIED_JOB_SCHEMA),
+            400: OpenApiResponse(description="the volume no longer passes a rule"),
+            403: OpenApiResponse(description="only the requester or a project admin may"),
+            409: OpenApiResponse(
+                description="only failed or sync-failed jobs can be retried, once; or the "
+                "image name is taken (a kept old image holds the job's name)"
+            ),
+            503: OpenApiResponse(description="K5 could not be asked"),
+        },
+    )
+    @action(detail=True, methods=["get", "post"])
     def retry(self, request, pk=None):
-        new = retry_job(
-            self.get_object(),
+        job = self.get_object()
+        if request.method == "GET":
+            plan = retry_preview(job, request.user)
+            consequence = retry_consequence(job, plan)
+            return Response(
+                {
+                    "replaces_image": plan.as_dict() if plan is not None else None,
+                    "message": english(consequence)
+                    if consequence is not None
+                    else "K5 holds no image of this job: nothing will be deleted.",
+                    "image_name": None if plan is not None and plan.kept else job.image_name,
+                }
+            )
+        given = RetrySerializer(data=request.data or {})
+        given.is_valid(raise_exception=True)
+        queued = queue_retry(
+            job,
             request.user,
             channel=Channel.API,
             client_address=_client_address(request),
+            image_name=given.validated_data.get("image_name") or None,
         )
-        new = self.get_queryset().get(pk=new.pk)
+        new = self.get_queryset().get(pk=queued.job.pk)
+        plan = queued.replaces_image
         return Response(
-            self.get_serializer(new, context=self._context([new])).data,
+            {
+                **self.get_serializer(new, context=self._context([new])).data,
+                "replaces_image": plan.as_dict() if plan is not None else None,
+            },
             status=status.HTTP_201_CREATED,
         )
 

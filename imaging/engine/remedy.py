@@ -1,21 +1,30 @@
 """What people can do to a job: cancel it before it reaches K5, or retry a failed one (the
-vendor's remedy for a sync failure: delete the image and create it again)."""
+vendor's remedy for a sync failure: delete the image and create it again — only an image that
+is not usable, see replacement.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from imaging.access import can_act_on
+from imaging.engine.connections import client_for
 from imaging.engine.errors import (
+    K5NotAvailable,
     Refusal,
     english,
     interpolate_lazy,
 )
+from imaging.engine.replacement import DELETE, ReplacedImage, replaced_image
 from imaging.engine.submission import submit_job
-from imaging.engine.validation import Submission
+from imaging.engine.validation import SLOW_K5_RETRY_AFTER, Submission
+from imaging.k5 import K5Error, K5TooSlow
+from imaging.k5 import deadline as k5_deadline
 from imaging.models import EventKind, ImageJob, InvalidTransition, JobState
 
 RETRYABLE = (JobState.FAILED, JobState.SYNC_FAILED)
@@ -76,30 +85,134 @@ def _why_not_cancellable(job: ImageJob):
     )
 
 
-def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None = None) -> ImageJob:
-    """Queue a new job with the same parameters, linked to the old one — accepted or refused
-    on fresh checks first. The old job's image (the vendor's remedy for a sync failure:
-    delete it and create it again) is not touched here: the worker deletes it just before the
-    new upload is sent, so it stays if the new job is refused, cancelled or never sent."""
+@dataclass(frozen=True)
+class QueuedRetry:
+    job: ImageJob
+    # What the retry does with the old job's image (None: it has none K5 still shows).
+    replaces_image: ReplacedImage | None
+
+
+def retry_preview(job: ImageJob, user) -> ReplacedImage | None:
+    """What a retry of `job` would do with its image, from a fresh look-up — shown before the
+    person confirms. Refuses as `retry_job` would."""
     if not can_retry(job, user):
         _refuse_retry(job, user)
+    return _replaced_image_now(job)
+
+
+def queue_retry(
+    job: ImageJob,
+    user,
+    *,
+    channel: str,
+    client_address: str | None = None,
+    image_name: str | None = None,
+) -> QueuedRetry:
+    """Queue a new job with the same parameters (and `image_name` if given), linked to the
+    old one — accepted or refused on fresh checks first.
+
+    The old job's image is deleted only when it is not usable (replacement.py); it is not
+    touched here: the worker looks it up again and deletes it just before the new upload is
+    sent, so it stays if the new job is refused, cancelled or never sent. A usable image is
+    kept, and keeps its name: the new job must have another."""
+    if not can_retry(job, user):
+        _refuse_retry(job, user)
+    plan = _replaced_image_now(job)
+    name = image_name or job.image_name
+    if plan is not None and plan.kept and name == plan.name:
+        raise Refusal(
+            "image_name_taken",
+            interpolate_lazy(
+                _(
+                    "Image %(image)s of job %(job)s is %(status)s, so the retry keeps it, and "
+                    "it holds the name %(name)s: give the new image another name."
+                ),
+                {"image": plan.id, "job": job.pk, "status": plan.described, "name": repr(name)},
+            ),
+            field="image_name",
+        )
     submission = Submission(
         project=job.project,
         volume_id=job.volume_id,
-        image_name=job.image_name,
+        image_name=name,
         preparation_confirmed=bool(job.preparation_confirmed),
         force=job.force,
         os_stopped_confirmed=job.os_stopped_override,
         os_family=job.os_family,
         disk_format=job.disk_format,
         container_format=job.container_format,
-        replaces_image_id=job.image_id if job.image_id and not job.image_deleted_at else None,
+        replaces_image_id=plan.id if plan is not None and plan.action == DELETE else None,
     )
     with transaction.atomic():
         new_job, _created = submit_job(
             submission, user=user, channel=channel, client_address=client_address, retry_of=job
         )
-    return new_job
+        if plan is not None:
+            new_job.record(
+                EventKind.ACTION,
+                _planned_message(job, plan),
+                actor=user,
+                detail={"replaces_image": plan.as_dict(), "retry_of": job.pk},
+            )
+    return QueuedRetry(job=new_job, replaces_image=plan)
+
+
+def retry_job(job: ImageJob, user, *, channel: str, client_address: str | None = None) -> ImageJob:
+    """`queue_retry` under the same name, for callers that need only the new job."""
+    return queue_retry(job, user, channel=channel, client_address=client_address).job
+
+
+def retry_consequence(job: ImageJob, plan: ReplacedImage | None):
+    """What the retry does with the old image, in the reader's language (None: nothing)."""
+    if plan is None:
+        return None
+    if plan.kept:
+        return interpolate_lazy(
+            _("Image %(image)s (%(status)s) will be kept; give the new image another name."),
+            {"image": plan.name or plan.id, "status": plan.described},
+        )
+    return interpolate_lazy(
+        _("Image %(image)s (%(status)s) will be deleted just before the new upload is sent."),
+        {"image": plan.name or plan.id, "status": plan.described},
+    )
+
+
+def _planned_message(job: ImageJob, plan: ReplacedImage) -> str:
+    if plan.kept:
+        return (
+            f"Image {plan.id} of job {job.pk} ({plan.described}) is kept; this job creates "
+            "another image."
+        )
+    return (
+        f"Image {plan.id} of job {job.pk} ({plan.described}) is to be deleted just before this "
+        "job's upload is sent, if it is still not usable then."
+    )
+
+
+def _replaced_image_now(job: ImageJob) -> ReplacedImage | None:
+    if not job.image_id or job.image_deleted_at:
+        return None  # nothing to ask K5
+    try:
+        with k5_deadline.within(settings.K5_REQUEST_BUDGET_SECONDS):
+            return replaced_image(job, client_for(job.project))
+    except K5TooSlow as exc:
+        raise K5NotAvailable(
+            interpolate_lazy(
+                _(
+                    "K5 is slow: it did not answer within %(seconds)s s, so nothing was queued. "
+                    "Try again in a minute."
+                ),
+                {"seconds": f"{settings.K5_REQUEST_BUDGET_SECONDS:g}"},
+            ),
+            retry_after=SLOW_K5_RETRY_AFTER,
+        ) from exc
+    except K5Error as exc:
+        raise K5NotAvailable(
+            interpolate_lazy(
+                _("K5 could not be asked about the job's image: %(message)s Try again shortly."),
+                {"message": exc.message},
+            ),
+        ) from None
 
 
 def _refuse_retry(job: ImageJob, user) -> None:

@@ -22,6 +22,7 @@ from imaging.engine.connections import client_for, mark_credentials_invalid
 from imaging.engine.durations import copy_token_seconds, duration_words
 from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import recording_calls
+from imaging.engine.replacement import replaced_image
 from imaging.k5 import (
     K5CredentialError,
     K5Error,
@@ -133,38 +134,64 @@ def _token_for_copy(job: ImageJob, client) -> dict:
 
 
 def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None) -> str | None:
-    """A retry replaces its original's image (a sync-failed image is still usable in its own
-    zone; the vendor's remedy is to delete it and create it again). It is deleted only now,
-    just before the new upload leaves, so it stays while the retry could still be refused,
-    cancelled or never sent. Returns why the upload was not sent, or None."""
+    """A retry replaces its original's image only when that image is not usable
+    (replacement.py), decided again now from a fresh look-up by id: it is deleted just before
+    the new upload leaves, so it stays while the retry could still be refused, cancelled or
+    never sent. Returns why the upload was not sent, or None."""
     old = job.retry_of
     if old is None or not old.image_id or old.image_deleted_at:
         return None
+    plan = None
     try:
         with recording_calls(job) as calls:
-            image.image_delete(client, old.image_id)
+            plan = replaced_image(old, client)
+            if plan is not None and not plan.kept:
+                image.image_delete(client, old.image_id)
     except K5NotFound:
-        message = (
-            f"Image {old.image_id} of job {old.pk}, which this job replaces, was already gone."
-        )
-        calls = []
+        plan = None
     except CredentialsInvalid as exc:
         return _back_to_queue(job, attempt, Outcome.NOT_SENT, str(exc), waiting_reason=str(exc))
     except K5Error as exc:
         return _not_sent_for_now(
             job,
             attempt,
-            f"The image {old.image_id} this job replaces could not be deleted ({exc.message})",
+            f"The image {old.image_id} this job replaces could not be looked up or deleted "
+            f"({exc.message})",
             "Deleting the image it replaces failed",
         )
+    detail = {
+        "image_id": old.image_id,
+        "replaced_by_job": job.pk,
+        "replaces_image": plan.as_dict() if plan else None,
+        "calls": calls,
+    }
+    if plan is None:
+        message = (
+            f"Image {old.image_id} of job {old.pk}, which this job replaces, was already gone."
+        )
+    elif plan.kept:
+        message = f"Kept image {old.image_id} of job {old.pk}: it is {plan.described} in K5."
     else:
         message = (
             f"Deleted image {old.image_id} of job {old.pk} just before sending its replacement."
         )
-    ImageJob.objects.filter(pk=old.pk).update(image_deleted_at=timezone.now())
-    detail = {"image_id": old.image_id, "replaced_by_job": job.pk, "calls": calls}
+    if plan is None or not plan.kept:
+        ImageJob.objects.filter(pk=old.pk).update(image_deleted_at=timezone.now())
     job.record(EventKind.ACTION, message, detail=detail)
     old.record(EventKind.ACTION, message, detail=detail)
+    if plan is not None and plan.kept and plan.name == job.image_name:
+        # It became usable after the retry was asked for: two images of one name would be
+        # hard to tell apart, so this one is not created.
+        _set_outcome(attempt, Outcome.NOT_SENT)
+        error = (
+            f"Image {old.image_id} of job {old.pk} became usable after this retry was asked "
+            f"for, so it is kept and holds the name {job.image_name!r}; retry with another name."
+        )
+        try:
+            job.transition(JobState.FAILED, message=error, error_message=error)
+        except InvalidTransition:
+            logger.warning("job %s moved before it could be failed", job.pk)
+        return "not sent: the image it replaces is usable and holds the name"
     return None
 
 

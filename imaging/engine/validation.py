@@ -140,7 +140,7 @@ def check_submission(submission: Submission) -> CheckedSubmission:
                 "not_found", _("No such volume in this project."), field="volume_id"
             ) from None
         server = _check_volume_state(s, volume, client)
-        namesakes = image.image_list(client, name=name, owner=s.project.k5_project_id)
+        namesakes = image.images_named(client, name, owner=s.project.k5_project_id)
         if any(found.id != s.replaces_image_id for found in namesakes):
             raise Refusal(
                 "image_name_taken",

@@ -2,9 +2,12 @@
 (`https://image.<region>.cloud.global.fujitsu.com`), so paths here start with v2/.
 
 Coded to the oldest image API K5 can run (Kilo/Liberty): lists are filtered by equality only
-(`name`, `status`, `owner`, `visibility`) and paged with `limit`, `marker`, `sort_key`,
-`sort_dir`. Time comparisons (`created_at=gt:...`) came with Glance 12.0 (Mitaka); an older
-Glance compares the column to the whole string and answers an empty list, without an error.
+(`status`, `owner`, `visibility`) and paged with `limit`, `marker`, `sort_key`, `sort_dir`.
+A person's text never goes into a filter: from Mitaka (Glance 12.0) on, `name=` is read as
+`<operator>:<value>` (`golden:v1` is a 400 "unknown operator", `in:a,b` means "a or b"), so
+images are found by name from the owner's listing and compared here (`images_named`).
+Time comparisons (`created_at=gt:...`) came with Glance 12.0 (Mitaka); an older Glance
+compares the column to the whole string and answers an empty list, without an error.
 No Glance lists `killed` (or deleted) images: only `image_get` shows them.
 """
 
@@ -31,16 +34,24 @@ def image_get(client: K5Client, image_id: str) -> Image:
 def image_list(
     client: K5Client,
     *,
-    name: str | None = None,
     status: str | None = None,
     owner: str | None = None,
     visibility: str | None = None,
 ) -> list[Image]:
     """Every listed image visible to the project (all pages) that equals the filters given.
 
-    K5 allows several images with one name, so a name filter can return more than one.
+    No `name` filter: see `images_named`.
     """
-    return list(_images(client, name=name, status=status, owner=owner, visibility=visibility))
+    return list(_images(client, status=status, owner=owner, visibility=visibility))
+
+
+def images_named(client: K5Client, name: str, *, owner: str) -> list[Image]:
+    """The owner's listed images whose name is exactly `name` (K5 allows several).
+
+    The owner's whole listing is paged and the names compared here: any name (':', ',',
+    spaces, any Unicode) matches only itself, on every Glance release.
+    """
+    return [found for found in _images(client, owner=owner) if found.name == name]
 
 
 def image_list_since(client: K5Client, *, owner: str, created_since: datetime) -> list[Image]:

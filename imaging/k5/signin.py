@@ -6,9 +6,12 @@ theirs, and which roles they hold in each.
     access.user_name, access.roles_by_project  # {"aaaa...": ("reader",)}
 
 The calls, in order:
-1. `POST /v3/auth/tokens` with the password and no scope: an unscoped token. Sent once and
-   never retried — K5 locks the user after 5 wrong passwords in 15 minutes, and this is a
-   person's own account.
+1. `POST /v3/auth/tokens` with the password and `"scope": "unscoped"` (Keystone >= Kilo): an
+   unscoped token even for a user with a default project, which a request without `scope` is
+   scoped to — and a Keystone that refuses to rescope a scoped token
+   (`allow_rescope_scoped_token = false`) would then refuse step 3. Sent once and never
+   retried — K5 locks the user after 5 wrong passwords in 15 minutes, and this is a person's
+   own account.
 2. `GET /v3/auth/projects` (what Horizon asks), or `GET /v3/users/{id}/projects` where that
    is not offered: the projects the user holds a role in.
 3. For each of those the caller asks about (the portal's registered projects), a token scoped
@@ -139,7 +142,8 @@ class _IdentityCalls:
                             "password": password,
                         }
                     },
-                }
+                },
+                "scope": "unscoped",
             }
         }
         response = self._send("POST", "/auth/tokens", json=body, changes_state=True)

@@ -6,6 +6,7 @@ for); it does not take part in equality.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,25 +17,14 @@ LINUX = "linux"
 WINDOWS = "windows"
 UNKNOWN = "unknown"
 
-_LINUX_NAMES = frozenset(
-    {
-        "linux",
-        "centos",
-        "ubuntu",
-        "rhel",
-        "redhat",
-        "debian",
-        "sles",
-        "suse",
-        "opensuse",
-        "fedora",
-        "oraclelinux",
-        "oracle",
-        "almalinux",
-        "rocky",
-        "cirros",
-        "coreos",
-    }
+# How K5's values begin, by family: its own flags (`fcx.win`, `fcx.centos`), imported images'
+# os_type (`win2012R2SE`, `rhel7`, `centos7`, `ubuntu16.04`) and the source image's name
+# (`CentOS 7.9 64bit (English) 01`, `Windows Server 2019 SE ...`). "win" must end there or
+# go on with a digit, "dows" or a separator, so that a name like "winter-backup" says nothing.
+_WINDOWS_START = re.compile(r"win(?:dows|\d|[\W_]|$)")
+_LINUX_START = re.compile(
+    r"(?:linux|rhel|red ?hat|centos|ubuntu|sles|suse|opensuse|debian|oracle|ol\d|fedora"
+    r"|almalinux|rocky|cirros|coreos)"
 )
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
@@ -228,17 +218,18 @@ class AvailabilityZone:
 def os_family_of(image_metadata: dict[str, str]) -> str:
     """ "linux", "windows" or "unknown" from a volume's image metadata.
 
-    Looks at os_type, os_distro and K5's fcx.<os> flags (e.g. fcx.win, fcx.centos; which flags
-    K5 sets is unconfirmed). Contradicting hints give "unknown": better to ask a person than
-    to prepare a Windows server like a Linux one.
+    Each hint is read by how it begins: os_type, os_distro, the source image's name
+    (`image_name`) and K5's fcx.<os> flags set to true (K5's public images carry the flags
+    and no os_type). Contradicting hints give "unknown": better to ask a person than to
+    prepare a Windows server like a Linux one.
     """
     hints: set[str] = set()
-    for key in ("os_type", "os_distro"):
+    for key in ("os_type", "os_distro", "image_name"):
         family = _family_of_name(image_metadata.get(key, ""))
         if family:
             hints.add(family)
     for key, value in image_metadata.items():
-        if key.startswith("fcx.") and str(value).lower() in _TRUE:
+        if key.startswith("fcx.") and str(value).strip().lower() in _TRUE:
             family = _family_of_name(key[len("fcx.") :])
             if family:
                 hints.add(family)
@@ -247,9 +238,9 @@ def os_family_of(image_metadata: dict[str, str]) -> str:
 
 def _family_of_name(name: str) -> str | None:
     name = name.strip().lower()
-    if name.startswith("win"):
+    if _WINDOWS_START.match(name):
         return WINDOWS
-    if name in _LINUX_NAMES:
+    if _LINUX_START.match(name):
         return LINUX
     return None
 

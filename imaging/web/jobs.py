@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from imaging import csv_export
 from imaging.access import can_act_on, visible_events, visible_jobs, visible_projects
@@ -24,7 +24,9 @@ from imaging.engine.remedy import (
     can_cancel,
     can_retry,
     cancel_job,
-    retry_job,
+    queue_retry,
+    retry_consequence,
+    retry_preview,
     tick_after_task,
 )
 from imaging.filtersets import EventFilterSet, JobFilterSet
@@ -99,23 +101,59 @@ def job_cancel(request, job_id):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def job_retry(request, job_id):
+    """GET: what the retry will do with the old image, asked of K5 now, before the person
+    confirms (and a new name when the image is kept). POST: queue it."""
+    if request.method == "GET":
+        return _act(request, job_id, lambda job: _retry_page(request, job))
+
     def retry(job):
-        new = retry_job(
-            job, request.user, channel=Channel.WEB, client_address=request.META.get("REMOTE_ADDR")
-        )
-        if job.image_id and not job.image_deleted_at:
+        try:
+            queued = queue_retry(
+                job,
+                request.user,
+                channel=Channel.WEB,
+                client_address=request.META.get("REMOTE_ADDR"),
+                image_name=request.POST.get("image_name", "").strip() or None,
+            )
+        except Refusal as refusal:
+            if refusal.field != "image_name":
+                raise
+            messages.error(request, refusal.localized_message)
+            return redirect("job-retry", job.pk)
+        new, plan = queued.job, queued.replaces_image
+        if plan is None:
+            text = _("Retrying as job %(job)d.") % {"job": new.pk}
+        elif plan.kept:
+            text = _("Retrying as job %(job)d; the old image %(image)s (%(status)s) is kept.") % {
+                "job": new.pk,
+                "image": plan.id,
+                "status": plan.described,
+            }
+        else:
             text = _(
                 "Retrying as job %(job)d; the old image %(image)s is deleted just before the "
                 "new upload is sent."
-            ) % {"job": new.pk, "image": job.image_id}
-        else:
-            text = _("Retrying as job %(job)d.") % {"job": new.pk}
+            ) % {"job": new.pk, "image": plan.id}
         messages.success(request, text)
         return redirect("job", new.pk)
 
     return _act(request, job_id, retry)
+
+
+def _retry_page(request, job):
+    plan = retry_preview(job, request.user)
+    return render(
+        request,
+        "imaging/retry.html",
+        {
+            "job": job,
+            "plan": plan,
+            "consequence": retry_consequence(job, plan),
+            "image_name": "" if plan is not None and plan.kept else job.image_name,
+        },
+    )
 
 
 @login_required

@@ -188,6 +188,12 @@ def test_a_sync_failure_shows_the_zone_and_the_remedy_makes_a_usable_image(
     failed = ImageJob.objects.get()
 
     tab.get_by_role("button", name="Delete the image and create it again").click()
+    tab.wait_for_url(re.compile(r"/jobs/\d+/retry/"))
+    assert (
+        "will be deleted just before the new upload is sent"
+        in tab.locator("#retry-consequence").inner_text()
+    )
+    tab.get_by_role("button", name="Delete the image and create it again").click()
 
     tab.wait_for_url(re.compile(r"/jobs/\d+/$"))
     retry = ImageJob.objects.get(retry_of=failed)

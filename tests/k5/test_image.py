@@ -56,11 +56,15 @@ def _visible_image_ids(k5sim) -> set[str]:
 
 def test_it_lists_images_with_filters(k5sim, client):
     assert {i.id for i in image.image_list(client)} == _visible_image_ids(k5sim)
-    assert [i.id for i in image.image_list(client, name="ubuntu-app-01-old")] == [OLD_IMAGE]
+    assert [i.id for i in image.images_named(client, "ubuntu-app-01-old", owner=PROJECT_1)] == [
+        OLD_IMAGE
+    ]
     own = {i.id for i in image.image_list(client, owner=PROJECT_1)}
     assert own == {i["id"] for i in k5sim.state()["images"] if i["owner"] == PROJECT_1}
     assert {GOLDEN_IMAGE, OLD_IMAGE} <= own
-    assert [i.status for i in image.image_list(client, name="rhel-archive-01-image")] == ["saving"]
+    assert [
+        i.status for i in image.images_named(client, "rhel-archive-01-image", owner=PROJECT_1)
+    ] == ["saving"]
     assert {i.status for i in image.image_list(client, status="active")} == {"active"}
     assert P2_IMAGE not in {i.id for i in image.image_list(client)}
 

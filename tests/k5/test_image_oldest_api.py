@@ -76,7 +76,7 @@ def test_a_killed_image_is_not_listed_but_is_found_by_its_id(k5sim, client):
     )
 
     assert accepted.image_id not in {i.id for i in listed}
-    assert image.image_list(client, name="doomed") == []
+    assert image.images_named(client, "doomed", owner=PROJECT_1) == []
     assert image.image_get(client, accepted.image_id).status == "killed"
 
 

@@ -16,7 +16,7 @@ from imaging.k5 import (
     blockstorage,
     image,
 )
-from tests.support.demo import CENTOS_WEB, DATA_SMALL, volume_path
+from tests.support.demo import CENTOS_WEB, DATA_SMALL, PROJECT_1, volume_path
 
 TOKEN_PATH = "/identity/v3/auth/tokens"
 
@@ -76,7 +76,7 @@ def test_an_owner_signs_the_client_in_whenever_it_needs_a_token(k5sim, owned_cli
 
     client = owned_client(owner)
     blockstorage.volume_get(client, CENTOS_WEB)
-    image.image_list(client, name="nothing-of-that-name")
+    image.images_named(client, "nothing-of-that-name", owner=PROJECT_1)
     assert calls == ["sign in"]
 
     k5sim.control("DELETE", "tokens")

@@ -28,6 +28,41 @@ def test_it_tells_the_os_family_from_image_metadata(metadata, family):
     assert os_family_of(metadata) == family
 
 
+@pytest.mark.parametrize(
+    ("metadata", "family"),
+    [
+        # K5's imported images: os_type names the release, not the family.
+        ({"os_type": "win2012R2SE"}, "windows"),
+        ({"os_type": "Win2016SE"}, "windows"),
+        ({"os_type": "rhel7"}, "linux"),
+        ({"os_type": "centos7"}, "linux"),
+        ({"os_type": "ubuntu16.04"}, "linux"),
+        ({"os_type": "sles12sp3"}, "linux"),
+        ({"os_type": "ol7"}, "linux"),
+        ({"os_distro": "oraclelinux7"}, "linux"),
+        ({"os_distro": "debian9"}, "linux"),
+        ({"os_distro": "fedora28"}, "linux"),
+        # K5's public images: a flag and no os_type.
+        ({"fcx.win": "true"}, "windows"),
+        ({"fcx.win2012r2": "true"}, "windows"),
+        ({"fcx.ubuntu": "true", "fcx.base_image_id": "b1"}, "linux"),
+        # The name of the image the volume was made from.
+        ({"image_name": "Windows Server 2019 SE 64bit (English) 01"}, "windows"),
+        ({"image_name": "CentOS 7.9 64bit (English) 01"}, "linux"),
+        ({"image_name": "Red Hat Enterprise Linux 8.6 64bit (English) 01"}, "linux"),
+        ({"image_name": "win2012R2SE-golden", "fcx.win": "true"}, "windows"),
+        # Words that only begin like a family say nothing.
+        ({"image_name": "winter-backup"}, "unknown"),
+        ({"image_name": "old-data"}, "unknown"),
+        # Contradicting hints, whatever their source, still ask the person.
+        ({"os_type": "rhel7", "fcx.win": "true"}, "unknown"),
+        ({"os_type": "win2012R2SE", "image_name": "CentOS 7.9 64bit"}, "unknown"),
+    ],
+)
+def test_it_tells_the_os_family_by_how_k5s_values_begin(metadata, family):
+    assert os_family_of(metadata) == family
+
+
 def test_it_reads_cinder_volume_fields_including_string_booleans():
     volume = Volume.from_api(
         {

@@ -10,7 +10,7 @@ import pytest
 
 from imaging.k5 import K5CredentialError, K5OutcomeUnknown, K5Unavailable
 from imaging.k5.signin import K5UserLocked, user_access
-from tests.support.demo import PROJECT_1, PROJECT_2, VIEW_PASSWORD, VIEW_USER_ID
+from tests.support.demo import PROJECT_1, PROJECT_2, VIEW_PASSWORD, VIEW_USER_ID, demo_scenario
 
 TOKENS = "/identity/v3/auth/tokens"
 
@@ -47,6 +47,22 @@ def test_it_learns_the_users_roles_in_the_projects_asked_about(k5sim):
     assert access.roles_by_project == {PROJECT_1: ("reader", "auditor")}, (
         "demo-project-2 was not asked about"
     )
+
+
+def test_a_user_with_a_default_project_still_gets_their_roles_in_every_project(k5sim):
+    # A Keystone that scopes a request without `scope` to the default project, and refuses to
+    # rescope a scoped token: only an explicitly unscoped first token works there.
+    chosen = demo_scenario()
+    view = next(u for u in chosen["users"] if u["name"] == "view-user")
+    view["projects"].append({"project": "demo-project-2", "roles": ["_member_"]})
+    view["default_project"] = "demo-project-2"
+    chosen["settings"]["rescope_scoped_tokens"] = 0
+    k5sim.reset(scenario=chosen)
+
+    access = sign_in(k5sim)
+
+    assert access.projects == {PROJECT_1: "demo-project-1", PROJECT_2: "demo-project-2"}
+    assert access.roles_by_project == {PROJECT_1: ("reader",), PROJECT_2: ("_member_",)}
 
 
 def test_it_sends_the_password_once_and_revokes_every_token_it_got(k5sim):

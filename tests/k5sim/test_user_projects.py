@@ -182,3 +182,57 @@ def test_a_scenario_with_bad_role_assignments_is_refused_naming_the_place(projec
         scenario.parse(data)
 
     assert message in str(refused.value)
+
+
+def with_default_project(**settings) -> dict:
+    """The demo, where view-user also holds _member_ in demo-project-2, their default project."""
+    chosen = demo_scenario()
+    view = next(u for u in chosen["users"] if u["name"] == "view-user")
+    view["projects"].append({"project": "demo-project-2", "roles": ["_member_"]})
+    view["default_project"] = "demo-project-2"
+    chosen["settings"].update(settings)
+    return chosen
+
+
+def test_a_request_without_scope_is_scoped_to_the_default_project_as_keystone_does(k5sim):
+    k5sim.reset(scenario=with_default_project())
+
+    defaulted = unscoped_or_not(k5sim, None)
+    explicit = unscoped_or_not(k5sim, "unscoped")
+
+    assert defaulted["project"]["id"] == PROJECT_2 and defaulted["roles"]
+    assert "project" not in explicit and "roles" not in explicit
+
+
+def test_a_default_project_without_a_role_there_gives_an_unscoped_token(k5sim):
+    chosen = demo_scenario()
+    view = next(u for u in chosen["users"] if u["name"] == "view-user")
+    view["default_project"] = "demo-project-2"
+    k5sim.reset(scenario=chosen)
+
+    assert "project" not in unscoped_or_not(k5sim, None)
+
+
+def test_rescoping_a_scoped_token_can_be_refused_as_keystone_may_be_configured(k5sim):
+    k5sim.reset(scenario=with_default_project(rescope_scoped_tokens=0))
+    scoped = authenticate(k5sim, password_auth(view_user())).headers["X-Subject-Token"]
+    free = authenticate(k5sim, password_auth(view_user(), "unscoped")).headers["X-Subject-Token"]
+
+    refused = rescope(k5sim, scoped, PROJECT_1)
+
+    assert refused.status_code == 403 and "rescope a scoped token" in refused.text
+    assert rescope(k5sim, free, PROJECT_1).status_code == 201
+
+
+def test_a_default_project_must_be_one_of_the_scenarios(k5sim):
+    chosen = demo_scenario()
+    chosen["users"][2]["default_project"] = "nowhere"
+
+    with pytest.raises(scenario.ScenarioError, match=r"users\[2\]\.default_project"):
+        scenario.parse(chosen)
+
+
+def unscoped_or_not(k5sim, scope) -> dict:
+    response = authenticate(k5sim, password_auth(view_user(), scope))
+    assert response.status_code == 201, response.text
+    return response.json()["token"]

@@ -7,6 +7,7 @@ stella staff. Each action is a POST with a CSRF token; what it did shows on the 
 import pytest
 
 from imaging.models import EventKind, ImageJob, JobState
+from tests.support.demo import OLD_IMAGE
 from tests.support.jobs import make_job
 from tests.web.page import Page, page
 
@@ -97,19 +98,19 @@ def test_bob_retries_his_failed_job_as_a_new_job_linked_to_the_old(signed_in, pr
 def test_the_remedy_for_a_sync_failure_queues_a_retry_and_keeps_the_image_until_it_is_sent(
     signed_in, project, alice, bob
 ):
-    failed = make_job(project, bob, state=JobState.SYNC_FAILED, image_id="img-kept")
+    failed = make_job(project, bob, state=JobState.SYNC_FAILED, image_id=OLD_IMAGE)
     client = signed_in(alice)
     response = act(client, failed, "retry")
     retry = ImageJob.objects.get(retry_of=failed)
     assert response["Location"] == f"/jobs/{retry.pk}/"
     assert page(client, response["Location"]).messages == [
-        f"Retrying as job {retry.pk}; the old image img-kept is deleted just before the new "
+        f"Retrying as job {retry.pk}; the old image {OLD_IMAGE} is deleted just before the new "
         "upload is sent."
     ]
     assert retry.requested_by == alice
     history = list(failed.events.values_list("message", flat=True))
     assert f"Retried as job {retry.pk}." in history
-    assert not any("img-kept" in message for message in history)  # nothing deleted yet
+    assert not any(OLD_IMAGE in message for message in history)  # nothing deleted yet
 
 
 @pytest.mark.parametrize("who", ["dana", "victor"])
@@ -186,10 +187,13 @@ def test_an_unknown_after_image_task_is_refused(signed_in, project, bob):
 # --- every action ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("action", ["cancel", "retry", "after-task"])
-def test_an_action_is_never_done_by_a_get(signed_in, project, bob, action):
+@pytest.mark.parametrize(
+    ("action", "status"), [("cancel", 405), ("retry", 200), ("after-task", 405)]
+)
+def test_an_action_is_never_done_by_a_get(signed_in, project, bob, action, status):
+    # A GET of retry is the page that says what the retry will do, before it is confirmed.
     job = make_job(project, bob, state=JobState.FAILED)
-    assert signed_in(bob).get(f"/jobs/{job.pk}/{action}/").status_code == 405
+    assert signed_in(bob).get(f"/jobs/{job.pk}/{action}/").status_code == status
     assert state_of(job) == JobState.FAILED
     assert not ImageJob.objects.filter(retry_of=job).exists()
 
