@@ -417,8 +417,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # SQL with its parameters (session keys among them) stays out even at LOG_LEVEL=DEBUG.
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # SQL with its parameters (session keys among them) stays out even at LOG_LEVEL=DEBUG;
+    # so do the full URLs urllib3 logs per request (a webhook's path is often its secret).
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "urllib3.connectionpool": {"level": "INFO"},
+    },
 }
 
 # --- REST API ---------------------------------------------------------------------------------
