@@ -383,7 +383,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # could then go on guessing other users' passwords from that address.
 AXES_RESET_ON_SUCCESS = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept for operators (admin)
-AXES_CLIENT_IP_CALLABLE = "portal.signin.client_address"
+AXES_CLIENT_IP_CALLABLE = "portal.addresses.client_address"
 AXES_LOCKOUT_CALLABLE = "portal.signin.locked_out"
 # Behind a proxy: the request header it puts the client's address in (X-Forwarded-For,
 # X-Real-IP). Unset, the connection's address is the client's; set, only when the proxy always

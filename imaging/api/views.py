@@ -16,7 +16,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from imaging.access import roles_in, visible_events, visible_jobs, visible_projects
+from imaging.access import (
+    projects_showing_addresses,
+    roles_in,
+    visible_events,
+    visible_jobs,
+    visible_projects,
+)
 from imaging.api.pagination import Pages
 from imaging.api.renderers import CSVRenderer
 from imaging.api.schema import ApiSchema
@@ -35,6 +41,7 @@ from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission
 from imaging.filtersets import EventFilterSet, JobFilterSet
 from imaging.models import Channel
+from portal.addresses import client_address
 
 
 class InEnglish:
@@ -220,7 +227,7 @@ class JobViewSet(
             "user": request.user,
             "channel": Channel.API,
             "idempotency_key": key,
-            "client_address": _client_address(request),
+            "client_address": client_address(request),
         }
         # Answered from the job as it was written (not read back): it is the row.
         job, created = submit_job(submission, **options)
@@ -262,7 +269,7 @@ class JobViewSet(
             self.get_object(),
             request.user,
             channel=Channel.API,
-            client_address=_client_address(request),
+            client_address=client_address(request),
         )
         new = self.get_queryset().get(pk=new.pk)
         return Response(
@@ -277,7 +284,10 @@ class JobViewSet(
         page = self.paginate_queryset(
             job.events.select_related("project").order_by("created_at", "id")
         )
-        return self.get_paginated_response(EventSerializer(page, many=True).data)
+        showing = projects_showing_addresses(request.user)
+        return self.get_paginated_response(
+            EventSerializer(page, many=True, context={"showing_addresses": showing}).data
+        )
 
 
 class EventListView(InEnglish, ListAPIView):
@@ -290,13 +300,15 @@ class EventListView(InEnglish, ListAPIView):
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
     permission_classes = [IsAuthenticated]
 
+    def get_serializer_context(self):
+        return {
+            **super().get_serializer_context(),
+            "showing_addresses": projects_showing_addresses(self.request.user),
+        }
+
     def get_queryset(self):
         return (
             visible_events(self.request.user)
             .select_related("project")
             .order_by("-created_at", "-id")
         )
-
-
-def _client_address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
