@@ -351,7 +351,9 @@ def _proxy_ssl_header() -> tuple[str, str] | None:
 # TLS, SECURE_PROXY_SSL_HEADER names the header it sets on HTTPS requests; only that proxy must
 # be able to reach the portal, or a client could set the header itself.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Only the probes: /metrics carries its bearer token, which must not travel in clear (scrape it
+# through the proxy, over HTTPS).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
