@@ -320,6 +320,13 @@ STORAGES = {
 }
 
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
+# How long a session from the portal's own sign-in form lasts (Django's default is two weeks:
+# too long for a forgotten browser). K5 and single sign-on sessions end with their max age.
+SESSION_COOKIE_AGE = int(
+    env_duration(
+        "SESSION_COOKIE_AGE", timedelta(hours=12), minimum=timedelta(minutes=5)
+    ).total_seconds()
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

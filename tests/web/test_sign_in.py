@@ -104,3 +104,11 @@ def test_a_disabled_user_is_signed_out_at_their_next_request(signed_in, project,
     response = client.get("/jobs/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_local_sign_in_lasts_twelve_hours_unless_configured(signed_in, project, bob):
+    response = signed_in(None).post(
+        "/accounts/login/", {"username": "bob", "password": "bob-password-1"}
+    )
+    assert response.status_code == 302
+    assert response.cookies["sessionid"]["max-age"] == 12 * 3600
