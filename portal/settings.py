@@ -82,6 +82,9 @@ MIDDLEWARE = [
     "imaging.api.middleware.ApiBadInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads the body: a page sent more than DATA_UPLOAD_MAX_MEMORY_SIZE gets a
+    # 413 page naming the limit.
+    "portal.limits.RequestBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -320,6 +323,14 @@ STORAGES = {
 }
 
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
+# What one request may send (portal/limits.py): a body over DATA_UPLOAD_MAX_MEMORY_SIZE is
+# refused before it is read, pages and API alike. Nothing in the portal takes a file, so a
+# file part is refused whatever its size; the forms have a dozen fields, the admin's bulk
+# actions a few hundred.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=65_536)
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+DATA_UPLOAD_MAX_NUMBER_FILES = 0
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 # How long a session from the portal's own sign-in form lasts (Django's default is two weeks:
 # too long for a forgotten browser). K5 and single sign-on sessions end with their max age.
 SESSION_COOKIE_AGE = int(
