@@ -124,6 +124,9 @@ if DATABASE_URL.split(":", 1)[0] not in ("sqlite", "postgres", "postgresql", "pg
         f"DATABASE_URL must be a sqlite:// or postgres:// URL, not {DATABASE_URL.split(':')[0]!r}"
     )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# SQLite: how long a write waits for another's lock before the request is answered 503 (a
+# page: "busy, try again"); below gunicorn's timeout, so that the wait is never a killed worker.
+SQLITE_BUSY_TIMEOUT = env_float("SQLITE_BUSY_TIMEOUT", 10.0, minimum=0.1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the qcluster write to the same file: WAL lets readers go on while one
     # writes, IMMEDIATE transactions take the write lock up front (no upgrade deadlocks), and a
@@ -131,7 +134,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": SQLITE_BUSY_TIMEOUT,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not memory: end-to-end tests run real qcluster processes against the test
@@ -208,6 +211,11 @@ K5_INVENTORY_CACHE_SECONDS = env_int("K5_INVENTORY_CACHE_SECONDS", 60, minimum=0
 K5_INVENTORY_MIN_SECONDS = env_int("K5_INVENTORY_MIN_SECONDS", 15, minimum=0)
 # The longest a web request waits on K5 in all (submission checks; a first volume list).
 K5_REQUEST_BUDGET_SECONDS = env_float("K5_REQUEST_BUDGET_SECONDS", 10.0, minimum=0.5)
+if int(K5_REQUEST_BUDGET_SECONDS) + 20 <= SQLITE_BUSY_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"SQLITE_BUSY_TIMEOUT={SQLITE_BUSY_TIMEOUT:g} must stay below gunicorn's timeout "
+        f"(K5_REQUEST_BUDGET_SECONDS + 20 = {int(K5_REQUEST_BUDGET_SECONDS) + 20} s)"
+    )
 
 
 def _credential_keys() -> list[str]:
