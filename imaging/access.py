@@ -8,6 +8,9 @@ volumes or jobs exist: callers answer 404, not 403, for what `visible_*` leaves 
 A membership counts only while it is in force (`memberships_in_force`): an operator's grant
 until it is revoked, one from a sign-in (K5 roles, single sign-on groups) until its max age
 has passed without a new sign-in.
+
+People's network addresses in the history (who submitted from where) are for the project's
+admins: viewers and members read the same events without them.
 """
 
 from __future__ import annotations
@@ -77,6 +80,29 @@ def visible_jobs(user) -> QuerySet[ImageJob]:
 
 def visible_events(user) -> QuerySet[JobEvent]:
     return JobEvent.objects.filter(project__in=visible_projects(user))
+
+
+# The keys of an event's detail that hold a person's network address.
+ADDRESS_DETAIL_KEYS = frozenset({"client_address"})
+
+
+def projects_showing_addresses(user) -> set[int]:
+    """The projects whose events show this user people's addresses: those they administer."""
+    if is_portal_admin(user):
+        return set(K5Project.objects.values_list("pk", flat=True))
+    if not user.is_authenticated:
+        return set()
+    administered = memberships_in_force(user).filter(role=Role.ADMIN)
+    return set(administered.values_list("project_id", flat=True))
+
+
+def event_detail_shown(event: JobEvent, showing_addresses: set[int]) -> dict:
+    """The event's detail as a reader sees it (`showing_addresses`: the reader's
+    projects_showing_addresses())."""
+    detail = event.detail or {}
+    if event.project_id in showing_addresses:
+        return detail
+    return {key: value for key, value in detail.items() if key not in ADDRESS_DETAIL_KEYS}
 
 
 def can_submit(user, project: K5Project) -> bool:

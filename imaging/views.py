@@ -1,20 +1,47 @@
+import logging
+import sys
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 
 from imaging.api import errors
 from imaging.models import AccountSource, ApiToken, ExternalAccount
+from portal import database
+
+log = logging.getLogger(__name__)
 
 
 def server_error(request):
-    """JSON under /api/ (tools parse it), Django's plain page elsewhere."""
+    """JSON under /api/ (tools parse it), Django's plain page elsewhere. A database locked past
+    its busy timeout is no bug: 503 with Retry-After."""
+    if database.is_locked(sys.exc_info()[1]):
+        return database_busy(request)
     if request.path.startswith("/api/"):
         return errors.server_error(request)
     return defaults.server_error(request)
+
+
+def database_busy(request):
+    seconds = database.RETRY_AFTER_SECONDS
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            errors.body(
+                "unavailable",
+                f"The portal's database is busy and nothing was changed. "
+                f"Try again in {seconds} seconds.",
+            ),
+            status=503,
+        )
+    else:
+        response = render(request, "503.html", {"seconds": seconds}, status=503)
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 class TokenForm(forms.Form):

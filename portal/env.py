@@ -6,6 +6,7 @@ so that a typo in production configuration fails loudly instead of silently usin
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -124,3 +125,21 @@ def env_pairs(name: str) -> list[tuple[str, str]]:
             raise ImproperlyConfigured(f"{name}: {item!r} is not key=value")
         pairs.append((key.strip(), value.strip()))
     return pairs
+
+
+def env_networks(name: str, default: str = "") -> str:
+    """Comma-separated addresses or networks (`10.0.0.5`, `10.0.0.0/24`, `::1`), or `*` for
+    any; given back as the same comma-separated text, checked."""
+    value = os.environ.get(name, default)
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}={value!r}: {item!r} is not an address or a network "
+                "(10.0.0.5, 10.0.0.0/24), nor *"
+            ) from None
+    return ",".join(items)

@@ -24,17 +24,20 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import connections
+from django.db import OperationalError, connections
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from portal import database
 from portal.monitoring import has_monitoring_token
 
 logger = logging.getLogger(__name__)
 Part = dict[str, Any]  # one part's answer: {"ok": bool, ...facts, "error"?: str}
 PARTS = ("database", "broker", "cache", "engine", "k5")
+# A probe must answer quickly; a write lock held longer than this already slows every page.
+WRITE_WAIT_SECONDS = 1.0
 
 
 @never_cache
@@ -109,8 +112,14 @@ def _summary(result: Part) -> Part:
 
 
 def check_database() -> Part:
+    """Answers, and takes a write within a second: under a write lock held by another process
+    SQLite still answers reads, while every sign-in and submission would wait and fail."""
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT 1")
+    try:
+        database.check_writable(WRITE_WAIT_SECONDS)
+    except (OperationalError, database.ReadOnly) as exc:
+        return {"ok": False, "error": f"cannot write: {exc}"}
     return {"ok": True}
 
 

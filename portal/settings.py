@@ -82,6 +82,9 @@ MIDDLEWARE = [
     "imaging.api.middleware.ApiBadInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads the body: a page sent more than DATA_UPLOAD_MAX_MEMORY_SIZE gets a
+    # 413 page naming the limit.
+    "portal.limits.RequestBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -121,6 +124,9 @@ if DATABASE_URL.split(":", 1)[0] not in ("sqlite", "postgres", "postgresql", "pg
         f"DATABASE_URL must be a sqlite:// or postgres:// URL, not {DATABASE_URL.split(':')[0]!r}"
     )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# SQLite: how long a write waits for another's lock before the request is answered 503 (a
+# page: "busy, try again"); below gunicorn's timeout, so that the wait is never a killed worker.
+SQLITE_BUSY_TIMEOUT = env_float("SQLITE_BUSY_TIMEOUT", 10.0, minimum=0.1)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the qcluster write to the same file: WAL lets readers go on while one
     # writes, IMMEDIATE transactions take the write lock up front (no upgrade deadlocks), and a
@@ -128,7 +134,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": SQLITE_BUSY_TIMEOUT,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not memory: end-to-end tests run real qcluster processes against the test
@@ -205,6 +211,11 @@ K5_INVENTORY_CACHE_SECONDS = env_int("K5_INVENTORY_CACHE_SECONDS", 60, minimum=0
 K5_INVENTORY_MIN_SECONDS = env_int("K5_INVENTORY_MIN_SECONDS", 15, minimum=0)
 # The longest a web request waits on K5 in all (submission checks; a first volume list).
 K5_REQUEST_BUDGET_SECONDS = env_float("K5_REQUEST_BUDGET_SECONDS", 10.0, minimum=0.5)
+if int(K5_REQUEST_BUDGET_SECONDS) + 20 <= SQLITE_BUSY_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"SQLITE_BUSY_TIMEOUT={SQLITE_BUSY_TIMEOUT:g} must stay below gunicorn's timeout "
+        f"(K5_REQUEST_BUDGET_SECONDS + 20 = {int(K5_REQUEST_BUDGET_SECONDS) + 20} s)"
+    )
 
 
 def _credential_keys() -> list[str]:
@@ -320,6 +331,21 @@ STORAGES = {
 }
 
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
+# What one request may send (portal/limits.py): a body over DATA_UPLOAD_MAX_MEMORY_SIZE is
+# refused before it is read, pages and API alike. Nothing in the portal takes a file, so a
+# file part is refused whatever its size; the forms have a dozen fields, the admin's bulk
+# actions a few hundred.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=65_536)
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+DATA_UPLOAD_MAX_NUMBER_FILES = 0
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# How long a session from the portal's own sign-in form lasts (Django's default is two weeks:
+# too long for a forgotten browser). K5 and single sign-on sessions end with their max age.
+SESSION_COOKIE_AGE = int(
+    env_duration(
+        "SESSION_COOKIE_AGE", timedelta(hours=12), minimum=timedelta(minutes=5)
+    ).total_seconds()
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -351,7 +377,9 @@ def _proxy_ssl_header() -> tuple[str, str] | None:
 # TLS, SECURE_PROXY_SSL_HEADER names the header it sets on HTTPS requests; only that proxy must
 # be able to reach the portal, or a client could set the header itself.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Only the probes: /metrics carries its bearer token, which must not travel in clear (scrape it
+# through the proxy, over HTTPS).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
@@ -383,7 +411,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # could then go on guessing other users' passwords from that address.
 AXES_RESET_ON_SUCCESS = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept for operators (admin)
-AXES_CLIENT_IP_CALLABLE = "portal.signin.client_address"
+AXES_CLIENT_IP_CALLABLE = "portal.addresses.client_address"
 AXES_LOCKOUT_CALLABLE = "portal.signin.locked_out"
 # Behind a proxy: the request header it puts the client's address in (X-Forwarded-For,
 # X-Real-IP). Unset, the connection's address is the client's; set, only when the proxy always
@@ -417,8 +445,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # SQL with its parameters (session keys among them) stays out even at LOG_LEVEL=DEBUG.
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # SQL with its parameters (session keys among them) stays out even at LOG_LEVEL=DEBUG;
+    # so do the full URLs urllib3 logs per request (a webhook's path is often its secret).
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "urllib3.connectionpool": {"level": "INFO"},
+    },
 }
 
 # --- REST API ---------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ Every failure and every lock-out is logged as a WARNING on the logger `portal.si
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import time
@@ -35,32 +34,9 @@ from django.db.models import Max, Q
 from django.shortcuts import render
 from django.utils import timezone
 
+from portal.addresses import client_address
+
 log = logging.getLogger("portal.signin")
-
-
-def client_address(request) -> str | None:
-    """The client's address. Behind a proxy (CLIENT_ADDRESS_HEADER set), the right-most
-    address in that header: the one the proxy added; those left of it come from the client
-    and can be forged. Without the setting, or without a readable address in the header,
-    the address the connection came from (REMOTE_ADDR)."""
-    header = settings.CLIENT_ADDRESS_HEADER
-    if header:
-        address = _address(request.META.get(header, "").split(",")[-1])
-        if address:
-            return address
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def _address(text: str) -> str | None:
-    text = text.strip()
-    if text.startswith("["):  # [2001:db8::1]:443
-        text = text[1:].partition("]")[0]
-    elif text.count(":") == 1:  # 192.0.2.1:443
-        text = text.partition(":")[0]
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
 
 
 def cooloff_seconds() -> int:

@@ -150,14 +150,14 @@ def test_bad_https_settings_stop_start_up_naming_the_variable(tmp_path, env, nam
 
 def test_plain_http_is_redirected_except_the_health_probe(tmp_path):
     """As a load balancer and a browser see a production portal: /healthz answers over plain
-    HTTP, every other path is sent to HTTPS; an HTTPS answer (here: through a proxy that says
-    so) carries HSTS."""
+    HTTP, every other path (/metrics too) is sent to HTTPS; an HTTPS answer (here: through a
+    proxy that says so) carries HSTS."""
     code = (
         "from django.test import Client; c = Client(HTTP_HOST='portal.example.com');"
-        "probe = c.get('/healthz'); page = c.get('/jobs/');"
+        "probe = c.get('/healthz'); page = c.get('/jobs/'); metrics = c.get('/metrics');"
         "tls = c.get('/healthz', headers={'X-Forwarded-Proto': 'https'});"
         "print(probe.status_code, page.status_code, page['Location'],"
-        " tls['Strict-Transport-Security'])"
+        " metrics.status_code, metrics['Location'], tls['Strict-Transport-Security'])"
     )
     answer = shell(
         code,
@@ -166,8 +166,9 @@ def test_plain_http_is_redirected_except_the_health_probe(tmp_path):
         SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https",
     )
     assert answer == (
-        "200 301 https://portal.example.com/jobs/ max-age=31536000; includeSubDomains; preload"
-    )
+        "200 301 https://portal.example.com/jobs/ 301 https://portal.example.com/metrics "
+        "max-age=31536000; includeSubDomains; preload"
+    ), "/metrics carries its token: never over plain HTTP"
 
 
 def test_without_redis_the_cache_is_the_database(tmp_path):

@@ -37,6 +37,12 @@ def test_it_starts_with_the_laptop_defaults():
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG='maybe' is not a boolean"),
         ({"Q_WORKERS": "two"}, "Q_WORKERS='two' is not a whole number"),
         ({"Q_WORKERS": "0"}, "Q_WORKERS=0 is below its minimum of 1"),
+        ({"SESSION_COOKIE_AGE": "a day"}, "SESSION_COOKIE_AGE='a day' is not a length of time"),
+        ({"SESSION_COOKIE_AGE": "60"}, "SESSION_COOKIE_AGE='60' is below its minimum"),
+        (
+            {"SQLITE_BUSY_TIMEOUT": "40"},
+            "SQLITE_BUSY_TIMEOUT=40 must stay below gunicorn's timeout",
+        ),
         ({"Q_TIMEOUT": "300", "Q_RETRY": "200"}, "Q_RETRY must be larger than Q_TIMEOUT"),
         ({"DATABASE_URL": "mysql://db/portal"}, "DATABASE_URL must be a sqlite:// or postgres://"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not a URL"),

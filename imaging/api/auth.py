@@ -7,6 +7,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from imaging.access import signed_in_elsewhere_without_access
 from imaging.models import ApiToken
 from portal import signin
+from portal.addresses import client_address
 
 
 class TooManyBadTokens(exceptions.Throttled):
@@ -29,7 +30,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             return None
         # An address that sent too many bad tokens is refused whatever the token: else a guess
         # that hits would still get in (portal/signin.py).
-        address = signin.client_address(request)
+        address = client_address(request)
         wait = signin.token_lockout_seconds(address)
         if wait:
             raise TooManyBadTokens(wait)

@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from imaging.access import event_detail_shown
 from imaging.models import ImageJob, JobEvent, K5Project, OsFamily, Role, ZoneSyncResult
 
 
@@ -332,6 +333,12 @@ class EventSerializer(serializers.ModelSerializer):
             "message",
             "detail",
         ]
+
+    def to_representation(self, event):
+        # Without the reader's projects in the context, no address is shown.
+        data = super().to_representation(event)
+        data["detail"] = event_detail_shown(event, self.context.get("showing_addresses", set()))
+        return data
 
 
 class ReplacedImageSerializer(serializers.Serializer):

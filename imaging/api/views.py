@@ -16,7 +16,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from imaging.access import roles_in, visible_events, visible_jobs, visible_projects
+from imaging.access import (
+    projects_showing_addresses,
+    roles_in,
+    visible_events,
+    visible_jobs,
+    visible_projects,
+)
 from imaging.api.pagination import Pages
 from imaging.api.renderers import CSVRenderer
 from imaging.api.schema import ApiSchema
@@ -39,6 +45,7 @@ from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission
 from imaging.filtersets import EventFilterSet, JobFilterSet
 from imaging.models import Channel
+from portal.addresses import client_address
 
 
 class InEnglish:
@@ -224,7 +231,7 @@ class JobViewSet(
             "user": request.user,
             "channel": Channel.API,
             "idempotency_key": key,
-            "client_address": _client_address(request),
+            "client_address": client_address(request),
         }
         # Answered from the job as it was written (not read back): it is the row.
         job, created = submit_job(submission, **options)
@@ -297,7 +304,7 @@ class JobViewSet(
             job,
             request.user,
             channel=Channel.API,
-            client_address=_client_address(request),
+            client_address=client_address(request),
             image_name=given.validated_data.get("image_name") or None,
         )
         new = self.get_queryset().get(pk=queued.job.pk)
@@ -317,7 +324,10 @@ class JobViewSet(
         page = self.paginate_queryset(
             job.events.select_related("project").order_by("created_at", "id")
         )
-        return self.get_paginated_response(EventSerializer(page, many=True).data)
+        showing = projects_showing_addresses(request.user)
+        return self.get_paginated_response(
+            EventSerializer(page, many=True, context={"showing_addresses": showing}).data
+        )
 
 
 class EventListView(InEnglish, ListAPIView):
@@ -330,13 +340,15 @@ class EventListView(InEnglish, ListAPIView):
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
     permission_classes = [IsAuthenticated]
 
+    def get_serializer_context(self):
+        return {
+            **super().get_serializer_context(),
+            "showing_addresses": projects_showing_addresses(self.request.user),
+        }
+
     def get_queryset(self):
         return (
             visible_events(self.request.user)
             .select_related("project")
             .order_by("-created_at", "-id")
         )
-
-
-def _client_address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -65,6 +66,21 @@ def job_payload(job: ImageJob) -> dict:
             for z in job.zones.all()
         ],
     }
+
+
+def webhook_origin(url: str) -> str:
+    """How audit events and logs name a webhook: scheme and host (and port) only. Its path,
+    query and user part often carry the receiver's bearer secret (Slack, Teams), and every
+    viewer of the project reads the audit."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 def job_path(job: ImageJob) -> str:
@@ -128,7 +144,8 @@ def _webhook(job: ImageJob) -> str:
         delivered, what = False, f"{type(exc).__name__}"
     job.record(
         EventKind.NOTIFICATION,
-        f"Webhook {project.webhook_url} {'delivered' if delivered else 'failed'} ({what}).",
+        f"Webhook {webhook_origin(project.webhook_url)} "
+        f"{'delivered' if delivered else 'failed'} ({what}).",
         detail={"channel": "webhook", "delivered": delivered, "answer": what},
     )
     return "webhook delivered" if delivered else "webhook failed"

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
 
 from imaging.signin import k5
-from portal.signin import client_address
+from portal.addresses import client_address
 
 
 class K5AccountBackend(BaseBackend):

@@ -158,6 +158,13 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
             }
             return None
 
+    def get_user(self, user_id):
+        """The signed-in user of a session this backend started, while still active: the
+        library's own answers a disabled user too, whose session would then outlive the
+        operator's decision (the local and K5 backends refuse them)."""
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     def verify_token(self, token, **kwargs):
         payload = super().verify_token(token, **kwargs)
         if str(payload.get("iss", "")).rstrip("/") != settings.OIDC_ISSUER:

@@ -16,7 +16,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from imaging import csv_export
-from imaging.access import can_act_on, visible_events, visible_jobs, visible_projects
+from imaging.access import (
+    can_act_on,
+    event_detail_shown,
+    projects_showing_addresses,
+    visible_events,
+    visible_jobs,
+    visible_projects,
+)
 from imaging.engine.errors import Refusal
 from imaging.engine.pacing import queue_forecasts
 from imaging.engine.remedy import (
@@ -31,6 +38,7 @@ from imaging.engine.remedy import (
 )
 from imaging.filtersets import EventFilterSet, JobFilterSet
 from imaging.models import Channel, EventKind, JobState
+from portal.addresses import client_address
 
 MILESTONES = [  # (state, timestamp field) for the timeline
     (JobState.QUEUED, "created_at"),
@@ -114,7 +122,7 @@ def job_retry(request, job_id):
                 job,
                 request.user,
                 channel=Channel.WEB,
-                client_address=request.META.get("REMOTE_ADDR"),
+                client_address=client_address(request),
                 image_name=request.POST.get("image_name", "").strip() or None,
             )
         except Refusal as refusal:
@@ -217,7 +225,7 @@ def audit(request):
             return HttpResponse(
                 f"Not exported: {problems}", status=400, content_type="text/plain; charset=utf-8"
             )
-        return _export(filters.qs, export)
+        return _export(filters.qs, export, projects_showing_addresses(request.user))
     page = Paginator(filters.qs, 100).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -234,7 +242,7 @@ def audit(request):
     )
 
 
-def _export(events, kind):
+def _export(events, kind, showing_addresses: set[int]):
     rows = (
         {
             "id": e.pk,
@@ -246,7 +254,7 @@ def _export(events, kind):
             "from_state": e.from_state,
             "to_state": e.to_state,
             "message": e.message,
-            "detail": e.detail,
+            "detail": event_detail_shown(e, showing_addresses),
         }
         for e in events.iterator(chunk_size=1000)
     )

@@ -26,6 +26,7 @@ from imaging.engine.submission import submit_job
 from imaging.engine.validation import PREPARATION_TEXT, Submission
 from imaging.models import Channel, OsFamily
 from imaging.web.dashboard import budget_text
+from portal.addresses import client_address
 
 # Refusals that the form can put next to one of its fields.
 FORM_FIELDS = {"image_name", "force", "os_stopped_confirmed", "os_family", "preparation_confirmed"}
@@ -153,7 +154,7 @@ def create_image(request, project_id, volume_id):
                 submission,
                 user=request.user,
                 channel=Channel.WEB,
-                client_address=request.META.get("REMOTE_ADDR"),
+                client_address=client_address(request),
             )
         except Refusal as refusal:
             form.add_error(

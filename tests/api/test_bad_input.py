@@ -120,7 +120,7 @@ def test_pages_keep_their_html_answer(client, db):
         "username=" + "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1),
         content_type="application/x-www-form-urlencoded",
     )
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response["Content-Type"].startswith("text/html")
 
 

@@ -4,10 +4,12 @@ attempt is an audit event."""
 import hashlib
 import hmac
 import json
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.test import Client
 
 from imaging.engine.notifications import notify_job_finished
 from imaging.models import EventKind, JobState
@@ -70,7 +72,7 @@ def test_a_failed_job_mails_the_requester_and_signs_the_webhook(
     notes = job.events.filter(kind=EventKind.NOTIFICATION).values_list("message", flat=True)
     assert list(notes) == [
         "E-mailed bob@example.com.",
-        f"Webhook {project.webhook_url} delivered (HTTP 204).",
+        f"Webhook http://127.0.0.1:{receiver.server_port} delivered (HTTP 204).",
     ]
 
 
@@ -101,3 +103,33 @@ def test_ending_a_job_enqueues_its_notification_after_commit(
     with django_capture_on_commit_callbacks() as callbacks:
         submit(project, bob, image_name="other")
     assert len(callbacks) == 1, "only the kick of the pacing step, no notification"
+
+
+@pytest.mark.django_db
+def test_a_viewer_never_reads_the_webhooks_secret_path_in_the_audit(
+    k5sim, project, bob, victor, receiver, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    receiver.answer = 500
+    project.webhook_url = (
+        f"http://hook:T0KEN@127.0.0.1:{receiver.server_port}/services/T01/B02/bearer-xyz?sig=s1"
+    )
+    project.save()
+    job = submit(project, bob)
+    job.transition(JobState.FAILED, message="x", error_message="broken")
+    assert notify_job_finished(job.pk)[-1] == "webhook failed"
+
+    client = Client()
+    client.force_login(victor)
+    seen = {
+        "audit page": client.get("/audit/").content.decode(),
+        "job page": client.get(f"/jobs/{job.pk}/").content.decode(),
+        "CSV export": client.get("/audit/", {"export": "csv"}).content.decode(),
+        "JSON export": client.get("/audit/", {"export": "json"}).content.decode(),
+        "API": client.get("/api/v1/events/").content.decode(),
+    }
+    seen["log"] = caplog.text
+    for where, text in seen.items():
+        assert f"Webhook http://127.0.0.1:{receiver.server_port} failed (HTTP 500)" in text, where
+        for secret in ("T0KEN", "bearer-xyz", "sig=s1", "/services/"):
+            assert secret not in text, f"{secret} in the {where}"

@@ -368,3 +368,15 @@ def test_the_profile_says_where_the_memberships_come_from_and_until_when(k5_logi
         f"sign-in. Without a new sign-in they, and these tokens, stop working at "
         f"{until:%Y-%m-%d %H:%M}."
     )
+
+
+def test_a_disabled_k5_user_is_signed_out_at_their_next_request(k5_login, project):
+    client = Client()
+    k5_sign_in(client)
+    assert client.get("/jobs/").status_code == 200
+
+    User.objects.filter(username="demo/view-user").update(is_active=False)
+
+    response = client.get("/jobs/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")

@@ -91,3 +91,24 @@ def test_the_language_switch_turns_the_pages_japanese(signed_in, project, bob):
 
     assert response.status_code == 302 and response["Location"] == "/jobs/"
     assert page(client, "/jobs/").one("html").attrs["lang"] == "ja"
+
+
+def test_a_disabled_user_is_signed_out_at_their_next_request(signed_in, project, bob):
+    client = signed_in(None)
+    client.post("/accounts/login/", {"username": "bob", "password": "bob-password-1"})
+    assert client.get("/jobs/").status_code == 200
+
+    bob.is_active = False
+    bob.save()
+
+    response = client.get("/jobs/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_local_sign_in_lasts_twelve_hours_unless_configured(signed_in, project, bob):
+    response = signed_in(None).post(
+        "/accounts/login/", {"username": "bob", "password": "bob-password-1"}
+    )
+    assert response.status_code == 302
+    assert response.cookies["sessionid"]["max-age"] == 12 * 3600

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.auth.models import User
 from django.test import Client
 
 from imaging.models import EventKind, ExternalAccount, JobEvent, Membership
@@ -172,3 +173,16 @@ def test_a_provider_that_cannot_be_reached_is_said_plainly(provider, project, se
     assert messages_after(client, response) == [
         "The company single sign-on cannot be reached just now."
     ]
+
+
+def test_a_disabled_person_is_signed_out_at_their_next_request(provider, project, other_project):
+    client = Client()
+    sso_sign_in(client, provider, CAROL)
+    assert client.get("/jobs/").status_code == 200
+
+    User.objects.filter(username="sso/carol").update(is_active=False)
+
+    response = client.get("/jobs/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert client.get("/api/v1/projects/").status_code == 401, "the API session ends too"
