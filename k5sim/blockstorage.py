@@ -305,6 +305,7 @@ def _upload(call: Call, params: object) -> Reply:
         container_format=container_format,
         visibility=visibility,
         protected=protected,
+        token_expires_at=call.token.expires_at,
     )
     volume_type = world.volume_types.get(volume.volume_type)
     answer = {

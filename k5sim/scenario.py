@@ -31,7 +31,12 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "image_default_limit": 25,  # Glance's limit_param_default
     "image_max_limit": 1000,  # Glance's api_limit_max
     "rescope_scoped_tokens": 1,  # Keystone's allow_rescope_scoped_token (0: refused, 403)
+    # Cinder hands the caller's token to Glance for the copy: a copy that ends after that
+    # token expired cannot mark its image active (README: "Cinder copies with the caller's
+    # token"). false: the copy always completes, as before.
+    "copy_uses_caller_token": True,
 }
+BOOLEAN_SETTINGS = {"copy_uses_caller_token"}
 INTEGER_SETTINGS = {
     "lockout_failures",
     "upload_limit",
@@ -324,6 +329,11 @@ def _settings(value: Any) -> dict[str, float]:
     _object(value, "settings", set(), set(DEFAULT_SETTINGS))
     settings = dict(DEFAULT_SETTINGS)
     for key, given in value.items():
+        if key in BOOLEAN_SETTINGS:
+            if not isinstance(given, bool):
+                _fail(f"settings.{key}", f"must be true or false, got {json.dumps(given)}")
+            settings[key] = given
+            continue
         integer = key in INTEGER_SETTINGS
         ok = not isinstance(given, bool) and (
             isinstance(given, int) if integer else isinstance(given, int | float)

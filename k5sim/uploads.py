@@ -3,7 +3,8 @@
 Timeline (K5 seconds after acceptance, see the scenario settings):
   0                        volume `uploading`, image `queued`
   saving_after_seconds     image `saving`
-  base + size * per_gb     image `active` (or `killed` by an upload_failure fault);
+  base + size * per_gb     image `active` (or `killed` by an upload_failure fault; or left
+                           `saving` when the caller's token expired first);
                            the volume returns to `available` / `in-use`
   ... + sync_seconds       registration to each other zone of the region; a sync_failure
                            fault gives the image K5's `sync_status_reason` instead
@@ -75,6 +76,7 @@ def begin(
     container_format: str = "bare",
     visibility: str = "private",
     protected: bool = False,
+    token_expires_at: float | None = None,
 ) -> Upload:
     """Accept an upload of `volume` (already checked by the caller) and schedule its steps."""
     now = world.now() if accepted_at is None else accepted_at
@@ -108,6 +110,7 @@ def begin(
         previous_status=volume.status,
         accepted_at=now,
         ends_at=now + length,
+        token_expires_at=token_expires_at,
     )
     world.uploads[upload.id] = upload
     bisect.insort(world.upload_times.setdefault(volume.project_id, []), now)
@@ -166,7 +169,11 @@ def _finish(world: Any, due: float, upload_id: str) -> None:
     if upload.state != "running":
         return
     image = world.images.get(upload.image_id)
-    if image is None or world.faults.take_upload_failure(upload.volume_id):
+    if image is not None and _token_expired(world, upload, due):
+        # Glance refuses the final update, and Cinder's clean-up, made with the same token, is
+        # refused too: the image stays `saving` for ever; only the volume comes back.
+        upload.state = "token_expired"
+    elif image is None or world.faults.take_upload_failure(upload.volume_id):
         upload.state = "failed"
         _kill_image(world, upload.image_id, due)
     else:
@@ -188,6 +195,11 @@ def _finish(world: Any, due: float, upload_id: str) -> None:
         if volume.status == "uploading":
             volume.status = upload.previous_status
             volume.updated_at = due
+
+
+def _token_expired(world: Any, upload: Upload, at: float) -> bool:
+    expires = upload.token_expires_at
+    return bool(world.settings["copy_uses_caller_token"]) and expires is not None and at >= expires
 
 
 def _sync(world: Any, due: float, image_id: str, zone: str) -> None:
