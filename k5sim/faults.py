@@ -15,6 +15,8 @@ from typing import Any
 KINDS = ("http", "upload_failure", "sync_failure", "volume_vanish", "list_omit")
 
 
+# What a failed copy leaves behind: a `killed` image, or nothing (Cinder deleted it).
+UPLOAD_FAILURE_LEAVES = ("killed", "nothing")
 # The sync-failure property as K5 documents it, and the spelling the vendor's page also uses.
 SYNC_PROPERTIES = ("sync_status_reason", "sync_reason_status")
 
@@ -95,7 +97,7 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
         "times",
         *{
             "http": {"method", "path", "status", "reset", "latency", "delay_answer"},
-            "upload_failure": {"volume_id"},
+            "upload_failure": {"volume_id", "leaves"},
             "sync_failure": {"zone", "image_id", "property"},
             "volume_vanish": {"volume_id", "after_seconds"},
             "list_omit": {"image_id"},
@@ -119,6 +121,8 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
         raise FaultError(f"'zone' must be one of {', '.join(zones)}")
     elif kind == "sync_failure" and spec.get("property", SYNC_PROPERTIES[0]) not in SYNC_PROPERTIES:
         raise FaultError(f"'property' must be one of {', '.join(SYNC_PROPERTIES)}")
+    elif kind == "upload_failure" and spec.get("leaves", "killed") not in UPLOAD_FAILURE_LEAVES:
+        raise FaultError(f"'leaves' must be one of {', '.join(UPLOAD_FAILURE_LEAVES)}")
     elif kind == "list_omit" and "image_id" not in spec:
         raise FaultError("a list_omit fault needs 'image_id'")
     elif kind == "volume_vanish":

@@ -3,7 +3,8 @@
 Timeline (K5 seconds after acceptance, see the scenario settings):
   0                        volume `uploading`, image `queued`
   saving_after_seconds     image `saving`
-  base + size * per_gb     image `active` (or `killed` by an upload_failure fault; or left
+  base + size * per_gb     image `active` (or `killed` by an upload_failure fault, or deleted
+                           by one that `leaves` nothing; or left
                            `saving` when the caller's token expired first);
                            the volume returns to `available` / `in-use`
   ... + sync_seconds       registration to each other zone of the region; a sync_failure
@@ -173,9 +174,15 @@ def _finish(world: Any, due: float, upload_id: str) -> None:
         # Glance refuses the final update, and Cinder's clean-up, made with the same token, is
         # refused too: the image stays `saving` for ever; only the volume comes back.
         upload.state = "token_expired"
-    elif image is None or world.faults.take_upload_failure(upload.volume_id):
+    elif image is None:  # deleted by a client mid-copy
         upload.state = "failed"
-        _kill_image(world, upload.image_id, due)
+    elif failure := world.faults.take_upload_failure(upload.volume_id):
+        upload.state = "failed"
+        if failure.spec.get("leaves") == "nothing" and image.status in ("queued", "saving"):
+            # Cinder's volume manager deletes the image its failed copy left unfinished.
+            del world.images[image.id]
+        else:
+            _kill_image(world, upload.image_id, due)
     else:
         upload.state = "succeeded"
         image.status = "active"
