@@ -79,7 +79,9 @@ IMAGE_STATUSES = {
 VISIBILITIES = {"private", "public", "shared", "community"}
 # Which Glance the image API behaves like (README: "Glance releases"). The scenario may name
 # one; otherwise the process's `--glance-release` applies.
-GLANCE_RELEASES = ("legacy", "modern")
+# `mitaka` and `modern` behave the same (Glance 12.0 and later); `modern` is kept for
+# scenarios and tests written before `mitaka` was named.
+GLANCE_RELEASES = ("legacy", "mitaka", "modern")
 # How the identity catalog names the services (README: "Catalog styles"): "openstack" gives
 # each service K5's name and the usual type; "k5-endpoint-names" gives services other names
 # and types, so that only the endpoint-level `name` is K5's.
