@@ -170,9 +170,10 @@ def _list(call: Call, detail: bool) -> Reply:
         start = next((i + 1 for i, v in enumerate(ordered) if v.id == marker), None)
         if start is None:
             raise ApiError(400, f"Invalid input received: marker [{marker}] not found")
+    hidden = world.faults.hidden_volumes()
     page: list[Volume] = []
     for volume in ordered[start:]:
-        if _matches(volume, wanted):
+        if volume.id not in hidden and _matches(volume, wanted):
             if len(page) == page_size:
                 break
             page.append(volume)
