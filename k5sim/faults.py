@@ -118,7 +118,7 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
         "kind",
         "times",
         *{
-            "http": {"method", "path", "status", "reset", "latency", "delay_answer"},
+            "http": {"method", "path", "status", "reset", "latency", "delay_answer", "answer_html"},
             "upload_failure": {"volume_id", "leaves"},
             "sync_failure": {"zone", "image_id", "property"},
             "volume_vanish": {"volume_id", "after_seconds"},
@@ -190,15 +190,26 @@ def _check_http(spec: dict[str, Any], fault: Fault) -> None:
             raise FaultError(f"'{key}' must be a number of seconds >= 0")
     if not isinstance(spec.get("reset", False), bool):
         raise FaultError("'reset' must be true or false")
+    answer_html = spec.get("answer_html")
+    if answer_html is not None and (
+        isinstance(answer_html, bool) or not isinstance(answer_html, int)
+    ):
+        raise FaultError("'answer_html' must be an HTTP status (200-599)")
+    if answer_html is not None and not 200 <= answer_html <= 599:
+        raise FaultError("'answer_html' must be an HTTP status (200-599)")
     delay_answer = spec.get("delay_answer")
-    if delay_answer is not None and (status is not None or spec.get("reset")):
-        # The request is handled for real and only its answer is held back; an injected
-        # status or reset means it is not handled at all.
-        raise FaultError("'delay_answer' cannot be combined with 'status' or 'reset'")
+    for key, value in (("delay_answer", delay_answer), ("answer_html", answer_html)):
+        if value is not None and (status is not None or spec.get("reset")):
+            # The request is handled for real and only its answer is late or replaced; an
+            # injected status or reset means it is not handled at all.
+            raise FaultError(f"'{key}' cannot be combined with 'status' or 'reset'")
     if (
         status is None
         and not spec.get("reset")
         and spec.get("latency") is None
         and delay_answer is None
+        and answer_html is None
     ):
-        raise FaultError("an http fault needs 'status', 'reset', 'latency' or 'delay_answer'")
+        raise FaultError(
+            "an http fault needs 'status', 'reset', 'latency', 'delay_answer' or 'answer_html'"
+        )
