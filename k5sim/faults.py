@@ -120,7 +120,7 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
         *{
             "http": {"method", "path", "status", "reset", "latency", "delay_answer", "answer_html"},
             "upload_failure": {"volume_id", "leaves"},
-            "sync_failure": {"zone", "image_id", "property"},
+            "sync_failure": {"zone", "image_id", "property", "after_seconds"},
             "volume_vanish": {"volume_id", "after_seconds"},
             "list_omit": {"image_id"},
             "volume_list_omit": {"volume_id", "seconds"},
@@ -156,14 +156,13 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
             raise FaultError("a volume_list_omit fault needs 'volume_id'")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
             raise FaultError("a volume_list_omit fault needs 'seconds', a number > 0")
-    elif kind == "volume_vanish":
-        if "volume_id" not in spec:
-            raise FaultError("a volume_vanish fault needs 'volume_id'")
-        after = spec.get("after_seconds")
-        if after is not None and (
-            isinstance(after, bool) or not isinstance(after, int | float) or after < 0
-        ):
-            raise FaultError("'after_seconds' must be a number >= 0")
+    elif kind == "volume_vanish" and "volume_id" not in spec:
+        raise FaultError("a volume_vanish fault needs 'volume_id'")
+    after = spec.get("after_seconds")
+    if after is not None and (
+        isinstance(after, bool) or not isinstance(after, int | float) or after < 0
+    ):
+        raise FaultError("'after_seconds' must be a number >= 0")
     return fault
 
 

@@ -8,7 +8,8 @@ Timeline (K5 seconds after acceptance, see the scenario settings):
                            `saving` when the caller's token expired first);
                            the volume returns to `available` / `in-use`
   ... + sync_seconds       registration to each other zone of the region; a sync_failure
-                           fault gives the image K5's `sync_status_reason` instead
+                           fault gives the image K5's `sync_status_reason` instead (at
+                           active + its `after_seconds`, when later: a late failure)
 A volume_vanish fault removes the volume part way through and leaves the image `killed`.
 Every step is an event on the world's heap; each re-checks the state it finds, because a
 client may have deleted the image or the control API the volume in between.
@@ -217,15 +218,29 @@ def _sync(world: Any, due: float, image_id: str, zone: str) -> None:
     if image.status != "active":
         entry["status"] = "cancelled"
     elif fault := world.faults.take_sync_failure(zone, image_id):
-        entry["status"] = "failed"
-        image.properties.setdefault(
-            fault.spec.get("property", "sync_status_reason"),
-            sync_failure_reason(world.image_servers[zone], image.id),
-        )
-        image.updated_at = due
+        active_at = image.zone_sync[image.origin_zone]["due_at"]
+        after = fault.spec.get("after_seconds")
+        fails_at = due if after is None else max(due, active_at + world.span(after))
+        prop = fault.spec.get("property", "sync_status_reason")
+        if fails_at > due:
+            # Looks registered now; K5 reports the failure later (a late zone failure).
+            entry["status"] = "registered"
+            world.schedule(fails_at, _fail_sync, image.id, zone, prop)
+        else:
+            _fail_sync(world, due, image.id, zone, prop)
+            return
     else:
         entry["status"] = "registered"
     entry["done_at"] = due
+
+
+def _fail_sync(world: Any, due: float, image_id: str, zone: str, prop: str) -> None:
+    image = world.images.get(image_id)
+    if image is None or image.status != "active":
+        return
+    image.zone_sync[zone].update(status="failed", done_at=due)
+    image.properties.setdefault(prop, sync_failure_reason(world.image_servers[zone], image.id))
+    image.updated_at = due
 
 
 def _vanish(world: Any, due: float, upload_id: str) -> None:
