@@ -17,6 +17,7 @@ from tests.support.demo import (
     RHEL_ARCHIVE,
     UBUNTU_FRONT,
     WIN_AD,
+    WIN_FILE,
     demo_scenario,
     srv,
 )
@@ -71,6 +72,24 @@ def test_windows_volumes_carry_windows_image_metadata(api):
 
     assert meta["os_type"] == "windows"
     assert meta["fcx.win"] == "true"
+
+
+def test_a_volume_from_a_k5_public_image_has_only_k5s_windows_flag(k5sim, api):
+    meta = api.volume(WIN_FILE).json()["volume"]["volume_image_metadata"]
+    assert meta["fcx.win"] == "true"
+    assert "os_type" not in meta and "os_distro" not in meta
+
+    upload = api.upload(WIN_FILE, force=True, image_name="file-01-image")
+    made = api.image(upload.json()["os-volume_upload_image"]["image_id"]).json()
+
+    assert made["fcx.win"] == "true" and "os_type" not in made
+
+
+def test_a_volume_from_an_imported_image_says_rhel7(api):
+    meta = api.volume(RHEL_ARCHIVE).json()["volume"]["volume_image_metadata"]
+
+    assert meta["os_type"] == "rhel7"
+    assert not any(key.startswith("fcx.") for key in meta) and "os_distro" not in meta
 
 
 def test_a_data_volume_has_no_image_metadata(api):
