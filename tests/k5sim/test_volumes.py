@@ -173,6 +173,29 @@ def test_limit_and_marker_page_through_the_list(api):
     assert "volumes_links" not in pages[-1]
 
 
+@pytest.mark.parametrize("detail", ["/detail", ""])
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_full_last_page_links_on_to_an_empty_page_as_cinder_does(api2, detail, version):
+    url = api2.volumes_url(version) + detail
+
+    pages, volumes = all_pages(api2, url, {"limit": 3})  # demo-project-2 has 3 volumes
+
+    assert [len(page["volumes"]) for page in pages] == [3, 0]
+    assert len(volumes) == 3
+    assert "volumes_links" not in pages[-1]
+
+
+def test_a_page_full_at_max_limit_links_on_without_a_limit(k5sim):
+    scenario = demo_scenario()
+    scenario["settings"]["max_limit"] = 3
+    k5sim.reset(scenario=scenario)
+    api2 = login(k5sim, "demo-project-2")
+
+    pages, _ = all_pages(api2, f"{api2.volumes_url()}/detail")
+
+    assert [len(page["volumes"]) for page in pages] == [3, 0]
+
+
 def test_pagination_across_thousands_of_bulk_volumes(k5sim, api2):
     started = time.monotonic()
     created = k5sim.control(
