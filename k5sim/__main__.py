@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         "--glance-release",
         choices=scenario.GLANCE_RELEASES,
         default="legacy",
-        help="the image API of a pre-Mitaka Glance (legacy, the default: no time-comparison "
-        "filters) or of today's (modern); a scenario's glance_release wins",
+        help="the image API of a pre-Mitaka Glance (legacy, the default: no filter operators) "
+        "or of Glance >= 12 (mitaka, or its alias modern: time operators, and name=op:value); "
+        "a scenario's glance_release wins",
     )
     parser.add_argument("--quiet", action="store_true", help="no per-request log on stderr")
     args = parser.parse_args(argv)

@@ -170,21 +170,22 @@ def _list(call: Call, detail: bool) -> Reply:
         start = next((i + 1 for i, v in enumerate(ordered) if v.id == marker), None)
         if start is None:
             raise ApiError(400, f"Invalid input received: marker [{marker}] not found")
+    hidden = world.faults.hidden_volumes()
     page: list[Volume] = []
     for volume in ordered[start:]:
-        if _matches(volume, wanted):
-            if len(page) == page_size:
-                break
+        if len(page) == page_size:
+            break
+        if volume.id not in hidden and _matches(volume, wanted):
             page.append(volume)
-    else:
-        page_size = None  # ran out: no next link
     render = (
         volume_json
         if detail
         else (lambda c, v: {"id": v.id, "name": v.name, "links": _links(c, v)})
     )
     body = {"volumes": [render(call, volume) for volume in page]}
-    if page_size and page:
+    # Cinder's rule (`_get_collection_links`): a full page links on, even when nothing
+    # follows, so the last page can be empty.
+    if page and len(page) == page_size:
         query = [(k, v) for k, values in call.query.items() if k != "marker" for v in values]
         query.append(("marker", page[-1].id))
         body["volumes_links"] = [
@@ -305,6 +306,7 @@ def _upload(call: Call, params: object) -> Reply:
         container_format=container_format,
         visibility=visibility,
         protected=protected,
+        token_expires_at=call.token.expires_at,
     )
     volume_type = world.volume_types.get(volume.volume_type)
     answer = {

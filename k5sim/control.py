@@ -210,6 +210,7 @@ def _upload_state(upload: Upload) -> dict[str, Any]:
         "accepted_at": zulu_time(upload.accepted_at),
         "ends_at": zulu_time(upload.ends_at),
         "finished_at": zulu_time(upload.finished_at),
+        "token_expires_at": zulu_time(upload.token_expires_at),
     }
 
 

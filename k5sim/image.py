@@ -15,7 +15,11 @@ Two Glance releases (the world's `glance_release`), as upstream's code reads:
 - legacy (Liberty and older, before Glance 12.0 "Support new v2 API image filters"):
   `created_at`/`updated_at` are plain columns compared by equality, so `gt:...` matches
   nothing and the list is empty, without an error.
-- modern: `created_at`/`updated_at` take `op:ISO` (`gt`, `gte`, `lt`, `lte`, `eq`, `neq`).
+- mitaka (Glance 12.0 "Added support new v2 API image filters", to today; `modern` is the
+  same): `created_at`/`updated_at` take `op:ISO` (`gt`, `gte`, `lt`, `lte`, `eq`, `neq`), and
+  `name`, `id`, `status`, `container_format`, `disk_format` take `eq:value` or
+  `in:a,"b,c"` — a value with a ':' is split there (`glance/common/utils.py`
+  `split_filter_op`), so `name=golden:v1` is 400 "unknown operator 'golden'".
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ RESERVED_PARAMS = {
     "size_max",
 }
 PLAIN_FILTERS = ("name", "status", "owner", "visibility", "disk_format", "container_format", "id")
+# Read as `op:value` from Glance 12.0 (`_make_conditions_from_filters`); `owner` and
+# `visibility` stay plain.
+OPERATOR_FILTERS = frozenset({"name", "id", "status", "container_format", "disk_format"})
 TIME_OPS = {
     "gt": float.__gt__,
     "gte": float.__ge__,
@@ -170,12 +177,68 @@ def _time_filter(call: Call, field: str):
     return lambda image: compare(float(int(getattr(image, field))), bound)
 
 
+def _wanted_values(call: Call, key: str, text: str) -> frozenset[str]:
+    """The values a plain filter accepts; from Glance 12.0 some read `eq:x` and `in:a,b`."""
+    if call.world.glance_release == "legacy" or key not in OPERATOR_FILTERS:
+        return frozenset({text})
+    op, sep, value = text.partition(":")
+    if not sep or _is_time(text):  # Glance takes a whole ISO time as a plain value
+        return frozenset({text})
+    if op == "eq":
+        return frozenset({value})
+    if op == "in":
+        return frozenset(_in_values(value))
+    raise ApiError(400, f"Unable to filter by unknown operator '{op}'.")
+
+
+def _is_time(text: str) -> bool:
+    try:
+        parse_time(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _in_values(text: str) -> list[str]:
+    """`a,b` → a, b; a double-quoted item may hold commas (`"a,b",c`), as the API WG's
+    filtering guideline that Glance follows. Malformed quoting is 400, as in Glance."""
+    values: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == '"':
+            end = i + 1
+            while end < len(text) and (text[end] != '"' or text[end - 1] == "\\"):
+                end += 1
+            if end == len(text):
+                raise ApiError(400, f"Invalid filter value {text}. The quote is not closed.")
+            if end + 1 < len(text) and text[end + 1] != ",":
+                raise ApiError(
+                    400,
+                    f"Invalid filter value {text}. There is no comma after closing quotation mark.",
+                )
+            values.append(text[i + 1 : end])
+            i = end + 2
+            continue
+        end = text.find(",", i)
+        end = len(text) if end < 0 else end
+        item = text[i:end]
+        if '"' in item.replace('\\"', ""):
+            raise ApiError(
+                400,
+                f"Invalid filter value {text}. There is no comma before opening quotation mark.",
+            )
+        values.append(item)
+        i = end + 1
+    return values
+
+
 def _filters(call: Call) -> list:
     checks = []
     for key in PLAIN_FILTERS:
         value = call.arg(key)
         if value is not None and not (key == "visibility" and value == "all"):
-            checks.append(lambda image, k=key, v=value: getattr(image, k) == v)
+            wanted = _wanted_values(call, key, value)
+            checks.append(lambda image, k=key, w=wanted: getattr(image, k) in w)
     for field in ("created_at", "updated_at"):
         check = _time_filter(call, field)
         if check:

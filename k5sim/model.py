@@ -132,5 +132,8 @@ class Upload:
     previous_status: str
     accepted_at: float
     ends_at: float
-    state: str = "running"  # running | succeeded | failed | vanished
+    state: str = "running"  # running | succeeded | failed | vanished | token_expired
     finished_at: float | None = None
+    # Expiry of the token the upload was made with: Cinder copies with it. None for an upload
+    # a scenario starts, which no client's token made.
+    token_expires_at: float | None = None

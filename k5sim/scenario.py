@@ -31,7 +31,12 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "image_default_limit": 25,  # Glance's limit_param_default
     "image_max_limit": 1000,  # Glance's api_limit_max
     "rescope_scoped_tokens": 1,  # Keystone's allow_rescope_scoped_token (0: refused, 403)
+    # Cinder hands the caller's token to Glance for the copy: a copy that ends after that
+    # token expired cannot mark its image active (README: "Cinder copies with the caller's
+    # token"). false: the copy always completes, as before.
+    "copy_uses_caller_token": True,
 }
+BOOLEAN_SETTINGS = {"copy_uses_caller_token"}
 INTEGER_SETTINGS = {
     "lockout_failures",
     "upload_limit",
@@ -74,7 +79,9 @@ IMAGE_STATUSES = {
 VISIBILITIES = {"private", "public", "shared", "community"}
 # Which Glance the image API behaves like (README: "Glance releases"). The scenario may name
 # one; otherwise the process's `--glance-release` applies.
-GLANCE_RELEASES = ("legacy", "modern")
+# `mitaka` and `modern` behave the same (Glance 12.0 and later); `modern` is kept for
+# scenarios and tests written before `mitaka` was named.
+GLANCE_RELEASES = ("legacy", "mitaka", "modern")
 # How the identity catalog names the services (README: "Catalog styles"): "openstack" gives
 # each service K5's name and the usual type; "k5-endpoint-names" gives services other names
 # and types, so that only the endpoint-level `name` is K5's.
@@ -324,6 +331,11 @@ def _settings(value: Any) -> dict[str, float]:
     _object(value, "settings", set(), set(DEFAULT_SETTINGS))
     settings = dict(DEFAULT_SETTINGS)
     for key, given in value.items():
+        if key in BOOLEAN_SETTINGS:
+            if not isinstance(given, bool):
+                _fail(f"settings.{key}", f"must be true or false, got {json.dumps(given)}")
+            settings[key] = given
+            continue
         integer = key in INTEGER_SETTINGS
         ok = not isinstance(given, bool) and (
             isinstance(given, int) if integer else isinstance(given, int | float)

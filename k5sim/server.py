@@ -15,6 +15,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -97,6 +98,10 @@ class App:
                 )
         if reply is None:
             reply = self._dispatch(call, match)
+        if fault and fault.spec.get("answer_html") is not None:
+            # K5 acted, but what comes back is a page from something in front of it (a proxy,
+            # a gateway), whatever K5 answered.
+            reply = _html_page(fault.spec["answer_html"])
         if fault and fault.spec.get("delay_answer") is not None:
             # K5 acted; only its answer is late (a slow gateway, a stalled connection): the log
             # shows the request as handled now, and a client that gives up meanwhile finds the
@@ -208,7 +213,7 @@ class App:
             data = json.dumps(body).encode()
         try:
             handler.send_response(reply.status)
-            if data:
+            if data and "Content-Type" not in reply.headers:
                 handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(data)))
             handler.send_header("x-openstack-request-id", call.request_id)
@@ -256,6 +261,21 @@ class Match:
     template: str  # the request-log key; the raw path when nothing matched
     family: str
     method_not_allowed: bool = False
+
+
+def _html_page(status: int) -> Reply:
+    try:
+        title = f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        title = str(status)
+    page = (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>proxy</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
+    # HTTP forbids a body on 204 and 304: those come back empty, still labelled HTML.
+    body = b"" if status in (204, 304) else page.encode()
+    return Reply(status, body, {"Content-Type": "text/html"})
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:

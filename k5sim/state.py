@@ -46,7 +46,7 @@ class World:
             self.volume_types = {t["name"]: t for t in scenario["volume_types"]}
             self.clock = Clock(speed)
             self.started_at = self.clock.now()
-            self.faults = FaultBook()
+            self.faults = FaultBook(self.clock)
             self._events: list[tuple[float, int, Callable, tuple]] = []
             self._seq = itertools.count()
             self.domains: dict[str, Domain] = {}

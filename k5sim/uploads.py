@@ -3,10 +3,13 @@
 Timeline (K5 seconds after acceptance, see the scenario settings):
   0                        volume `uploading`, image `queued`
   saving_after_seconds     image `saving`
-  base + size * per_gb     image `active` (or `killed` by an upload_failure fault);
+  base + size * per_gb     image `active` (or `killed` by an upload_failure fault, or deleted
+                           by one that `leaves` nothing; or left
+                           `saving` when the caller's token expired first);
                            the volume returns to `available` / `in-use`
   ... + sync_seconds       registration to each other zone of the region; a sync_failure
-                           fault gives the image K5's `sync_status_reason` instead
+                           fault gives the image K5's `sync_status_reason` instead (at
+                           active + its `after_seconds`, when later: a late failure)
 A volume_vanish fault removes the volume part way through and leaves the image `killed`.
 Every step is an event on the world's heap; each re-checks the state it finds, because a
 client may have deleted the image or the control API the volume in between.
@@ -75,6 +78,7 @@ def begin(
     container_format: str = "bare",
     visibility: str = "private",
     protected: bool = False,
+    token_expires_at: float | None = None,
 ) -> Upload:
     """Accept an upload of `volume` (already checked by the caller) and schedule its steps."""
     now = world.now() if accepted_at is None else accepted_at
@@ -108,6 +112,7 @@ def begin(
         previous_status=volume.status,
         accepted_at=now,
         ends_at=now + length,
+        token_expires_at=token_expires_at,
     )
     world.uploads[upload.id] = upload
     bisect.insort(world.upload_times.setdefault(volume.project_id, []), now)
@@ -166,9 +171,19 @@ def _finish(world: Any, due: float, upload_id: str) -> None:
     if upload.state != "running":
         return
     image = world.images.get(upload.image_id)
-    if image is None or world.faults.take_upload_failure(upload.volume_id):
+    if image is not None and _token_expired(world, upload, due):
+        # Glance refuses the final update, and Cinder's clean-up, made with the same token, is
+        # refused too: the image stays `saving` for ever; only the volume comes back.
+        upload.state = "token_expired"
+    elif image is None:  # deleted by a client mid-copy
         upload.state = "failed"
-        _kill_image(world, upload.image_id, due)
+    elif failure := world.faults.take_upload_failure(upload.volume_id):
+        upload.state = "failed"
+        if failure.spec.get("leaves") == "nothing" and image.status in ("queued", "saving"):
+            # Cinder's volume manager deletes the image its failed copy left unfinished.
+            del world.images[image.id]
+        else:
+            _kill_image(world, upload.image_id, due)
     else:
         upload.state = "succeeded"
         image.status = "active"
@@ -190,6 +205,11 @@ def _finish(world: Any, due: float, upload_id: str) -> None:
             volume.updated_at = due
 
 
+def _token_expired(world: Any, upload: Upload, at: float) -> bool:
+    expires = upload.token_expires_at
+    return bool(world.settings["copy_uses_caller_token"]) and expires is not None and at >= expires
+
+
 def _sync(world: Any, due: float, image_id: str, zone: str) -> None:
     image = world.images.get(image_id)
     entry = image.zone_sync.get(zone) if image else None
@@ -198,15 +218,29 @@ def _sync(world: Any, due: float, image_id: str, zone: str) -> None:
     if image.status != "active":
         entry["status"] = "cancelled"
     elif fault := world.faults.take_sync_failure(zone, image_id):
-        entry["status"] = "failed"
-        image.properties.setdefault(
-            fault.spec.get("property", "sync_status_reason"),
-            sync_failure_reason(world.image_servers[zone], image.id),
-        )
-        image.updated_at = due
+        active_at = image.zone_sync[image.origin_zone]["due_at"]
+        after = fault.spec.get("after_seconds")
+        fails_at = due if after is None else max(due, active_at + world.span(after))
+        prop = fault.spec.get("property", "sync_status_reason")
+        if fails_at > due:
+            # Looks registered now; K5 reports the failure later (a late zone failure).
+            entry["status"] = "registered"
+            world.schedule(fails_at, _fail_sync, image.id, zone, prop)
+        else:
+            _fail_sync(world, due, image.id, zone, prop)
+            return
     else:
         entry["status"] = "registered"
     entry["done_at"] = due
+
+
+def _fail_sync(world: Any, due: float, image_id: str, zone: str, prop: str) -> None:
+    image = world.images.get(image_id)
+    if image is None or image.status != "active":
+        return
+    image.zone_sync[zone].update(status="failed", done_at=due)
+    image.properties.setdefault(prop, sync_failure_reason(world.image_servers[zone], image.id))
+    image.updated_at = due
 
 
 def _vanish(world: Any, due: float, upload_id: str) -> None:

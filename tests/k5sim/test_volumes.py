@@ -17,6 +17,7 @@ from tests.support.demo import (
     RHEL_ARCHIVE,
     UBUNTU_FRONT,
     WIN_AD,
+    WIN_FILE,
     demo_scenario,
     srv,
 )
@@ -71,6 +72,24 @@ def test_windows_volumes_carry_windows_image_metadata(api):
 
     assert meta["os_type"] == "windows"
     assert meta["fcx.win"] == "true"
+
+
+def test_a_volume_from_a_k5_public_image_has_only_k5s_windows_flag(k5sim, api):
+    meta = api.volume(WIN_FILE).json()["volume"]["volume_image_metadata"]
+    assert meta["fcx.win"] == "true"
+    assert "os_type" not in meta and "os_distro" not in meta
+
+    upload = api.upload(WIN_FILE, force=True, image_name="file-01-image")
+    made = api.image(upload.json()["os-volume_upload_image"]["image_id"]).json()
+
+    assert made["fcx.win"] == "true" and "os_type" not in made
+
+
+def test_a_volume_from_an_imported_image_says_rhel7(api):
+    meta = api.volume(RHEL_ARCHIVE).json()["volume"]["volume_image_metadata"]
+
+    assert meta["os_type"] == "rhel7"
+    assert not any(key.startswith("fcx.") for key in meta) and "os_distro" not in meta
 
 
 def test_a_data_volume_has_no_image_metadata(api):
@@ -152,6 +171,29 @@ def test_limit_and_marker_page_through_the_list(api):
     everything = api.get(f"{api.volumes_url()}/detail").json()["volumes"]
     assert [v["id"] for v in volumes] == [v["id"] for v in everything]
     assert "volumes_links" not in pages[-1]
+
+
+@pytest.mark.parametrize("detail", ["/detail", ""])
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_full_last_page_links_on_to_an_empty_page_as_cinder_does(api2, detail, version):
+    url = api2.volumes_url(version) + detail
+
+    pages, volumes = all_pages(api2, url, {"limit": 3})  # demo-project-2 has 3 volumes
+
+    assert [len(page["volumes"]) for page in pages] == [3, 0]
+    assert len(volumes) == 3
+    assert "volumes_links" not in pages[-1]
+
+
+def test_a_page_full_at_max_limit_links_on_without_a_limit(k5sim):
+    scenario = demo_scenario()
+    scenario["settings"]["max_limit"] = 3
+    k5sim.reset(scenario=scenario)
+    api2 = login(k5sim, "demo-project-2")
+
+    pages, _ = all_pages(api2, f"{api2.volumes_url()}/detail")
+
+    assert [len(page["volumes"]) for page in pages] == [3, 0]
 
 
 def test_pagination_across_thousands_of_bulk_volumes(k5sim, api2):

@@ -53,10 +53,10 @@ WIN_AD = vol(4)  # available, Windows, 100 GB, jp-east-1b
 CENTOS_BATCH = vol(5)  # in-use on batch-01 (SHUTOFF), 40 GB, jp-east-1a
 UBUNTU_FRONT = vol(6)  # in-use on front-01 (ACTIVE), 50 GB, jp-east-1b
 CENTOS_BROKEN = vol(7)  # error
-RHEL_ARCHIVE = vol(8)  # uploading (image img(8)), 400 GB, jp-east-1b
+RHEL_ARCHIVE = vol(8)  # uploading (image img(8)), 400 GB, jp-east-1b; os_type "rhel7" only
 DATA_SMALL = vol(9)  # available, 1 GB, no OS metadata, jp-east-1a
 DATA_LARGE = vol(10)  # available, 500 GB, no OS metadata, jp-east-1b
-WIN_FILE = vol(11)  # in-use on file-01 (SHUTOFF), Windows
+WIN_FILE = vol(11)  # in-use on file-01 (SHUTOFF), Windows: K5's "fcx.win" only, no os_type
 DATA_FRONT = vol(12)  # in-use on front-01 (ACTIVE), no OS metadata
 PROJECT_1_VOLUMES = {vol(n) for n in range(1, 13)}
 # demo-project-2's volumes
