@@ -23,6 +23,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
@@ -112,8 +113,9 @@ class DatabaseCollector:
     def _families(self) -> Iterator[Metric]:
         from django.db.models import Count
 
+        from imaging.dispatch import PENDING_GRACE
         from imaging.engine.pacing import budget
-        from imaging.models import EngineHeartbeat, ImageJob, JobState, K5Project
+        from imaging.models import EngineHeartbeat, ImageJob, JobState, K5Project, PendingTask
 
         projects = list(K5Project.objects.select_related("last_poll").order_by("name"))
         names = {project.pk: project.name for project in projects}
@@ -168,6 +170,15 @@ class DatabaseCollector:
                 polled_ok.add_metric([project.name], 1 if poll.ok else 0)
                 polled_at.add_metric([project.name], poll.polled_at.timestamp())
         yield from (queue, limit, used, polled_ok, polled_at, rejected)
+
+        yield GaugeMetricFamily(
+            "k5portal_tasks_waiting_for_broker",
+            "Tasks saved with their commit that the broker has not taken for over a minute "
+            "(Redis down, or no engine tick to queue them).",
+            value=PendingTask.objects.filter(
+                created_at__lte=timezone.now() - PENDING_GRACE
+            ).count(),
+        )
 
         beat = EngineHeartbeat.last()
         if beat is not None:

@@ -80,6 +80,8 @@ MIDDLEWARE = [
     # Under /api/: a body over DATA_UPLOAD_MAX_MEMORY_SIZE or JSON nested too deeply is a JSON
     # 413/400, not Django's HTML 400 or a 500.
     "imaging.api.middleware.ApiBadInputMiddleware",
+    # Pages: Redis (cache, broker) unreachable is a 503 page with Retry-After, not a 500.
+    "portal.outage.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # Before anything reads the body: a page sent more than DATA_UPLOAD_MAX_MEMORY_SIZE gets a

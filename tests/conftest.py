@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.support.workers",
     "tests.support.inventory_worker",
     "tests.support.cache_without_db",
+    "tests.support.redis_server",
     "tests.support.logs",
     "tests.support.web_server",
     "tests.support.browser",

@@ -1,13 +1,23 @@
 from __future__ import annotations
 
+import logging
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
 from imaging.access import signed_in_elsewhere_without_access
+from imaging.api.unavailable import Unavailable
 from imaging.models import ApiToken
-from portal import signin
+from portal import outage, signin
 from portal.addresses import client_address
+
+log = logging.getLogger("portal.signin")
+
+LOCKOUT_UNREADABLE = (
+    "API tokens cannot be checked right now; nothing was done. Try again in a minute, "
+    "with a valid token."
+)
 
 
 class TooManyBadTokens(exceptions.Throttled):
@@ -31,14 +41,49 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         # An address that sent too many bad tokens is refused whatever the token: else a guess
         # that hits would still get in (portal/signin.py).
         address = client_address(request)
-        wait = signin.token_lockout_seconds(address)
+        try:
+            wait = signin.token_lockout_seconds(address)
+        except outage.UNAVAILABLE_ERRORS as exc:
+            # The lockout cannot be read (the cache is down). A usable token is no guess: it
+            # gets in (fail open). Any other could be one, and could not be counted: refused
+            # (fail closed) with 503 `unavailable`, so that a client retries later.
+            return self._without_lockout(request, header, address, exc)
         if wait:
             raise TooManyBadTokens(wait)
         try:
             token = self._usable_token(header)
         except exceptions.AuthenticationFailed:
-            signin.count_bad_token(address, request.path)
+            try:
+                signin.count_bad_token(address, request.path)
+            except outage.UNAVAILABLE_ERRORS as exc:
+                raise self._uncounted(request, address, exc) from None
             raise
+        return self._signed_in(token)
+
+    def _without_lockout(self, request, header: list[bytes], address: str | None, exc):
+        try:
+            token = self._usable_token(header)
+        except exceptions.AuthenticationFailed:
+            raise self._uncounted(request, address, exc) from None
+        log.warning(
+            "API token accepted without the lockout check (%s: the cache is unreachable): "
+            "address=%s path=%s",
+            type(exc).__name__,
+            address,
+            request.path,
+        )
+        return self._signed_in(token)
+
+    def _uncounted(self, request, address: str | None, exc) -> Unavailable:
+        log.warning(
+            "API token refused uncounted (%s: the cache is unreachable): address=%s path=%s",
+            type(exc).__name__,
+            address,
+            request.path,
+        )
+        return Unavailable(LOCKOUT_UNREADABLE)
+
+    def _signed_in(self, token: ApiToken):
         if signed_in_elsewhere_without_access(token.user):
             # A real token of a K5 or single sign-on account whose memberships have lapsed:
             # refused, but no guess, so not counted against the address.
@@ -87,6 +132,22 @@ class PerTokenThrottle(SimpleRateThrottle):
     """Rate per API token (per user for browser sessions, per address when anonymous)."""
 
     scope = "api"
+
+    def allow_request(self, request, view):
+        """The count lives in the cache. Unreachable, an authenticated request goes on
+        uncounted (fail open: the pages, which do the same things, have no throttle either);
+        an anonymous one is refused with 503 (fail closed)."""
+        try:
+            return super().allow_request(request, view)
+        except outage.UNAVAILABLE_ERRORS as exc:
+            if request.user and request.user.is_authenticated:
+                log.warning(
+                    "API throttle not applied (%s: the cache is unreachable): path=%s",
+                    type(exc).__name__,
+                    request.path,
+                )
+                return True
+            raise  # anonymous: 503 `unavailable` (imaging.api.errors)
 
     def get_cache_key(self, request, view):
         if isinstance(request.auth, ApiToken):

@@ -16,7 +16,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from imaging.api.unavailable import Unavailable
 from imaging.engine.errors import CONFLICT_CODES, Refusal
+from portal import outage
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,10 @@ def handle(exc, context):
         exc = exceptions.NotFound("Not found, or not visible to you.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    if outage.is_outage(exc):
+        request = context.get("request")
+        outage.log_outage(exc, request.path if request is not None else "-")
+        exc = Unavailable()
     if isinstance(exc, Refusal):
         fields = {exc.field: [exc.message]} if exc.field else {}
         response = Response(body(exc.code, exc.message, fields), status=refusal_status(exc))
@@ -48,6 +54,10 @@ def handle(exc, context):
             response["Retry-After"] = str(exc.retry_after)
         return response
     response = exception_handler(exc, context)
+    if isinstance(exc, Unavailable) and response is not None:
+        # Logged already, as a WARNING without a traceback: not Django's ERROR per request
+        # while Redis is down.
+        response._has_been_logged = True  # type: ignore[attr-defined]
     if response is None:
         return None  # a bug: Django's 500 handler answers (JSON under /api/, see below)
     if isinstance(exc, exceptions.ValidationError):

@@ -1,5 +1,5 @@
 """The schema documents the errors each operation can answer, in the one shape they all have,
-so that a client generated from it (and schemathesis) knows them: 401 and 429 everywhere,
+so that a client generated from it (and schemathesis) knows them: 401, 429 and 503 everywhere,
 413 where a body is sent, 400 where there are filters, 404 where there is an id or a page
 number, and whatever a view declares itself (403, 409, 503). Query parameters say that an
 empty value is no value."""
@@ -31,6 +31,12 @@ COMMON = {
     "429": "Too many requests with this token (`throttled`), or too many bad tokens from this "
     "address (`locked_out`): wait as long as `Retry-After` says.",
 }
+# Anywhere: Redis is down and the request could not be answered without it.
+UNAVAILABLE = (
+    "The portal's cache or task queue does not answer (`unavailable`): try again after "
+    "`Retry-After`. While it is down, a token that is not usable is refused so (the bad-token "
+    "lockout cannot count it)."
+)
 # Only where a body is read: its declared size is over the limit.
 TOO_LARGE = "The body is larger than the portal accepts (`request_too_large`)."
 BAD_FILTER = "A filter or page parameter could not be read; `fields` names it."
@@ -60,6 +66,10 @@ class ApiSchema(AutoSchema):
             errors["404"] = NOT_FOUND
         elif self._get_paginator():
             errors["404"] = NO_SUCH_PAGE
+        if "503" in responses:  # the view's own (K5 could not be asked), and this one
+            responses["503"]["description"] += f"; or: {UNAVAILABLE}"
+        else:
+            errors["503"] = UNAVAILABLE
         for code, description in errors.items():
             responses.setdefault(code, {"description": description})
         for code, response in responses.items():

@@ -73,6 +73,10 @@ def submit_job(
                 fingerprint=fingerprint,
                 retry_of=retry_of,
             )
+            # In the job's own transaction: a job that is saved has its start recorded too,
+            # and the start goes to a worker after the commit (or with the tick, when the
+            # broker is down then).
+            dispatch.enqueue(dispatch.START_UPLOADS, job.project_id)
     except IntegrityError:
         # Lost a race: another request created the job for this key or this volume first.
         earlier = _earlier(user, idempotency_key)
@@ -86,8 +90,6 @@ def submit_job(
             ),
             field="volume_id",
         ) from None
-    project_id = job.project_id
-    transaction.on_commit(lambda: _kick(project_id))
     return job, True
 
 
@@ -222,7 +224,3 @@ def project_zones(project: K5Project) -> list[str]:
     )
     project.availability_zones = zones
     return zones
-
-
-def _kick(project_id: int) -> None:
-    dispatch.enqueue(dispatch.START_UPLOADS, project_id)

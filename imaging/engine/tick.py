@@ -95,6 +95,9 @@ def tick(
     later round and skipped until then. `keep` is asked between steps; False (the ticker lease
     was lost) stops the round.
     """
+    # First the tasks recorded after a commit that the broker could not take then (Redis was
+    # down): a cancelled job's notice, an upload's start (imaging.dispatch).
+    dispatch.send_pending()
     own = poller is None
     poller = poller or Poller()
     report = TickReport()

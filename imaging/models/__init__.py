@@ -24,6 +24,7 @@ from imaging.models.jobs import (
     ZoneSyncResult,
 )
 from imaging.models.lease import EngineLease
+from imaging.models.outbox import PendingTask
 from imaging.models.projects import (
     BlockStorageVersion,
     K5Project,
@@ -53,6 +54,7 @@ __all__ = [
     "Membership",
     "MembershipSource",
     "OsFamily",
+    "PendingTask",
     "ProjectPoll",
     "Role",
     "SignInOutcome",

@@ -10,16 +10,18 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from imaging import tasks
+from imaging import dispatch, tasks
 from imaging.engine.connections import CredentialsInvalid, client_for
 from imaging.engine.tick import tick
-from imaging.models import ApiToken
+from imaging.models import ApiToken, PendingTask
 from portal.metrics import scrape_registry
 
 TOKEN = "metrics-token-for-the-tests"
@@ -164,3 +166,15 @@ def test_processes_sharing_a_multiprocess_directory_are_added_up(db, tmp_path, m
     # each process has its own files, named with host and pid (containers share pids)
     assert len({path.name for path in tmp_path.iterdir()}) == 4
     assert all("-" in path.stem for path in tmp_path.iterdir())
+
+
+def test_it_counts_the_tasks_the_broker_has_not_taken_for_a_minute(client, db, settings):
+    settings.METRICS_TOKEN = TOKEN
+    PendingTask.objects.create(
+        name=dispatch.NOTIFY_JOB_FINISHED,
+        args=[1],
+        created_at=timezone.now() - timedelta(minutes=5),  # Redis was down at its commit
+    )
+    PendingTask.objects.create(name=dispatch.START_UPLOADS, args=[1])  # on its way to Redis
+
+    assert scrape(client)[("k5portal_tasks_waiting_for_broker",)] == 1

@@ -4,12 +4,17 @@ broker, and so a new connection pool, for every task)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import redis
 from django.conf import settings
+from django.utils import timezone
 from django_q.brokers import get_broker
+from django_q.signing import SignedPackage
 
 from imaging import dispatch
+from imaging.models import PendingTask
 
 
 @pytest.fixture
@@ -40,3 +45,45 @@ def test_tasks_go_to_the_queue_the_process_is_configured_for(queue):
     dispatch.enqueue(dispatch.START_UPLOADS, 1)
     dispatch.enqueue(dispatch.NOTIFY_JOB_FINISHED, 2)
     assert queue.queue_size() == 2
+
+
+# --- tasks the broker did not take after their commit ------------------------------------------
+
+
+def queued_names(broker) -> list[tuple[str, list]]:
+    names = []
+    while broker.queue_size():
+        for _ack, package in broker.dequeue() or []:
+            task = SignedPackage.loads(package)
+            names.append((task["func"], list(task["args"])))
+    return names
+
+
+def test_a_task_the_broker_refused_is_kept_and_sent_once_by_the_tick_when_it_is_back(
+    transactional_db, redis_everywhere
+):
+    redis_everywhere.stop()
+    dispatch.enqueue(dispatch.NOTIFY_JOB_FINISHED, 7)
+    dispatch.enqueue(dispatch.NOTIFY_JOB_FINISHED, 7)  # the same task, asked twice
+    dispatch.enqueue(dispatch.START_UPLOADS, 1)
+    later = timezone.now() + timedelta(minutes=2)
+
+    assert dispatch.send_pending(now=later) == 0  # still down: nothing is dropped
+    assert PendingTask.objects.count() == 3
+
+    redis_everywhere.start()
+    assert dispatch.send_pending() == 0  # a minute's grace for the process that committed
+    assert dispatch.send_pending(now=later) == 2
+
+    assert PendingTask.objects.count() == 0
+    assert queued_names(dispatch._broker()) == [
+        (dispatch.NOTIFY_JOB_FINISHED, [7]),
+        (dispatch.START_UPLOADS, [1]),
+    ]
+
+
+def test_a_task_the_broker_took_leaves_no_record(queue):
+    dispatch.enqueue(dispatch.START_UPLOADS, 1)
+
+    assert queue.queue_size() == 1
+    assert PendingTask.objects.count() == 0
