@@ -70,9 +70,13 @@ def _not_zombie(pid: int) -> bool:
 
 @pytest.mark.timeout(120 + 6 * JOBS + 15 * KILLS)  # the full drill outlasts the suite's 300 s
 @pytest.mark.django_db(transaction=True)
-def test_kill_drill(fleet_process, workers):
+def test_kill_drill(fleet_process, workers, settings):
     sim = fleet_process
     sim.reset(speed=SPEED)
+    # K5's tokens last 3 minutes at this speed; the default expectation of a copy (2 min +
+    # 20 s a GB) would outlast one and the submission be refused. Its copies take seconds.
+    settings.ENGINE_EXPECTED_BASE_SECONDS = 10
+    settings.ENGINE_EXPECTED_SECONDS_PER_GB = 5
     projects = -(-JOBS // PER_PROJECT)
     sizes = [[1 + (n + k) % 4 for k in range(PER_PROJECT)] for n in range(projects)]
     sizes[-1] = sizes[-1][: JOBS - PER_PROJECT * (projects - 1)]
