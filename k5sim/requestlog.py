@@ -20,9 +20,18 @@ class RequestLog:
         self._lock = threading.Lock()
         self._entries: deque[dict[str, Any]] = deque(maxlen=MAX_ENTRIES)
         self._counts: Counter[str] = Counter()
+        # Bumped by every clear (a reset): a request received before it belongs to the world
+        # that was reset, and is not logged after it — a slow call an earlier test gave up on
+        # must not show up in the next test's log when it is finally answered.
+        self.generation = 0
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def current(self, generation: int) -> bool:
+        return generation == self.generation
+
+    def record(self, entry: dict[str, Any], generation: int | None = None) -> None:
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             self._entries.append(entry)
             self._counts[f"{entry['method']} {entry['template']}"] += 1
 
@@ -38,3 +47,4 @@ class RequestLog:
         with self._lock:
             self._entries.clear()
             self._counts.clear()
+            self.generation += 1

@@ -62,6 +62,7 @@ class App:
     def serve(self, handler: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()
         received_at = self.world.now()
+        generation = self.log.generation
         split = urlsplit(handler.path)
         path = unquote(split.path) or "/"
         call = Call(
@@ -76,6 +77,7 @@ class App:
             world=self.world,
             app=self,
             received_at=received_at,
+            generation=generation,
         )
         match = self._match(call.method, path)
         reply = None
@@ -84,7 +86,10 @@ class App:
         except ValueError as error:
             handler.close_connection = True
             reply = self._error(match.family, ApiError(400, str(error)))
-        fault = self._take_fault(call) if match.family != CONTROL and reply is None else None
+        # A call received before a reset takes none of the faults set up after it.
+        stale = not self.log.current(generation)
+        taking = match.family != CONTROL and reply is None and not stale
+        fault = self._take_fault(call) if taking else None
         if fault:
             time.sleep(fault.spec.get("latency") or 0)
             if fault.spec.get("reset"):
@@ -243,7 +248,8 @@ class App:
                 "time": zulu_time(time.time()),
                 "received_at": call.received_at,
                 "duration_ms": round(elapsed * 1000, 1),
-            }
+            },
+            call.generation,
         )
         if not self.quiet:
             print(

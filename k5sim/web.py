@@ -63,6 +63,7 @@ class Call:
     user_id: str | None = None
     auth_method: str | None = None
     received_at: float = 0.0  # sim time the request arrived, for the request log
+    generation: int = 0  # the request log's generation when it arrived (see RequestLog)
     query_string: str = ""  # as sent, for the request log
 
     def arg(self, name: str, default: str | None = None) -> str | None:

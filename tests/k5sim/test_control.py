@@ -1,5 +1,8 @@
 """The /_sim/ control interface."""
 
+import threading
+import time
+
 import requests
 
 from tests.k5sim.client import login
@@ -147,3 +150,22 @@ def test_state_shows_uploads_and_rate_limit(k5sim):
     upload = next(u for u in state["uploads"] if u["volume_id"] == CENTOS_WEB)
     assert upload["previous_status"] == "available"
     assert upload["ends_at"] > upload["accepted_at"]
+
+
+def test_a_call_received_before_a_reset_is_neither_logged_after_it_nor_takes_its_faults(k5sim):
+    """A slow call an earlier test gave up on is answered after the next test's reset: it must
+    not appear in that test's log, nor use up a fault that test set."""
+    api = login(k5sim)
+    k5sim.add_fault(kind="http", method="GET", path=f"{CENTOS_WEB}$", latency=1.5)
+    answered = []
+    slow = threading.Thread(target=lambda: answered.append(api.volume(CENTOS_WEB)))
+    slow.start()
+    time.sleep(0.5)  # the call is in the simulator, waiting out its latency
+    k5sim.reset()  # the next test begins
+    k5sim.add_fault(kind="http", method="GET", path=f"{CENTOS_WEB}$", status=503)
+    slow.join(timeout=10)
+
+    assert answered and answered[0].status_code != 503  # the new test's fault is still there
+    assert k5sim.requests_log() == []
+    [fault] = requests.get(f"{k5sim.base_url}/_sim/faults", timeout=10).json()["faults"]
+    assert fault["status"] == 503 and fault["used"] == 0
