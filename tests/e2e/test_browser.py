@@ -4,7 +4,8 @@ the K5 simulator and the job engine running in a background thread.
 bob (a member of demo-project-1) signs in, picks an eligible volume, completes the checklist and
 watches his job page update itself until the image is usable in every zone; a sync failure is
 shown with its zone and reason, and the remedy button makes a usable image; an ineligible volume
-says why; charlie (no project) gets 404 for bob's job; the pages work at phone width.
+says why; the volumes page shows K5's new list by itself once a worker has it; charlie (no
+project) gets 404 for bob's job; the pages work at phone width.
 
 K5 runs SPEED times faster than real, and the settle window (how long the engine watches for a
 late zone failure) is SETTLE seconds, so a job takes seconds. Screenshots of the main pages go
@@ -21,6 +22,7 @@ import re
 
 import pytest
 
+from imaging import dispatch, tasks
 from imaging.models import ImageJob, K5Project
 from tests.support.browser import screenshot
 from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, DATA_SMALL, RHEL_ARCHIVE, UBUNTU_FRONT
@@ -221,6 +223,30 @@ def test_an_ineligible_volume_shows_why_and_offers_no_create_button(tab, portal,
     for volume_id in (CENTOS_BROKEN, RHEL_ARCHIVE):
         assert volume_row(tab, volume_id).get_by_role("link").count() == 0
     screenshot(tab, "10-volumes-ineligible")
+
+
+def test_the_volumes_page_shows_the_new_list_by_itself_once_the_worker_has_it(
+    tab, portal, sim, project, bob, settings, monkeypatch
+):
+    from playwright.sync_api import expect
+
+    settings.K5_INVENTORY_MIN_SECONDS = 0  # the refresh button asks again at once
+    sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
+    assert volume_row(tab, CENTOS_WEB).count() == 1, "the first list is there"
+    asked = []  # the worker is held back until the page says it is refreshing
+    monkeypatch.setattr(dispatch, "enqueue", lambda task, *args: asked.append((task, args)))
+
+    tab.get_by_role("button", name="Refresh from K5").click()
+    expect(tab.locator("#inventory-status")).to_contain_text("refreshing…")
+    assert asked == [(dispatch.REFRESH_INVENTORY, (project.pk,))]
+    [late] = sim.control(
+        "POST", "projects/demo-project-1/volumes", json={"count": 1, "name_prefix": "late-"}
+    ).json()["ids"]
+    tasks.refresh_inventory(project.pk)  # the worker lists K5 again
+
+    # No reload by the test: inventory.js asks every 2 s and shows the new list when it is in.
+    expect(volume_row(tab, late)).to_contain_text("late-00001", timeout=15_000)
+    expect(tab.locator("#inventory-status")).not_to_contain_text("refreshing…")
 
 
 def test_charlie_gets_not_found_for_bobs_job(tab, portal, project, bob, charlie):
