@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import User
 
 from imaging import dispatch, tasks
-from imaging.models import ImageJob, K5Project
-from tests.support.browser import screenshot
+from imaging.models import ImageJob, JobState, K5Project
+from tests.support.browser import policy_watched, screenshot, watch_policy
 from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, DATA_SMALL, RHEL_ARCHIVE, UBUNTU_FRONT
 from tests.support.engine_thread import EngineThread
 from tests.support.jobs import make_job
@@ -273,9 +274,8 @@ def test_a_job_page_left_open_after_signing_out_goes_to_sign_in(tab, portal, pro
 def test_at_phone_width_the_volumes_table_reads_and_the_create_button_is_reachable(
     browser, portal, project, bob
 ):
-    context = browser.new_context(viewport={"width": 375, "height": 800})
-    tab = context.new_page()
-    try:
+    with policy_watched(browser, viewport={"width": 375, "height": 800}) as context:
+        tab = context.new_page()
         sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
         assert tab.evaluate("document.documentElement.scrollWidth") <= 375, (
             "nothing sticks out sideways"
@@ -302,5 +302,74 @@ def test_at_phone_width_the_volumes_table_reads_and_the_create_button_is_reachab
         box = submit.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 375
         screenshot(tab, "14-create-form-phone", full_page=False)
+
+
+# --- the Content-Security-Policy ----------------------------------------------------------------
+# Every test above runs under it too: its tab fails the test on any violation.
+
+
+def visit(tab, url: str) -> None:
+    response = tab.goto(url)
+    assert response.status in (200, 404), (url, response.status)
+    tab.wait_for_load_state("networkidle")  # the scripts ran, the images and fetches are in
+
+
+def test_every_page_runs_under_the_content_security_policy(browser, portal, project, bob):
+    running = make_job(project, bob, image_name="running-img")
+    finished = make_job(project, bob, volume_id=DATA_SMALL, image_name="finished-img")
+    finished.transition(JobState.CANCELLED, message="Cancelled by bob.", actor=bob)
+    root = User.objects.create_superuser("root", password="root-password-1")
+    with policy_watched(browser, viewport={"width": 1280, "height": 900}) as context:
+        tab = context.new_page()
+        sign_in(tab, portal, "bob")
+        for path in (
+            "/",  # with the chart and its legend
+            f"/projects/{project.pk}/volumes/",
+            f"/projects/{project.pk}/volumes/{CENTOS_WEB}/create-image/",
+            f"/jobs/{running.pk}/",  # refreshes itself
+            f"/jobs/{finished.pk}/",
+            "/jobs/",
+            "/audit/",
+            "/profile/",
+            "/accounts/password/",
+            "/api/v1/jobs/",  # DRF's browsable API
+            f"/api/v1/jobs/{running.pk}/",
+            "/no-such-page/",
+        ):
+            visit(tab, portal + path)
+        visit(tab, f"{portal}/api/docs/")
+        tab.locator(".swagger-ui .info").wait_for()  # Swagger UI started: its script ran
+        tab.locator(".opblock-summary").first.click()
+        tab.wait_for_load_state("networkidle")
+
+        context.clear_cookies()
+        sign_in(tab, portal, "root", next_url="/admin/")
+        for path in (
+            "/admin/",
+            "/admin/imaging/imagejob/",
+            f"/admin/imaging/imagejob/{running.pk}/change/",
+            "/admin/imaging/k5project/add/",
+            f"/admin/auth/user/{root.pk}/change/",
+            f"/admin/auth/user/{root.pk}/password/",
+        ):
+            visit(tab, portal + path)
+
+
+def test_a_page_that_broke_the_policy_would_fail_the_browser_tests(browser, portal):
+    context = browser.new_context()
+    try:
+        violations = watch_policy(context)
+        tab = context.new_page()
+        tab.goto(f"{portal}/accounts/login/")
+        with tab.expect_console_message(lambda m: "Content Security Policy" in m.text):
+            tab.evaluate(
+                """() => {
+                  const script = document.createElement("script");
+                  script.textContent = "window.ran = true";
+                  document.body.append(script);
+                }"""
+            )
+        assert tab.evaluate("window.ran") is None, "the browser refused the inline script"
+        assert violations and "script-src" in "\n".join(violations)
     finally:
         context.close()
