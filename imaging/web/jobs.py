@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from imaging import csv_export
 from imaging.access import can_act_on, visible_events, visible_jobs, visible_projects
 from imaging.engine.errors import Refusal
 from imaging.engine.pacing import queue_forecasts
@@ -29,6 +25,7 @@ from imaging.engine.remedy import (
 )
 from imaging.filtersets import EventFilterSet, JobFilterSet
 from imaging.models import Channel, EventKind, JobState
+from imaging.web.audit_export import export_response
 
 MILESTONES = [  # (state, timestamp field) for the timeline
     (JobState.QUEUED, "created_at"),
@@ -151,20 +148,6 @@ def job_list(request):
     )
 
 
-EXPORT_FIELDS = [
-    "id",
-    "created_at",
-    "project",
-    "job",
-    "kind",
-    "actor",
-    "from_state",
-    "to_state",
-    "message",
-    "detail",
-]
-
-
 @login_required
 def audit(request):
     events = visible_events(request.user).select_related("project").order_by("-created_at", "-id")
@@ -179,7 +162,7 @@ def audit(request):
             return HttpResponse(
                 f"Not exported: {problems}", status=400, content_type="text/plain; charset=utf-8"
             )
-        return _export(filters.qs, export)
+        return export_response(filters.qs, export)
     page = Paginator(filters.qs, 100).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -194,41 +177,3 @@ def audit(request):
             "kinds": EventKind.choices,
         },
     )
-
-
-def _export(events, kind):
-    rows = (
-        {
-            "id": e.pk,
-            "created_at": e.created_at.isoformat(),
-            "project": e.project.name,
-            "job": e.job_id,
-            "kind": e.kind,
-            "actor": e.actor_name,
-            "from_state": e.from_state,
-            "to_state": e.to_state,
-            "message": e.message,
-            "detail": e.detail,
-        }
-        for e in events.iterator(chunk_size=1000)
-    )
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    if kind == "json":
-        response = HttpResponse(
-            json.dumps(list(rows), cls=DjangoJSONEncoder, ensure_ascii=False, indent=1),
-            content_type="application/json",
-        )
-    else:
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response.write("\ufeff")  # so spreadsheet programs read Japanese text as UTF-8
-        writer = csv_export.SpreadsheetSafeDictWriter(response, fieldnames=EXPORT_FIELDS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {
-                    **row,
-                    "detail": json.dumps(row["detail"], ensure_ascii=False, cls=DjangoJSONEncoder),
-                }
-            )
-    response["Content-Disposition"] = f'attachment; filename="k5-audit-{stamp}.{kind}"'
-    return response
