@@ -1,9 +1,28 @@
 import io
 import json
 
+from rest_framework import renderers
 from rest_framework.renderers import BaseRenderer
 
 from imaging.csv_export import SpreadsheetSafeDictWriter
+
+# DRF's own HTML (bootstrap classes plus style="" attributes and a <style> element in its
+# templates) needs inline styles; its scripts are files, so script-src stays as strict as
+# everywhere. JSON and CSV answers keep the portal's policy unchanged.
+BROWSABLE_API_POLICY = {"style-src": ["'self'", "'unsafe-inline'"]}
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API, with the Content-Security-Policy relaxed for inline styles only,
+    on these HTML pages only."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            # What django-csp's @csp_update decorator sets; here it depends on the renderer
+            # chosen for this answer, not on the view.
+            response._csp_update = BROWSABLE_API_POLICY
+        return super().render(data, accepted_media_type, renderer_context)
 
 
 class CSVRenderer(BaseRenderer):

@@ -1,5 +1,6 @@
+from csp.decorators import csp_update
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from imaging.api import errors, views
@@ -12,7 +13,18 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/v1/events/", views.EventListView.as_view(), name="api-events"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script from this URL (?script=), not inline,
+    # and api_docs.html its page styles from a file; Swagger UI's stylesheet draws its icons
+    # as data: images, which this page alone allows (an image runs no script).
+    path(
+        "api/docs/",
+        csp_update({"img-src": ["'self'", "data:"]})(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api-schema", template_name="imaging/api_docs.html"
+            )
+        ),
+        name="api-docs",
+    ),
     # Anything else under /api/ answers JSON, not Django's HTML 404 page.
     re_path(r"^api/", errors.not_found),
 ]

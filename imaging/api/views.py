@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from imaging.access import (
@@ -24,7 +24,7 @@ from imaging.access import (
     visible_projects,
 )
 from imaging.api.pagination import Pages
-from imaging.api.renderers import CSVRenderer
+from imaging.api.renderers import BrowsableAPIRenderer, CSVRenderer
 from imaging.api.schema import ApiSchema
 from imaging.api.serializers import (
     RETRIED_JOB_SCHEMA,

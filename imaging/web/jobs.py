@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from imaging import csv_export
 from imaging.access import (
     can_act_on,
-    event_detail_shown,
     projects_showing_addresses,
     visible_events,
     visible_jobs,
@@ -38,6 +33,7 @@ from imaging.engine.remedy import (
 )
 from imaging.filtersets import EventFilterSet, JobFilterSet
 from imaging.models import Channel, EventKind, JobState
+from imaging.web.audit_export import export_response
 from portal.addresses import client_address
 
 MILESTONES = [  # (state, timestamp field) for the timeline
@@ -197,20 +193,6 @@ def job_list(request):
     )
 
 
-EXPORT_FIELDS = [
-    "id",
-    "created_at",
-    "project",
-    "job",
-    "kind",
-    "actor",
-    "from_state",
-    "to_state",
-    "message",
-    "detail",
-]
-
-
 @login_required
 def audit(request):
     events = visible_events(request.user).select_related("project").order_by("-created_at", "-id")
@@ -225,7 +207,7 @@ def audit(request):
             return HttpResponse(
                 f"Not exported: {problems}", status=400, content_type="text/plain; charset=utf-8"
             )
-        return _export(filters.qs, export, projects_showing_addresses(request.user))
+        return export_response(filters.qs, export, projects_showing_addresses(request.user))
     page = Paginator(filters.qs, 100).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -240,41 +222,3 @@ def audit(request):
             "kinds": EventKind.choices,
         },
     )
-
-
-def _export(events, kind, showing_addresses: set[int]):
-    rows = (
-        {
-            "id": e.pk,
-            "created_at": e.created_at.isoformat(),
-            "project": e.project.name,
-            "job": e.job_id,
-            "kind": e.kind,
-            "actor": e.actor_name,
-            "from_state": e.from_state,
-            "to_state": e.to_state,
-            "message": e.message,
-            "detail": event_detail_shown(e, showing_addresses),
-        }
-        for e in events.iterator(chunk_size=1000)
-    )
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    if kind == "json":
-        response = HttpResponse(
-            json.dumps(list(rows), cls=DjangoJSONEncoder, ensure_ascii=False, indent=1),
-            content_type="application/json",
-        )
-    else:
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response.write("\ufeff")  # so spreadsheet programs read Japanese text as UTF-8
-        writer = csv_export.SpreadsheetSafeDictWriter(response, fieldnames=EXPORT_FIELDS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {
-                    **row,
-                    "detail": json.dumps(row["detail"], ensure_ascii=False, cls=DjangoJSONEncoder),
-                }
-            )
-    response["Content-Disposition"] = f'attachment; filename="k5-audit-{stamp}.{kind}"'
-    return response

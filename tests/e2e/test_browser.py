@@ -4,7 +4,8 @@ the K5 simulator and the job engine running in a background thread.
 bob (a member of demo-project-1) signs in, picks an eligible volume, completes the checklist and
 watches his job page update itself until the image is usable in every zone; a sync failure is
 shown with its zone and reason, and the remedy button makes a usable image; an ineligible volume
-says why; charlie (no project) gets 404 for bob's job; the pages work at phone width.
+says why; the volumes page shows K5's new list by itself once a worker has it; charlie (no
+project) gets 404 for bob's job; the pages work at phone width.
 
 K5 runs SPEED times faster than real, and the settle window (how long the engine watches for a
 late zone failure) is SETTLE seconds, so a job takes seconds. Screenshots of the main pages go
@@ -20,9 +21,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import User
 
-from imaging.models import ImageJob, K5Project
-from tests.support.browser import screenshot
+from imaging import dispatch, tasks
+from imaging.models import ImageJob, JobState, K5Project
+from tests.support.browser import policy_watched, screenshot, watch_policy
 from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, DATA_SMALL, RHEL_ARCHIVE, UBUNTU_FRONT
 from tests.support.engine_thread import EngineThread
 from tests.support.jobs import make_job
@@ -229,6 +232,30 @@ def test_an_ineligible_volume_shows_why_and_offers_no_create_button(tab, portal,
     screenshot(tab, "10-volumes-ineligible")
 
 
+def test_the_volumes_page_shows_the_new_list_by_itself_once_the_worker_has_it(
+    tab, portal, sim, project, bob, settings, monkeypatch
+):
+    from playwright.sync_api import expect
+
+    settings.K5_INVENTORY_MIN_SECONDS = 0  # the refresh button asks again at once
+    sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
+    assert volume_row(tab, CENTOS_WEB).count() == 1, "the first list is there"
+    asked = []  # the worker is held back until the page says it is refreshing
+    monkeypatch.setattr(dispatch, "enqueue", lambda task, *args: asked.append((task, args)))
+
+    tab.get_by_role("button", name="Refresh from K5").click()
+    expect(tab.locator("#inventory-status")).to_contain_text("refreshing…")
+    assert asked == [(dispatch.REFRESH_INVENTORY, (project.pk,))]
+    [late] = sim.control(
+        "POST", "projects/demo-project-1/volumes", json={"count": 1, "name_prefix": "late-"}
+    ).json()["ids"]
+    tasks.refresh_inventory(project.pk)  # the worker lists K5 again
+
+    # No reload by the test: inventory.js asks every 2 s and shows the new list when it is in.
+    expect(volume_row(tab, late)).to_contain_text("late-00001", timeout=15_000)
+    expect(tab.locator("#inventory-status")).not_to_contain_text("refreshing…")
+
+
 def test_charlie_gets_not_found_for_bobs_job(tab, portal, project, bob, charlie):
     job = make_job(project, bob, image_name="bobs-secret-image")
     sign_in(tab, portal, "charlie")
@@ -253,9 +280,8 @@ def test_a_job_page_left_open_after_signing_out_goes_to_sign_in(tab, portal, pro
 def test_at_phone_width_the_volumes_table_reads_and_the_create_button_is_reachable(
     browser, portal, project, bob
 ):
-    context = browser.new_context(viewport={"width": 375, "height": 800})
-    tab = context.new_page()
-    try:
+    with policy_watched(browser, viewport={"width": 375, "height": 800}) as context:
+        tab = context.new_page()
         sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
         assert tab.evaluate("document.documentElement.scrollWidth") <= 375, (
             "nothing sticks out sideways"
@@ -282,5 +308,74 @@ def test_at_phone_width_the_volumes_table_reads_and_the_create_button_is_reachab
         box = submit.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 375
         screenshot(tab, "14-create-form-phone", full_page=False)
+
+
+# --- the Content-Security-Policy ----------------------------------------------------------------
+# Every test above runs under it too: its tab fails the test on any violation.
+
+
+def visit(tab, url: str) -> None:
+    response = tab.goto(url)
+    assert response.status in (200, 404), (url, response.status)
+    tab.wait_for_load_state("networkidle")  # the scripts ran, the images and fetches are in
+
+
+def test_every_page_runs_under_the_content_security_policy(browser, portal, project, bob):
+    running = make_job(project, bob, image_name="running-img")
+    finished = make_job(project, bob, volume_id=DATA_SMALL, image_name="finished-img")
+    finished.transition(JobState.CANCELLED, message="Cancelled by bob.", actor=bob)
+    root = User.objects.create_superuser("root", password="root-password-1")
+    with policy_watched(browser, viewport={"width": 1280, "height": 900}) as context:
+        tab = context.new_page()
+        sign_in(tab, portal, "bob")
+        for path in (
+            "/",  # with the chart and its legend
+            f"/projects/{project.pk}/volumes/",
+            f"/projects/{project.pk}/volumes/{CENTOS_WEB}/create-image/",
+            f"/jobs/{running.pk}/",  # refreshes itself
+            f"/jobs/{finished.pk}/",
+            "/jobs/",
+            "/audit/",
+            "/profile/",
+            "/accounts/password/",
+            "/api/v1/jobs/",  # DRF's browsable API
+            f"/api/v1/jobs/{running.pk}/",
+            "/no-such-page/",
+        ):
+            visit(tab, portal + path)
+        visit(tab, f"{portal}/api/docs/")
+        tab.locator(".swagger-ui .info").wait_for()  # Swagger UI started: its script ran
+        tab.locator(".opblock-summary").first.click()
+        tab.wait_for_load_state("networkidle")
+
+        context.clear_cookies()
+        sign_in(tab, portal, "root", next_url="/admin/")
+        for path in (
+            "/admin/",
+            "/admin/imaging/imagejob/",
+            f"/admin/imaging/imagejob/{running.pk}/change/",
+            "/admin/imaging/k5project/add/",
+            f"/admin/auth/user/{root.pk}/change/",
+            f"/admin/auth/user/{root.pk}/password/",
+        ):
+            visit(tab, portal + path)
+
+
+def test_a_page_that_broke_the_policy_would_fail_the_browser_tests(browser, portal):
+    context = browser.new_context()
+    try:
+        violations = watch_policy(context)
+        tab = context.new_page()
+        tab.goto(f"{portal}/accounts/login/")
+        with tab.expect_console_message(lambda m: "Content Security Policy" in m.text):
+            tab.evaluate(
+                """() => {
+                  const script = document.createElement("script");
+                  script.textContent = "window.ran = true";
+                  document.body.append(script);
+                }"""
+            )
+        assert tab.evaluate("window.ran") is None, "the browser refused the inline script"
+        assert violations and "script-src" in "\n".join(violations)
     finally:
         context.close()

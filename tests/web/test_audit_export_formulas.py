@@ -17,7 +17,7 @@ def exported_rows(client) -> list[dict]:
     response = client.get("/audit/", {"export": "csv"})
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8").lstrip("\ufeff"))))
+    return list(csv.DictReader(io.StringIO(response.getvalue().decode("utf-8").lstrip("\ufeff"))))
 
 
 @pytest.mark.parametrize("first", FORMULA_STARTS, ids=NAMES)

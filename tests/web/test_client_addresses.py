@@ -60,8 +60,8 @@ def everything_readable(user, job: ImageJob) -> dict[str, str]:
     return {
         "audit page": browser.get("/audit/").content.decode(),
         "job page": browser.get(f"/jobs/{job.pk}/").content.decode(),
-        "CSV export": browser.get("/audit/", {"export": "csv"}).content.decode(),
-        "JSON export": browser.get("/audit/", {"export": "json"}).content.decode(),
+        "CSV export": browser.get("/audit/", {"export": "csv"}).getvalue().decode(),
+        "JSON export": browser.get("/audit/", {"export": "json"}).getvalue().decode(),
         "API events": api.get("/api/v1/events/").content.decode(),
         "API CSV": api.get("/api/v1/events/", {"format": "csv"}).content.decode(),
         "API job events": api.get(f"/api/v1/jobs/{job.pk}/events/").content.decode(),

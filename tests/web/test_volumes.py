@@ -279,3 +279,15 @@ def test_an_old_list_is_shown_with_its_age_while_a_worker_lists_again(
     assert "centos-web-01" in rows_of(page_now)
     listing = signed_in(bob).get(f"/projects/{project.pk}/volumes/", {"listing": "1"}).json()
     assert listing["refreshing"] is True
+
+
+def test_the_title_is_the_projects_name_and_the_refresh_script_loads_in_the_body(
+    signed_in, project, bob
+):
+    view = volumes_page(signed_in(bob), project)
+
+    title = re.search(r"<title>(.*?)</title>", view.html, re.S).group(1)
+    assert "<script" not in title, "a browser shows a script inside <title> as text"
+    assert title.startswith("Volumes of demo-project-1 ·")
+    body = view.one("body")
+    assert body.has("script", src="/static/js/inventory.js")
