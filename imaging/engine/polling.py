@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -188,46 +189,40 @@ def apply_listing(
 
 
 def _look_up_unlisted(client, jobs: list[ImageJob], images_by_id: dict[str, Image]) -> set[str]:
-    """GET by id, once each, the images of followed jobs that the list did not show (a
-    `killed` image never is); found ones join `images_by_id`, gone ones (404) stay out of it.
-    Returns the ids K5 could not be asked about this time. Costs nothing in the normal case,
-    where every followed image is listed."""
-    unknown = set()
+    """GET by id the images of followed jobs that the list did not show (a `killed` image
+    never is). Costs nothing in the normal case, where every followed image is listed."""
     followed = (JobState.UPLOADING, JobState.VERIFYING)
-    for job in jobs:
-        if job.state not in followed or not job.image_id or job.image_id in images_by_id:
-            continue
-        try:
-            images_by_id[job.image_id] = image.image_get(client, job.image_id)
-        except K5NotFound:
-            continue  # gone: K5 answered so by id, not just by leaving it out of a list
-        except K5CredentialError:
-            raise
-        except K5Error as exc:
-            logger.warning("looking up image %s failed: %s", job.image_id, exc)
-            unknown.add(job.image_id)
-    return unknown
+    wanted = [job.image_id for job in jobs if job.state in followed and job.image_id]
+    return _look_up_by_id(wanted, images_by_id, lambda i: image.image_get(client, i), "image")
 
 
 def _look_up_unlisted_volumes(client, jobs: list[ImageJob], volumes: dict[str, Volume]) -> set[str]:
-    """GET by id, once each, the volumes of jobs sending or uploading that the list did not
-    show; found ones join `volumes`, gone ones (404) stay out. Returns the ids K5 could not
-    be asked about this time. Costs nothing in the normal case."""
-    unknown = set()
-    for job in jobs:
-        if job.state not in (JobState.SUBMITTING, JobState.UPLOADING):
-            continue
-        if job.volume_id in volumes or job.volume_id in unknown:
+    """GET by id the volumes of jobs sending or uploading that the volume list did not show
+    (a page shifted while volumes were created or deleted, a replica behind)."""
+    sending = (JobState.SUBMITTING, JobState.UPLOADING)
+    wanted = [job.volume_id for job in jobs if job.state in sending]
+    return _look_up_by_id(wanted, volumes, lambda i: blockstorage.volume_get(client, i), "volume")
+
+
+def _look_up_by_id(
+    wanted: list[str], found: dict, get: Callable[[str], object], what: str
+) -> set[str]:
+    """GET by id, once each, the `wanted` ids missing from `found`; found ones join it, gone
+    ones (404: K5 said so by id, not just by leaving them out of a list) stay out. Returns the
+    ids K5 could not be asked about this time: nothing is decided about those."""
+    unknown: set[str] = set()
+    for item_id in wanted:
+        if item_id in found or item_id in unknown:
             continue
         try:
-            volumes[job.volume_id] = blockstorage.volume_get(client, job.volume_id)
+            found[item_id] = get(item_id)
         except K5NotFound:
-            continue  # gone: K5 answered so by id, not just by leaving it out of a list
+            continue
         except K5CredentialError:
             raise
         except K5Error as exc:
-            logger.warning("looking up volume %s failed: %s", job.volume_id, exc)
-            unknown.add(job.volume_id)
+            logger.warning("looking up %s %s failed: %s", what, item_id, exc)
+            unknown.add(item_id)
     return unknown
 
 

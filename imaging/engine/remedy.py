@@ -15,15 +15,14 @@ from django.utils.translation import gettext_lazy as _
 from imaging.access import can_act_on
 from imaging.engine.connections import client_for
 from imaging.engine.errors import (
-    K5NotAvailable,
     Refusal,
     english,
     interpolate_lazy,
 )
 from imaging.engine.replacement import DELETE, ReplacedImage, replaced_image
 from imaging.engine.submission import submit_job
-from imaging.engine.validation import SLOW_K5_RETRY_AFTER, Submission
-from imaging.k5 import K5Error, K5TooSlow
+from imaging.engine.validation import Submission, k5_not_available
+from imaging.k5 import K5Error
 from imaging.k5 import deadline as k5_deadline
 from imaging.models import EventKind, ImageJob, InvalidTransition, JobState
 
@@ -195,23 +194,9 @@ def _replaced_image_now(job: ImageJob) -> ReplacedImage | None:
     try:
         with k5_deadline.within(settings.K5_REQUEST_BUDGET_SECONDS):
             return replaced_image(job, client_for(job.project))
-    except K5TooSlow as exc:
-        raise K5NotAvailable(
-            interpolate_lazy(
-                _(
-                    "K5 is slow: it did not answer within %(seconds)s s, so nothing was queued. "
-                    "Try again in a minute."
-                ),
-                {"seconds": f"{settings.K5_REQUEST_BUDGET_SECONDS:g}"},
-            ),
-            retry_after=SLOW_K5_RETRY_AFTER,
-        ) from exc
     except K5Error as exc:
-        raise K5NotAvailable(
-            interpolate_lazy(
-                _("K5 could not be asked about the job's image: %(message)s Try again shortly."),
-                {"message": exc.message},
-            ),
+        raise k5_not_available(
+            exc, _("K5 could not be asked about the job's image: %(message)s Try again shortly.")
         ) from None
 
 

@@ -153,23 +153,9 @@ def check_submission(submission: Submission) -> CheckedSubmission:
                 ),
                 field="image_name",
             )
-    except K5TooSlow as exc:
-        raise K5NotAvailable(
-            interpolate_lazy(
-                _(
-                    "K5 is slow: it did not answer within %(seconds)s s, so nothing was queued. "
-                    "Try again in a minute."
-                ),
-                {"seconds": f"{settings.K5_REQUEST_BUDGET_SECONDS:g}"},
-            ),
-            retry_after=SLOW_K5_RETRY_AFTER,
-        ) from exc
     except K5Error as exc:
-        raise K5NotAvailable(
-            interpolate_lazy(
-                _("K5 could not be asked about the volume: %(message)s Try again shortly."),
-                {"message": exc.message},
-            ),
+        raise k5_not_available(
+            exc, _("K5 could not be asked about the volume: %(message)s Try again shortly.")
         ) from None
 
     _check_copy_fits_sign_in(s.project, volume, client.token_life())
@@ -202,6 +188,24 @@ def check_submission(submission: Submission) -> CheckedSubmission:
         preparation=PREPARATION[family],
         server=server,
     )
+
+
+def k5_not_available(exc: K5Error, could_not_ask) -> K5NotAvailable:
+    """What a person is told when K5 failed a check made before anything is queued: that it
+    was too slow (the request's time budget ran out: try again in a minute), or, in
+    `could_not_ask` (a lazy message with `%(message)s`), what K5 said."""
+    if isinstance(exc, K5TooSlow):
+        return K5NotAvailable(
+            interpolate_lazy(
+                _(
+                    "K5 is slow: it did not answer within %(seconds)s s, so nothing was queued. "
+                    "Try again in a minute."
+                ),
+                {"seconds": f"{settings.K5_REQUEST_BUDGET_SECONDS:g}"},
+            ),
+            retry_after=SLOW_K5_RETRY_AFTER,
+        )
+    return K5NotAvailable(interpolate_lazy(could_not_ask, {"message": exc.message}))
 
 
 def _check_copy_fits_sign_in(project: K5Project, volume: Volume, token_life: float | None) -> None:

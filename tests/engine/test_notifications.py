@@ -124,8 +124,8 @@ def test_a_viewer_never_reads_the_webhooks_secret_path_in_the_audit(
     seen = {
         "audit page": client.get("/audit/").content.decode(),
         "job page": client.get(f"/jobs/{job.pk}/").content.decode(),
-        "CSV export": client.get("/audit/", {"export": "csv"}).content.decode(),
-        "JSON export": client.get("/audit/", {"export": "json"}).content.decode(),
+        "CSV export": client.get("/audit/", {"export": "csv"}).getvalue().decode(),
+        "JSON export": client.get("/audit/", {"export": "json"}).getvalue().decode(),
         "API": client.get("/api/v1/events/").content.decode(),
     }
     seen["log"] = caplog.text
