@@ -20,9 +20,9 @@ class K5ProjectForm(forms.ModelForm):
     )
     webhook_url = forms.URLField(
         assume_scheme="https",
-        max_length=200,
+        max_length=2000,
         required=False,
-        help_text=K5Project._meta.get_field("webhook_url").help_text,
+        help_text="Receives a signed JSON POST when a job ends (stored encrypted).",
     )
     # Write-only: the stored password is never rendered back into the page.
     password = forms.CharField(
@@ -53,8 +53,12 @@ class K5ProjectForm(forms.ModelForm):
             "sync_server_zones",
             "sync_settle_base_seconds",
             "sync_settle_seconds_per_gb",
-            "webhook_url",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["webhook_url"].initial = self.instance.webhook_url
 
     def clean(self):
         cleaned = super().clean()
@@ -68,6 +72,7 @@ class K5ProjectForm(forms.ModelForm):
             project.set_password(self.cleaned_data["password"])
         if self.cleaned_data.get("webhook_secret"):
             project.set_webhook_secret(self.cleaned_data["webhook_secret"])
+        project.webhook_url = self.cleaned_data.get("webhook_url") or ""
         if commit:
             project.save()
         return project

@@ -1,5 +1,5 @@
 """manage.py rotate_credentials: after it, the old key can go — every secret encrypted with
-K5_CREDENTIAL_KEYS (the K5 password and the webhook secret) reads with the new key alone."""
+K5_CREDENTIAL_KEYS (the K5 password, the webhook URL and secret) reads with the new key alone."""
 
 import io
 
@@ -24,6 +24,7 @@ def test_it_moves_every_secret_to_the_new_key(settings):
     )
     project.set_password("k5-password")
     project.set_webhook_secret("webhook-secret")
+    project.webhook_url = "https://hooks.example.com/services/T000/B000/secret-token"
     project.save()
     bare = K5Project.objects.create(
         name="q",
@@ -43,5 +44,6 @@ def test_it_moves_every_secret_to_the_new_key(settings):
     project.refresh_from_db()
     assert project.get_password() == "k5-password"
     assert project.get_webhook_secret() == "webhook-secret"
+    assert project.webhook_url == "https://hooks.example.com/services/T000/B000/secret-token"
     assert K5Project.objects.get(pk=bare.pk).webhook_secret_encrypted == ""
     assert out.getvalue() == "re-encrypted the credentials of 2 project(s)\n"

@@ -78,9 +78,9 @@ class K5Project(models.Model):
     # the user after 5 wrong passwords in 15 minutes, and the user may be shared).
     credentials_invalid_at = models.DateTimeField(null=True, blank=True, editable=False)
     credentials_error = models.TextField(blank=True, editable=False)
-    webhook_url = models.URLField(
-        blank=True, help_text="Receives a signed JSON POST when a job ends."
-    )
+    # The webhook's URL often carries a bearer secret (Slack, Teams): encrypted at rest like
+    # the password; read and set through `webhook_url`.
+    webhook_url_encrypted = models.TextField(blank=True, editable=False)
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -119,6 +119,17 @@ class K5Project(models.Model):
 
     def zones(self) -> list[str]:
         return list(self.availability_zones_override or self.availability_zones)
+
+    @property
+    def webhook_url(self) -> str:
+        """Receives a signed JSON POST when a job ends ("" for none)."""
+        if not self.webhook_url_encrypted:
+            return ""
+        return credentials.decrypt(self.webhook_url_encrypted)
+
+    @webhook_url.setter
+    def webhook_url(self, url: str) -> None:
+        self.webhook_url_encrypted = credentials.encrypt(url) if url else ""
 
     def set_webhook_secret(self, secret: str) -> None:
         self.webhook_secret_encrypted = credentials.encrypt(secret) if secret else ""

@@ -7,7 +7,7 @@ from imaging.models import K5Project
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every stored K5 password and webhook secret with the first key of "
+        "Re-encrypt every stored K5 password, webhook URL and webhook secret with the first key of "
         "K5_CREDENTIAL_KEYS. "
         "Run after putting a new key in front; then the old key can be removed."
     )
@@ -23,5 +23,15 @@ class Command(BaseCommand):
                     project.webhook_secret_encrypted = credentials.rotate(
                         project.webhook_secret_encrypted
                     )
-                project.save(update_fields=["password_encrypted", "webhook_secret_encrypted"])
+                if project.webhook_url_encrypted:
+                    project.webhook_url_encrypted = credentials.rotate(
+                        project.webhook_url_encrypted
+                    )
+                project.save(
+                    update_fields=[
+                        "password_encrypted",
+                        "webhook_secret_encrypted",
+                        "webhook_url_encrypted",
+                    ]
+                )
         self.stdout.write(f"re-encrypted the credentials of {len(projects)} project(s)")
