@@ -43,5 +43,7 @@ def copy_token_seconds(expected_seconds: int) -> float:
 
 
 def duration_words(seconds: float) -> str:
-    """ "90 s", "25 min": a duration as people read it in messages."""
+    """ "90 s", "25 min", "3 h", "2.5 h": a duration as people read it in messages."""
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.1f}".removesuffix(".0") + " h"
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
