@@ -205,17 +205,12 @@ class K5Client:
         Cinder copies a volume into Glance with the token of the request that started the
         copy: a token expiring before the copy ends leaves the image `saving` for ever. When
         even a new token lives less than `seconds`, the new one is still the best there is;
-        the caller compares `token_expires_at()` with what it needs."""
+        the caller reads its `expires` (a copy that long is refused at submission)."""
         held = self._access()
         if _seconds_left(held) < seconds:
             self._short_token = held.auth_token
             held = self._access()
         return held
-
-    def token_expires_at(self) -> datetime | None:
-        """When the token held expires (None when none is held)."""
-        held = self.auth.auth_ref
-        return held.expires if held is not None else None
 
     def token_life(self) -> float | None:
         """How long K5's tokens live, from the one held (issued to expiry), in seconds."""
