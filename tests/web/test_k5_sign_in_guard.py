@@ -135,7 +135,7 @@ def test_k5_out_of_reach_is_not_counted(k5_login, k5sim, project):
         assert "K5 cannot be reached just now" in said(k5_sign_in(LOCK_PASSWORD))
 
     assert k5_sign_in(LOCK_PASSWORD).status_code == 302
-    outcomes = list(K5SignInAttempt.objects.values_list("outcome", flat=True))
+    outcomes = list(K5SignInAttempt.objects.order_by("pk").values_list("outcome", flat=True))
     assert outcomes == ["not_sent"] * 4 + ["succeeded"]
 
 
