@@ -14,7 +14,6 @@ from django.utils.translation import gettext_lazy as _
 from imaging import dispatch
 from imaging.access import can_submit
 from imaging.engine.connections import client_for
-from imaging.engine.durations import expected_seconds
 from imaging.engine.errors import Refusal
 from imaging.engine.validation import CheckedSubmission, Submission, check_submission
 from imaging.k5 import K5Error, compute
@@ -160,7 +159,7 @@ def _create_job(
         idempotency_key=idempotency_key or "",
         request_fingerprint=fingerprint,
         retry_of=retry_of,
-        expected_seconds=expected_seconds(s.project, volume.size),
+        expected_seconds=checked.expected_seconds,
     )
     zones = project_zones(s.project)
     source = job.volume_zone

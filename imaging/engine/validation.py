@@ -59,6 +59,9 @@ class CheckedSubmission:
     os_family: str
     preparation: str
     server: dict | None = None
+    # How long the copy should take (imaging.engine.durations), read once for the check
+    # against the sign-in's life and kept on the job.
+    expected_seconds: int = 0
     notes: list[str] = field(default_factory=list)
 
     def volume_snapshot(self) -> dict:
@@ -158,7 +161,8 @@ def check_submission(submission: Submission) -> CheckedSubmission:
             exc, _("K5 could not be asked about the volume: %(message)s Try again shortly.")
         ) from None
 
-    _check_copy_fits_sign_in(s.project, volume, client.token_life())
+    expected = expected_seconds(s.project, volume.size)
+    _check_copy_fits_sign_in(volume, expected, client.token_life())
     family = OsFamily.of(volume)
     if family == OsFamily.UNKNOWN:
         if s.os_family not in PREPARATION:
@@ -187,6 +191,7 @@ def check_submission(submission: Submission) -> CheckedSubmission:
         os_family=family,
         preparation=PREPARATION[family],
         server=server,
+        expected_seconds=expected,
     )
 
 
@@ -208,11 +213,10 @@ def k5_not_available(exc: K5Error, could_not_ask) -> K5NotAvailable:
     return K5NotAvailable(interpolate_lazy(could_not_ask, {"message": exc.message}))
 
 
-def _check_copy_fits_sign_in(project: K5Project, volume: Volume, token_life: float | None) -> None:
+def _check_copy_fits_sign_in(volume: Volume, expected: int, token_life: float | None) -> None:
     """Cinder copies the volume into Glance with the token that sent the upload; a copy that
     outlasts a K5 token (3 h) ends with the image `saving` for ever, however fresh the token
     the engine sends it with. Said before anything is queued."""
-    expected = expected_seconds(project, volume.size)
     if token_life is None or expected <= token_life:
         return
     raise Refusal(
