@@ -551,6 +551,18 @@ ENGINE_POLL_THREADS = env_int("ENGINE_POLL_THREADS", 32, minimum=1)
 # project is polled again at a later tick, and never holds up the others.
 ENGINE_POLL_DEADLINE_SECONDS = env_float("ENGINE_POLL_DEADLINE_SECONDS", 30.0, minimum=1)
 ENGINE_NOTIFY_TIMEOUT = env_float("ENGINE_NOTIFY_TIMEOUT", 10.0, minimum=0.1)
+# Automation (imaging/engine/automation.py). A Windows round trip waits this long for Sysprep's
+# /shutdown, then is cancelled and its snapshot deleted.
+ENGINE_SHUTDOWN_WAIT_SECONDS = env_float("ENGINE_SHUTDOWN_WAIT_SECONDS", 7200.0, minimum=1)
+# How long a server may take to stop or start (K5 powers it off by force before this), and the
+# volume to show a restore, before the step waits for a person.
+ENGINE_POWER_WAIT_SECONDS = env_float("ENGINE_POWER_WAIT_SECONDS", 1800.0, minimum=1)
+ENGINE_RESTORE_WAIT_SECONDS = env_float("ENGINE_RESTORE_WAIT_SECONDS", 3600.0, minimum=1)
+# A step's K5 action that shows no effect after this long is sent again (it never reached K5:
+# an action that took effect shows in the server's or volume's status first).
+ENGINE_STEP_RESEND_SECONDS = env_float("ENGINE_STEP_RESEND_SECONDS", 60.0, minimum=1)
+# A transient K5 error (5xx, timeout) in a step: tried again after this, doubling to 10 min.
+ENGINE_STEP_RETRY_SECONDS = env_float("ENGINE_STEP_RETRY_SECONDS", 10.0, minimum=0)
 PORTAL_BASE_URL = env_url("PORTAL_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https"))
 
 # --- Operations: probes and metrics (docs/operations.md) --------------------------------------

@@ -20,7 +20,7 @@ from django.db.models import Case, Q, QuerySet, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from imaging.models import ImageJob, JobState, K5Project, UploadAttempt
+from imaging.models import Automation, ImageJob, JobState, K5Project, StepState, UploadAttempt
 
 
 @dataclass(frozen=True)
@@ -86,16 +86,33 @@ def start_due_uploads(project: K5Project, now: datetime | None = None) -> list[I
         if free <= 0:
             return []
         started: list[ImageJob] = []
-        queued = ImageJob.objects.filter(project=project, state=JobState.QUEUED).order_by(
-            "created_at", "id"
-        )[:free]
+        queued = (
+            ImageJob.objects.filter(project=project, state=JobState.QUEUED)
+            # A job whose automation step K5 refused waits for a person, not for a slot.
+            .exclude(steps__state=StepState.FAILED)
+            .order_by("created_at", "id")[:free]
+        )
         for job in queued:
             if job.not_before and job.not_before > now:
                 break  # K5 asked us to wait: the jobs behind it wait too, in order
+            detail = {"slot": len(started) + 1, "free_slots": free}
+            if job.automation == Automation.STOP_START:
+                # The slot is held while the server stops (imaging.engine.automation), so the
+                # server is down for the copy only, not for a wait in the queue.
+                job.transition(
+                    JobState.PREPARING,
+                    message="Upload slot taken; stopping the server first.",
+                    detail=detail,
+                    submit_attempts=job.submit_attempts + 1,
+                    waiting_reason="",
+                    not_before=None,
+                )
+                UploadAttempt.objects.create(project=project, job=job, sent_at=now)
+                continue
             job.transition(
                 JobState.SUBMITTING,
                 message="Upload slot taken; sending to K5.",
-                detail={"slot": len(started) + 1, "free_slots": free},
+                detail=detail,
                 submit_started_at=None,
                 submit_attempts=job.submit_attempts + 1,
                 waiting_reason="",

@@ -33,6 +33,7 @@ from imaging.engine.upload import CLOCK_SKEW, reconcile_submitting
 from imaging.k5 import K5CredentialError, K5Error, K5NotFound, blockstorage, image
 from imaging.k5.types import Image, Volume
 from imaging.models import (
+    Automation,
     EventKind,
     ImageJob,
     InvalidTransition,
@@ -381,13 +382,26 @@ def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None
     assert job.sync_watch_until is not None
     if now >= job.sync_watch_until:
         job.zones.exclude(status=SyncStatus.FAILED).update(status=SyncStatus.SYNCED, checked_at=now)
+        detail = {
+            "image_id": found.id,
+            "zones": list(
+                job.zones.order_by("availability_zone").values_list("availability_zone", flat=True)
+            ),
+        }
+        if job.automation == Automation.SYSPREP_ROUND_TRIP:
+            # Only now may the Sysprep'd disk be restored: until the image is usable, the
+            # remedy for a zone's failure is another upload from that disk.
+            job.transition(
+                JobState.FINISHING,
+                message="The image is active and registered to every availability zone; "
+                "restoring the server's snapshot and starting it.",
+                detail=detail,
+            )
+            return "finishing"
         job.transition(
             JobState.SUCCEEDED,
             message="The image is active and registered to every availability zone.",
-            detail={
-                "image_id": found.id,
-                "zones": list(job.zones.values_list("availability_zone", flat=True)),
-            },
+            detail=detail,
         )
         return "succeeded"
     return None  # still watching: poll_project records the check for all such jobs at once

@@ -24,7 +24,7 @@ from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission, k5_not_available
 from imaging.k5 import K5Error
 from imaging.k5 import deadline as k5_deadline
-from imaging.models import EventKind, ImageJob, InvalidTransition, JobState
+from imaging.models import EventKind, ImageJob, InvalidTransition, JobState, UploadAttempt
 
 RETRYABLE = (JobState.FAILED, JobState.SYNC_FAILED)
 
@@ -41,10 +41,16 @@ def _state_name(job: ImageJob):
     return _lowercase_lazy(JobState(job.state).label)
 
 
+# Before the upload leaves: waiting in our queue, or for its automation's snapshot, server
+# stop or Sysprep shutdown.
+CANCELLABLE = (JobState.QUEUED, JobState.PREPARING, JobState.AWAITING_SHUTDOWN)
+
+
 def can_cancel(job: ImageJob, user) -> bool:
-    """Only a job still waiting in our queue: once the upload may have reached K5, it cannot
-    be called back."""
-    return job.state == JobState.QUEUED and can_act_on(user, job)
+    """Only a job whose upload has not left: once the upload may have reached K5, it cannot
+    be called back. (What its automation did is then undone by the engine: a stopped server
+    is started, a snapshot taken before Sysprep's shutdown deleted.)"""
+    return job.state in CANCELLABLE and can_act_on(user, job)
 
 
 def can_retry(job: ImageJob, user) -> bool:
@@ -57,9 +63,14 @@ def cancel_job(job: ImageJob, user) -> ImageJob:
         _require_act(job, user)
         raise Refusal("not_allowed", _why_not_cancellable(job))
     try:
-        job.transition(
-            JobState.CANCELLED, message=f"Cancelled by {user.get_username()}.", actor=user
-        )
+        with transaction.atomic():
+            job.transition(
+                JobState.CANCELLED, message=f"Cancelled by {user.get_username()}.", actor=user
+            )
+            # A stop/start job holds its upload slot while its server stops: free it.
+            job.upload_attempts.filter(outcome=UploadAttempt.Outcome.SENDING).update(
+                outcome=UploadAttempt.Outcome.NOT_SENT
+            )
     except InvalidTransition:
         job.refresh_from_db()
         raise Refusal("not_allowed", _why_not_cancellable(job)) from None
@@ -141,6 +152,8 @@ def queue_retry(
         disk_format=job.disk_format,
         container_format=job.container_format,
         replaces_image_id=plan.id if plan is not None and plan.action == DELETE else None,
+        automation=job.automation,
+        keep_snapshot=job.keep_snapshot,
     )
     with transaction.atomic():
         new_job, _created = submit_job(

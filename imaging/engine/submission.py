@@ -13,12 +13,14 @@ from django.utils.translation import gettext_lazy as _
 
 from imaging import dispatch
 from imaging.access import can_submit
+from imaging.engine import automation
 from imaging.engine.connections import client_for
 from imaging.engine.errors import Refusal
 from imaging.engine.validation import CheckedSubmission, Submission, check_submission
 from imaging.k5 import K5Error, compute
 from imaging.k5 import deadline as k5_deadline
 from imaging.models import (
+    Automation,
     EventKind,
     ImageJob,
     K5Project,
@@ -104,6 +106,8 @@ def request_fingerprint(s: Submission) -> str:
         s.disk_format or "raw",
         s.container_format or "bare",
     ]
+    if s.automation != Automation.NONE:  # appended: earlier jobs' fingerprints stay valid
+        data += [s.automation, bool(s.keep_snapshot)]
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
@@ -138,6 +142,9 @@ def _create_job(
 ) -> ImageJob:
     s = checked.submission
     volume = checked.volume
+    inherited_snapshot = ""
+    if retry_of is not None and s.automation == Automation.SYSPREP_ROUND_TRIP:
+        inherited_snapshot = automation.handed_over_snapshot(retry_of)
     job = ImageJob.objects.create(
         project=s.project,
         volume_id=volume.id,
@@ -146,8 +153,9 @@ def _create_job(
         volume_zone=volume.availability_zone or "",
         os_family=checked.os_family,
         image_name=s.image_name,
-        # force only means something for an attached volume; K5 ignores it otherwise.
-        force=bool(s.force) and volume.status == "in-use",
+        # force only means something for an attached volume; K5 ignores it otherwise. An
+        # automated job uploads its attached volume with the server stopped, so with force.
+        force=(bool(s.force) or s.automation != Automation.NONE) and volume.status == "in-use",
         os_stopped_override=bool(
             s.os_stopped_confirmed and checked.server and checked.server["status"] != "SHUTOFF"
         ),
@@ -160,7 +168,13 @@ def _create_job(
         request_fingerprint=fingerprint,
         retry_of=retry_of,
         expected_seconds=checked.expected_seconds,
+        automation=s.automation,
+        state=automation.initial_state(s.automation),
+        server_id=volume.attached_server_id or "" if s.automation != Automation.NONE else "",
+        keep_snapshot=s.keep_snapshot and s.automation == Automation.SYSPREP_ROUND_TRIP,
+        snapshot_id=inherited_snapshot,
     )
+    automation.plan_steps(job, inherited_from=retry_of if inherited_snapshot else None)
     zones = project_zones(s.project)
     source = job.volume_zone
     ZoneSyncResult.objects.bulk_create(
@@ -173,6 +187,7 @@ def _create_job(
     )
     detail = {
         "volume": job.volume,
+        "automation": job.automation,
         "force": job.force,
         "preparation": job.preparation_confirmed,
         "channel": channel,

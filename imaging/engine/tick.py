@@ -26,7 +26,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from imaging import dispatch
-from imaging.engine import heartbeat
+from imaging.engine import automation, heartbeat
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.poller import Pending, Poller
 from imaging.engine.polling import PollResult, apply_listing, polled_jobs
@@ -67,6 +67,7 @@ class TickReport:
     still_polling: int = 0  # an earlier round's fetch still runs (a slow K5 project)
     polled: int = 0  # lists applied
     started: int = 0
+    automated: int = 0  # automation steps that acted or finished
     moved: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     applied_at: float | None = None  # time.monotonic() of the last lists applied
@@ -137,7 +138,9 @@ def due_projects() -> QuerySet[K5Project]:
         & (Q(last_poll__isnull=True) | Q(last_poll__polled_at__lte=quiet_since))
     )
     return (
-        K5Project.objects.filter(Q(jobs__state__in=ACTIVE_STATES) | watched)
+        K5Project.objects.filter(
+            Q(jobs__state__in=ACTIVE_STATES) | Q(jobs__steps_open=True) | watched
+        )
         .distinct()
         .order_by("pk")
     )
@@ -154,6 +157,8 @@ def take(project: K5Project, poller: Poller, report: TickReport) -> None:
     submitted = False
     try:
         report.started += len(start_uploads(project))
+        # Stop, snapshot, restore, start: each automated job moved on by one look at K5.
+        report.automated += automation.advance_project(project)
         jobs = polled_jobs(project)
         if jobs and poller.concurrent:
             poller.submit(project, jobs, lease)

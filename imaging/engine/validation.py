@@ -18,7 +18,7 @@ from imaging.engine.durations import duration_words, expected_seconds
 from imaging.engine.errors import K5NotAvailable, Refusal, english, interpolate_lazy
 from imaging.k5 import K5Error, K5NotFound, K5TooSlow, blockstorage, compute, image
 from imaging.k5.types import Volume
-from imaging.models import ImageJob, K5Project, OsFamily
+from imaging.models import Automation, ImageJob, K5Project, OsFamily
 
 # What the member confirms before imaging, per OS family (the vendor's required preparation).
 PREPARATION = {
@@ -31,6 +31,8 @@ PREPARATION_TEXT = {
     ),
     OsFamily.WINDOWS: _("Sysprep was run on the Windows server"),
 }
+# A round trip's Sysprep is run after the snapshot; the shutdown it ends with is the evidence.
+SYSPREP_AWAITED = "windows-sysprep-awaited"
 MAX_IMAGE_NAME = 255
 # What a client told "K5 is slow" is asked to wait before trying again (Retry-After).
 SLOW_K5_RETRY_AFTER = 30
@@ -50,6 +52,9 @@ class Submission:
     container_format: str = "bare"
     # A retry's: the old job's image, which keeps the name until the new upload replaces it.
     replaces_image_id: str | None = None
+    # What the portal does around the upload (imaging.engine.automation).
+    automation: str = Automation.NONE
+    keep_snapshot: bool = False
 
 
 @dataclass
@@ -95,6 +100,15 @@ def check_submission(submission: Submission) -> CheckedSubmission:
                 {"limit": MAX_IMAGE_NAME, "length": len(name)},
             ),
             field="image_name",
+        )
+    if s.automation not in Automation.values:
+        raise Refusal(
+            "invalid",
+            interpolate_lazy(
+                _("Unknown automation %(value)s; choose one of: %(choices)s."),
+                {"value": repr(s.automation), "choices": ", ".join(Automation.values)},
+            ),
+            field="automation",
         )
     if (s.disk_format or "raw") != "raw":
         raise Refusal(
@@ -176,7 +190,21 @@ def check_submission(submission: Submission) -> CheckedSubmission:
                 field="os_family",
             )
         family = OsFamily(s.os_family)
-    if not s.preparation_confirmed:
+    round_trip = s.automation == Automation.SYSPREP_ROUND_TRIP
+    if round_trip and family != OsFamily.WINDOWS:
+        raise Refusal(
+            "automation_not_applicable",
+            _(
+                "The Windows round trip (snapshot, Sysprep, restore) applies only to a Windows "
+                "volume; this one is not Windows."
+            ),
+            field="automation",
+        )
+    if round_trip:
+        # Sysprep comes after the snapshot: nothing to confirm yet; the portal waits for the
+        # shutdown Sysprep ends with.
+        pass
+    elif not s.preparation_confirmed:
         raise Refusal(
             "preparation_required",
             interpolate_lazy(
@@ -189,7 +217,7 @@ def check_submission(submission: Submission) -> CheckedSubmission:
         submission=s,
         volume=volume,
         os_family=family,
-        preparation=PREPARATION[family],
+        preparation=SYSPREP_AWAITED if round_trip else PREPARATION[family],
         server=server,
         expected_seconds=expected,
     )
@@ -243,6 +271,21 @@ def _check_volume_state(s: Submission, volume: Volume, client) -> dict | None:
         found = compute.server_get(client, volume.attached_server_id)
         server = {"id": found.id, "name": found.name, "status": found.status}
     verdict = eligibility(volume, server)
+    if s.automation != Automation.NONE:
+        if server is None:
+            raise Refusal(
+                "automation_not_applicable",
+                _(
+                    "This automation stops and starts the volume's server, and the volume is "
+                    "attached to no server: choose no automation."
+                ),
+                field="automation",
+            )
+        if verdict.code == "server_running":
+            return server  # the portal stops it, or waits for Sysprep to
+        if not verdict.eligible:
+            raise Refusal(verdict.code, verdict.localized_reason, field=verdict.field)
+        return server
     if volume.status == "in-use" and verdict.eligible and not s.force:
         raise Refusal(
             "force_required",

@@ -13,6 +13,7 @@ from imaging.models.inventory import VolumeInventory
 from imaging.models.jobs import (
     ACTIVE_STATES,
     TERMINAL_STATES,
+    Automation,
     Channel,
     ImageJob,
     InvalidTransition,
@@ -32,13 +33,23 @@ from imaging.models.projects import (
     MembershipSource,
     Role,
 )
+from imaging.models.steps import (
+    CLOSED_STEP_STATES,
+    OPEN_STEP_STATES,
+    JobStep,
+    StepName,
+    StepState,
+)
 from imaging.models.tokens import ApiToken
 
 __all__ = [
     "ACTIVE_STATES",
+    "CLOSED_STEP_STATES",
+    "OPEN_STEP_STATES",
     "TERMINAL_STATES",
     "AccountSource",
     "ApiToken",
+    "Automation",
     "BlockStorageVersion",
     "Channel",
     "EngineHeartbeat",
@@ -49,6 +60,7 @@ __all__ = [
     "InvalidTransition",
     "JobEvent",
     "JobState",
+    "JobStep",
     "K5Project",
     "K5SignInAttempt",
     "Membership",
@@ -58,6 +70,8 @@ __all__ = [
     "ProjectPoll",
     "Role",
     "SignInOutcome",
+    "StepName",
+    "StepState",
     "SyncRole",
     "SyncStatus",
     "UploadAttempt",

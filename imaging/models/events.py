@@ -51,8 +51,8 @@ class JobEvent(models.Model):
     )
     actor_name = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    from_state = models.CharField(max_length=16, blank=True)
-    to_state = models.CharField(max_length=16, blank=True)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
     message = models.TextField()
     detail = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 

@@ -19,10 +19,16 @@ from imaging.signals import job_finished
 
 
 class JobState(models.TextChoices):
+    # Automation (imaging.engine.automation): a snapshot being taken, a server being stopped.
+    PREPARING = "preparing", _("Preparing")
+    # Windows round trip: waiting for Sysprep's /shutdown to leave the server SHUTOFF.
+    AWAITING_SHUTDOWN = "awaiting_shutdown", _("Awaiting shutdown")
     QUEUED = "queued", _("Queued")  # waiting for a pacing slot or for K5
     SUBMITTING = "submitting", _("Submitting")  # the upload call is being sent / reconciled
     UPLOADING = "uploading", _("Uploading")  # K5 accepted; copying the volume into the image
     VERIFYING = "verifying", _("Verifying")  # image active; watching availability-zone sync
+    # Windows round trip: the image is usable; restoring the snapshot, starting the server.
+    FINISHING = "finishing", _("Finishing")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
     SYNC_FAILED = "sync_failed", _("Sync failed")
@@ -36,16 +42,48 @@ TERMINAL_STATES = frozenset(
 ACTIVE_STATES = frozenset(set(JobState) - TERMINAL_STATES)
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    JobState.QUEUED: frozenset({JobState.SUBMITTING, JobState.CANCELLED, JobState.FAILED}),
+    # Snapshot taken (Windows: then wait for Sysprep's shutdown), or server stopped (stop/start:
+    # the upload slot is already held, so the upload follows at once). Back to queued: the
+    # stop was refused and waits for a person.
+    JobState.PREPARING: frozenset(
+        {
+            JobState.AWAITING_SHUTDOWN,
+            JobState.SUBMITTING,
+            JobState.QUEUED,
+            JobState.CANCELLED,
+            JobState.FAILED,
+        }
+    ),
+    JobState.AWAITING_SHUTDOWN: frozenset({JobState.QUEUED, JobState.CANCELLED, JobState.FAILED}),
+    # To preparing: a stop/start job holding its slot stops its server first.
+    JobState.QUEUED: frozenset(
+        {JobState.SUBMITTING, JobState.PREPARING, JobState.CANCELLED, JobState.FAILED}
+    ),
     # Back to queued: K5 answered rate-limited, or reconciliation showed the call never
     # happened. No cancel from here: the upload may already have reached K5.
     JobState.SUBMITTING: frozenset({JobState.UPLOADING, JobState.QUEUED, JobState.FAILED}),
     JobState.UPLOADING: frozenset({JobState.VERIFYING, JobState.FAILED}),
-    JobState.VERIFYING: frozenset({JobState.SUCCEEDED, JobState.SYNC_FAILED, JobState.FAILED}),
+    JobState.VERIFYING: frozenset(
+        {JobState.SUCCEEDED, JobState.SYNC_FAILED, JobState.FAILED, JobState.FINISHING}
+    ),
+    # The image is usable; the restore, start and snapshot deletion end in success (a step
+    # K5 refuses waits in `finishing` for a person).
+    JobState.FINISHING: frozenset({JobState.SUCCEEDED}),
     # K5 can report a zone's registration failed after the settle window: the image is then
     # not usable after all (imaging.engine.polling watches succeeded jobs for a while).
     JobState.SUCCEEDED: frozenset({JobState.SYNC_FAILED}),
 }
+
+
+class Automation(models.TextChoices):
+    """What the portal does in K5 around the upload (imaging/engine/automation.py)."""
+
+    NONE = "none", _("None (I prepare and restore the server myself)")
+    STOP_START = "stop_start", _("Stop the server for the copy, then start it")
+    SYSPREP_ROUND_TRIP = (
+        "sysprep_round_trip",
+        _("Windows round trip: snapshot, Sysprep, image, restore, start"),
+    )
 
 
 class Channel(models.TextChoices):
@@ -109,7 +147,7 @@ class ImageJob(models.Model):
     request_fingerprint = models.CharField(max_length=64, blank=True)
 
     state = models.CharField(
-        max_length=16, choices=JobState.choices, default=JobState.QUEUED, db_index=True
+        max_length=20, choices=JobState.choices, default=JobState.QUEUED, db_index=True
     )
     # Why a non-terminal job is not moving ("waiting for a slot", "credentials invalid", ...).
     waiting_reason = models.CharField(max_length=500, blank=True)
@@ -127,6 +165,20 @@ class ImageJob(models.Model):
     expected_seconds = models.PositiveIntegerField(default=0)
     # Windows: the after-image tasks the requester ticked off (restore snapshot, restart).
     after_tasks = models.JSONField(default=dict, blank=True)
+    automation = models.CharField(
+        max_length=20, choices=Automation.choices, default=Automation.NONE
+    )
+    # The volume's server when the job was requested (automation stops, starts, waits for it).
+    server_id = models.CharField(max_length=64, blank=True)
+    # Windows round trip: the snapshot taken before Sysprep, and whether to keep it after.
+    snapshot_id = models.CharField(max_length=64, blank=True)
+    keep_snapshot = models.BooleanField(default=False)
+    # Automation steps remain that the engine runs by itself although the job has ended (the
+    # server started after a failed copy, the snapshot deleted after a cancel, a restore a
+    # person asked for): the tick keeps visiting the job while this is set.
+    steps_open = models.BooleanField(default=False, db_index=True)
+    # A person asked to restore a round trip's server without an image (after giving up).
+    restore_requested_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     submit_started_at = models.DateTimeField(null=True, blank=True)  # upload call being sent
@@ -155,10 +207,13 @@ class ImageJob(models.Model):
                 fields=["project", "volume_id"],
                 condition=models.Q(
                     state__in=[
+                        JobState.PREPARING,
+                        JobState.AWAITING_SHUTDOWN,
                         JobState.QUEUED,
                         JobState.SUBMITTING,
                         JobState.UPLOADING,
                         JobState.VERIFYING,
+                        JobState.FINISHING,
                     ]
                 ),
                 name="one_active_job_per_volume",
@@ -214,6 +269,10 @@ class ImageJob(models.Model):
         if to_state in TERMINAL_STATES:
             fields.setdefault("finished_at", now)
             fields.setdefault("waiting_reason", "")
+            if self.automation != Automation.NONE:
+                # The engine settles the automation steps of a job that ended (starts the
+                # server it stopped, deletes a snapshot no longer needed).
+                fields.setdefault("steps_open", True)
         with transaction.atomic():
             moved = ImageJob.objects.filter(pk=self.pk, state=from_state).update(
                 state=to_state, updated_at=now, **fields

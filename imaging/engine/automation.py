@@ -1,0 +1,794 @@
+"""The vendor's procedure around the upload, done by the portal (a job's `automation`).
+
+- `stop_start`: when the job's upload slot comes, stop the server (`os-stop`, wait for
+  SHUTOFF), upload with force, and start it again as soon as K5's copy has ended (the volume
+  back at rest) — the server is down for the copy, not for the zones' settle window.
+- `sysprep_round_trip` (Windows): snapshot the volume (`preparing`), wait for Sysprep's
+  /shutdown (`awaiting_shutdown`; no upload slot is held), upload, and once the image is usable
+  (`finishing`) restore the snapshot (K5's `fcx-restore`), wait for the volume to be back at
+  rest, start the server, delete the snapshot (unless kept).
+
+Every step is claimed (its `sent_at` committed) before its K5 action leaves, and looks at K5
+before acting — the snapshot made by name, the server already stopped or started, the restore
+already shown by the volume — so a worker killed inside a step resumes without doing a K5
+action twice. A transient K5 error (5xx, timeout) is tried again with back-off; a refusal (4xx)
+leaves the step `failed` for a person (retry it, or do it by hand and mark it done). The server
+of a round trip is never started while its restore has not succeeded: it would boot the
+Sysprep'd disk.
+
+The tick runs `advance_project` for each project it takes, in the ticker's thread, under the
+poll deadline: a step costs one or two GETs per tick while it waits, and a POST when it acts.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from imaging import dispatch
+from imaging.access import can_act_on
+from imaging.engine.connections import client_for
+from imaging.engine.errors import CredentialsInvalid, Refusal
+from imaging.k5 import K5Error, K5NotFound, blockstorage, compute
+from imaging.k5 import deadline as k5_deadline
+from imaging.models import (
+    ACTIVE_STATES,
+    TERMINAL_STATES,
+    Automation,
+    EventKind,
+    ImageJob,
+    InvalidTransition,
+    JobState,
+    JobStep,
+    K5Project,
+    StepName,
+    StepState,
+    UploadAttempt,
+)
+
+logger = logging.getLogger(__name__)
+
+SHUTOFF = "SHUTOFF"
+ACTIVE = "ACTIVE"
+SNAPSHOT_AVAILABLE = "available"
+SNAPSHOT_ERROR = "error"
+VOLUME_AT_REST = frozenset({"available", "in-use"})
+
+PLANS: dict[str, tuple[str, ...]] = {
+    Automation.STOP_START: (StepName.STOP_SERVER, StepName.UPLOAD, StepName.START_SERVER),
+    Automation.SYSPREP_ROUND_TRIP: (
+        StepName.SNAPSHOT,
+        StepName.AWAIT_SHUTDOWN,
+        StepName.UPLOAD,
+        StepName.RESTORE_SNAPSHOT,
+        StepName.START_SERVER,
+        StepName.DELETE_SNAPSHOT,
+    ),
+}
+# Steps a person may mark done after doing them in K5 by hand (a snapshot cannot be: the
+# restore needs its id).
+MARKABLE = frozenset(
+    {
+        StepName.STOP_SERVER,
+        StepName.RESTORE_SNAPSHOT,
+        StepName.START_SERVER,
+        StepName.DELETE_SNAPSHOT,
+    }
+)
+MAX_RETRY_SECONDS = 600
+
+
+def initial_state(automation: str) -> str:
+    """A round trip begins with its snapshot; everything else waits for an upload slot."""
+    return JobState.PREPARING if automation == Automation.SYSPREP_ROUND_TRIP else JobState.QUEUED
+
+
+def plan_steps(job: ImageJob, *, inherited_from: ImageJob | None = None) -> None:
+    """Create the job's steps. A retry of a round trip takes over its original's snapshot:
+    the volume is already Sysprep'd, and that snapshot is what undoes it."""
+    JobStep.objects.bulk_create(
+        JobStep(job=job, name=name, position=position)
+        for position, name in enumerate(PLANS.get(job.automation, ()))
+    )
+    if inherited_from is not None:
+        inherited_from.steps.filter(
+            name__in=(
+                StepName.RESTORE_SNAPSHOT,
+                StepName.START_SERVER,
+                StepName.DELETE_SNAPSHOT,
+            ),
+            state__in=(StepState.PENDING, StepState.FAILED),
+        ).update(
+            state=StepState.SKIPPED,
+            detail=f"Handed over to job {job.pk}, which uses the same snapshot.",
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        ImageJob.objects.filter(pk=inherited_from.pk).update(steps_open=False)
+
+
+def snapshot_name(job: ImageJob) -> str:
+    """Unique per job, so a snapshot made before a worker died is found again by name."""
+    return f"k5portal-job-{job.pk}-before-sysprep"
+
+
+def handed_over_snapshot(job: ImageJob) -> str:
+    """The snapshot a retry of `job` takes over: a round trip whose disk is still Sysprep'd
+    (the shutdown came and no restore was done)."""
+    if job.automation != Automation.SYSPREP_ROUND_TRIP or not job.snapshot_id:
+        return ""
+    steps = {step.name: step for step in job.steps.all()}
+    shut_down = steps.get(StepName.AWAIT_SHUTDOWN)
+    restore = steps.get(StepName.RESTORE_SNAPSHOT)
+    if shut_down is None or shut_down.state != StepState.DONE:
+        return ""
+    if restore is None or restore.closed:
+        return ""
+    return job.snapshot_id
+
+
+# --- the tick's part ------------------------------------------------------------------------
+
+
+def automated_jobs(project: K5Project) -> list[ImageJob]:
+    jobs = list(
+        ImageJob.objects.filter(project=project)
+        .exclude(automation=Automation.NONE)
+        .filter(Q(state__in=ACTIVE_STATES) | Q(steps_open=True))
+        .prefetch_related("steps")
+        .order_by("created_at", "id")
+    )
+    for job in jobs:
+        job.project = project
+    return jobs
+
+
+def advance_project(project: K5Project, now: datetime | None = None) -> int:
+    """Move every automated job of the project on by one look at K5. Returns the number of
+    steps that acted or finished."""
+    jobs = automated_jobs(project)
+    if not jobs:
+        return 0
+    moved = 0
+    client = None
+    with k5_deadline.within(settings.ENGINE_POLL_DEADLINE_SECONDS):
+        for job in jobs:
+            steps = list(job.steps.all())
+            _sync_upload_step(job, steps, now or timezone.now())
+            step = due_step(job, steps)
+            if step is None:
+                _close_if_settled(job, steps)
+                continue
+            if step.next_try_at and step.next_try_at > (now or timezone.now()):
+                continue
+            try:
+                client = client or client_for(project)
+            except (CredentialsInvalid, K5Error) as exc:
+                logger.warning("automation for %s cannot sign in: %s", project.name, exc)
+                return moved
+            moved += advance_step(job, step, steps, client, now or timezone.now())
+    return moved
+
+
+def advance_step(job: ImageJob, step: JobStep, steps: list[JobStep], client, now) -> int:
+    handler = HANDLERS[step.name]
+    before = (step.state, step.sent_at)
+    try:
+        handler(job, step, steps, client, now)
+    except InvalidTransition:
+        return 0  # another worker moved the job first
+    except K5Error as exc:
+        if exc.permanent:
+            _refused(job, step, exc, now)
+        else:
+            _transient(job, step, exc, now)
+    except CredentialsInvalid as exc:
+        _transient(job, step, K5Error(str(exc)), now)
+    _finish_if_done(job, steps)
+    return int((step.state, step.sent_at) != before)
+
+
+def due_step(job: ImageJob, steps: list[JobStep]) -> JobStep | None:
+    """The step the engine works on now, or None (nothing to do, or a failed step waits for a
+    person). Steps run in order; the upload is the engine's main line, not run here."""
+    for step in sorted(steps, key=lambda s: s.position):
+        if step.closed:
+            continue
+        if step.name == StepName.UPLOAD:
+            if step.state == StepState.FAILED:
+                continue  # the copy failed: what follows it (the server's start) still runs
+            return None
+        if step.state == StepState.FAILED:
+            return None
+        return step if _gate_open(job, step, steps) else None
+    return None
+
+
+def _gate_open(job: ImageJob, step: JobStep, steps: list[JobStep]) -> bool:
+    state = job.state
+    ended = state in TERMINAL_STATES
+    if step.name == StepName.SNAPSHOT:
+        return state == JobState.PREPARING
+    if step.name == StepName.AWAIT_SHUTDOWN:
+        return state == JobState.AWAITING_SHUTDOWN
+    if step.name == StepName.STOP_SERVER:
+        return state == JobState.PREPARING
+    round_trip = job.automation == Automation.SYSPREP_ROUND_TRIP
+    if round_trip and step.name in (StepName.RESTORE_SNAPSHOT, StepName.START_SERVER):
+        return state == JobState.FINISHING or (ended and job.restore_requested_at is not None)
+    if step.name == StepName.START_SERVER:  # stop/start: once the copy is over (or never came)
+        return ended or state in (JobState.VERIFYING, JobState.SUCCEEDED)
+    if step.name == StepName.DELETE_SNAPSHOT:
+        return state == JobState.FINISHING or ended
+    return False
+
+
+def _sync_upload_step(job: ImageJob, steps: list[JobStep], now: datetime) -> None:
+    """The upload step mirrors the job's main line; and once a job has ended, the steps that
+    can no longer apply are closed with the reason."""
+    by_name = {step.name: step for step in steps}
+    upload = by_name.get(StepName.UPLOAD)
+    if upload is not None and not upload.closed and upload.state != StepState.FAILED:
+        if job.state in (JobState.SUBMITTING, JobState.UPLOADING) and upload.state != "running":
+            _set(upload, StepState.RUNNING, "Sending the upload to K5.", started=now)
+        elif job.state in (
+            JobState.VERIFYING,
+            JobState.FINISHING,
+            JobState.SUCCEEDED,
+            JobState.SYNC_FAILED,
+        ):
+            _set(upload, StepState.DONE, f"K5 created image {job.image_id}.", finished=now)
+        elif job.state == JobState.FAILED and (job.image_id or job.submitted_at):
+            _set(upload, StepState.FAILED, job.error_message or "The upload failed.", finished=now)
+        elif job.state in TERMINAL_STATES:
+            _set(upload, StepState.SKIPPED, f"Not sent: the job {job.state}.", finished=now)
+    if job.state not in TERMINAL_STATES:
+        return
+    if job.automation == Automation.STOP_START:
+        stop, start = by_name[StepName.STOP_SERVER], by_name[StepName.START_SERVER]
+        if not stop.closed and stop.sent_at is None:
+            _set(stop, StepState.SKIPPED, "Not needed: the job ended first.", finished=now)
+        elif not stop.closed:
+            _set(stop, StepState.DONE, "Stopped before the job ended.", finished=now)
+        if stop.state == StepState.SKIPPED and not start.closed:
+            _set(start, StepState.SKIPPED, "Not needed: the portal did not stop it.", finished=now)
+        return
+    shut_down = by_name[StepName.AWAIT_SHUTDOWN]
+    if shut_down.state != StepState.DONE:
+        # Ended before Sysprep's shutdown: the disk is as it was; only the snapshot goes.
+        for name in (StepName.SNAPSHOT, StepName.AWAIT_SHUTDOWN):
+            if not by_name[name].closed and by_name[name].state != StepState.FAILED:
+                _set(by_name[name], StepState.SKIPPED, f"The job {job.state}.", finished=now)
+        for name in (StepName.RESTORE_SNAPSHOT, StepName.START_SERVER):
+            if not by_name[name].closed:
+                _set(
+                    by_name[name],
+                    StepState.SKIPPED,
+                    "Not needed: the server was not shut down for Sysprep.",
+                    finished=now,
+                )
+
+
+def _close_if_settled(job: ImageJob, steps: list[JobStep]) -> None:
+    """A job that has ended and has no step the engine may run by itself is no longer
+    visited (its remaining steps wait for a person: restore now, or a retry)."""
+    if job.steps_open and job.state in TERMINAL_STATES and due_step(job, steps) is None:
+        ImageJob.objects.filter(pk=job.pk).update(steps_open=False)
+        job.steps_open = False
+
+
+def _finish_if_done(job: ImageJob, steps: list[JobStep]) -> None:
+    if job.state == JobState.FINISHING and all(step.closed for step in steps):
+        job.transition(
+            JobState.SUCCEEDED,
+            message="The image is usable, the server is restored and started again.",
+            detail={"steps": [step.name for step in steps]},
+        )
+    if job.state in TERMINAL_STATES:
+        _close_if_settled(job, steps)
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+def _snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
+    if job.snapshot_id:
+        try:
+            snap = blockstorage.snapshot_get(client, job.snapshot_id)
+        except K5NotFound:
+            _fail_step(job, step, f"The snapshot {job.snapshot_id} no longer exists in K5.", now)
+            return
+    else:
+        # Look before acting: a snapshot this job made before its worker died has its name.
+        found = blockstorage.snapshot_list(client, volume_id=job.volume_id, name=snapshot_name(job))
+        if found:
+            snap = found[0]
+        else:
+            _claim(step, now)
+            snap = blockstorage.snapshot_create(
+                client,
+                job.volume_id,
+                snapshot_name(job),
+                description=f"Taken by the image portal before Sysprep (job {job.pk}).",
+                force=True,
+            )
+            _acted(job, step, f"Asked K5 for snapshot {snap.id} of the volume.", snap.request_id)
+        ImageJob.objects.filter(pk=job.pk).update(snapshot_id=snap.id)
+        job.snapshot_id = snap.id
+    if snap.status == SNAPSHOT_AVAILABLE:
+        with transaction.atomic():
+            _set(step, StepState.DONE, f"Snapshot {snap.id} is available.", finished=now)
+            shut_down = _step(steps, StepName.AWAIT_SHUTDOWN)
+            _set(shut_down, StepState.RUNNING, "Waiting for Sysprep's shutdown.", started=now)
+            if job.retry_of_id and step.sent_at is None:
+                message = (
+                    f"Using snapshot {snap.id}, taken before Sysprep for job {job.retry_of_id}; "
+                    "the upload starts once the server is SHUTOFF."
+                )
+            else:
+                message = (
+                    f"Snapshot {snap.id} taken. Run Sysprep on the server now (generalize, "
+                    "out-of-box experience, shut down); the upload starts once the server is "
+                    "SHUTOFF."
+                )
+            job.transition(
+                JobState.AWAITING_SHUTDOWN, message=message, detail={"snapshot_id": snap.id}
+            )
+    elif snap.status == SNAPSHOT_ERROR:
+        _fail_step(job, step, f"K5 could not take the snapshot: {snap.id} is in error.", now)
+    else:
+        _set(step, StepState.RUNNING, f"K5 is taking snapshot {snap.id} ({snap.status}).")
+
+
+def _await_shutdown(job: ImageJob, step: JobStep, steps, client, now) -> None:
+    try:
+        server = compute.server_get(client, job.server_id)
+    except K5NotFound:
+        _set(step, StepState.FAILED, f"The server {job.server_id} no longer exists.", finished=now)
+        job.transition(
+            JobState.FAILED,
+            message="The server was deleted while waiting for its shutdown.",
+            error_message="The server was deleted while waiting for its shutdown.",
+        )
+        return
+    if server.status == SHUTOFF and not server.task_state:
+        with transaction.atomic():
+            _set(step, StepState.DONE, f"{server.name or server.id} is SHUTOFF.", finished=now)
+            job.transition(
+                JobState.QUEUED,
+                message=f"The server {server.name or server.id} is shut down after Sysprep; "
+                "the upload is queued.",
+                detail={"server_status": server.status},
+            )
+            dispatch.enqueue(dispatch.START_UPLOADS, job.project_id)
+        return
+    started = step.started_at or now
+    waited = (now - started).total_seconds()
+    if waited > settings.ENGINE_SHUTDOWN_WAIT_SECONDS:
+        with transaction.atomic():
+            _set(
+                step,
+                StepState.FAILED,
+                f"The server stayed {server.status} for {int(waited)} s.",
+                finished=now,
+            )
+            job.transition(
+                JobState.CANCELLED,
+                message=f"Cancelled: the server was not shut down within "
+                f"{int(settings.ENGINE_SHUTDOWN_WAIT_SECONDS)} s of the snapshot; the snapshot "
+                "is deleted.",
+                detail={"server_status": server.status, "waited_seconds": int(waited)},
+            )
+        return
+    _set(step, StepState.RUNNING, f"The server is {server.status}; waiting for Sysprep's shutdown.")
+
+
+def _stop_server(job: ImageJob, step: JobStep, steps, client, now) -> None:
+    server = compute.server_get(client, job.server_id)
+    if server.status == SHUTOFF and not server.task_state:
+        with transaction.atomic():
+            if step.sent_at is not None:
+                _set(step, StepState.DONE, f"{server.name or server.id} is SHUTOFF.", finished=now)
+            else:
+                _set(
+                    step,
+                    StepState.SKIPPED,
+                    "The server was already SHUTOFF; the portal will not start it afterwards.",
+                    finished=now,
+                )
+                start = _step(steps, StepName.START_SERVER)
+                _set(start, StepState.SKIPPED, "The portal did not stop it.", finished=now)
+            _to_upload(job, "The server is SHUTOFF; sending the upload with force.")
+        return
+    if _power_timed_out(job, step, now, "stop"):
+        return
+    if server.task_state or _recently_sent(step, now):
+        _set(step, StepState.RUNNING, f"The server is stopping ({server.task_state or 'sent'}).")
+        return
+    if server.status != ACTIVE:
+        _fail_step(
+            job, step, f"The server is {server.status}: the portal stops only an ACTIVE one.", now
+        )
+        return
+    _claim(step, now)
+    request_id = compute.server_stop(client, job.server_id)
+    _acted(job, step, f"Asked K5 to stop the server {server.name or server.id}.", request_id)
+
+
+def _to_upload(job: ImageJob, message: str) -> None:
+    """The slot taken when the job left the queue is still counted: send the upload."""
+    job.transition(JobState.SUBMITTING, message=message, submit_started_at=None, waiting_reason="")
+    dispatch.enqueue(dispatch.SEND_UPLOAD, job.pk)
+
+
+def _start_server(job: ImageJob, step: JobStep, steps, client, now) -> None:
+    if job.automation == Automation.SYSPREP_ROUND_TRIP:
+        restore = _step(steps, StepName.RESTORE_SNAPSHOT)
+        if restore.state != StepState.DONE:
+            # Never reached through due_step; kept as the last guard: starting now would
+            # boot the Sysprep'd disk.
+            raise AssertionError("the server of a round trip is never started before its restore")
+    else:
+        volume = blockstorage.volume_get(client, job.volume_id)
+        if volume.status not in VOLUME_AT_REST:
+            _set(step, StepState.PENDING, f"Waiting for the copy to end (volume {volume.status}).")
+            return
+    server = compute.server_get(client, job.server_id)
+    name = server.name or server.id
+    if server.status == ACTIVE and not server.task_state:
+        done = "is ACTIVE again." if step.sent_at else "was already ACTIVE."
+        _set(step, StepState.DONE, f"{name} {done}", finished=now)
+        return
+    if _power_timed_out(job, step, now, "start"):
+        return
+    if server.task_state or _recently_sent(step, now):
+        _set(step, StepState.RUNNING, f"The server is starting ({server.task_state or 'sent'}).")
+        return
+    if server.status != SHUTOFF:
+        _fail_step(
+            job, step, f"The server is {server.status}: the portal starts only a SHUTOFF one.", now
+        )
+        return
+    _claim(step, now)
+    request_id = compute.server_start(client, job.server_id)
+    _acted(job, step, f"Asked K5 to start the server {name}.", request_id)
+
+
+def _restore_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
+    volume = blockstorage.volume_get(client, job.volume_id)
+    if step.sent_at is not None:
+        if volume.status not in VOLUME_AT_REST:
+            _set(step, StepState.RUNNING, f"K5 is restoring the volume ({volume.status}).")
+            if not step.seen_before.get("busy"):
+                _seen(step, busy=True)
+            return
+        if step.seen_before.get("busy") or _updated_since(volume, step):
+            _set(step, StepState.DONE, f"The volume is back ({volume.status}).", finished=now)
+            return
+        waited = (now - step.sent_at).total_seconds()
+        if step.request_id and waited > settings.ENGINE_RESTORE_WAIT_SECONDS:
+            _fail_step(
+                job,
+                step,
+                "K5 accepted the restore but the volume shows no sign of it; check the volume "
+                "in K5, then retry the step or mark it done.",
+                now,
+            )
+            return
+        if step.request_id or waited < settings.ENGINE_STEP_RESEND_SECONDS:
+            return  # accepted, not visible yet
+        # Claimed, never answered, and no sign of it on the volume: it did not reach K5.
+    server = compute.server_get(client, job.server_id)
+    if server.status != SHUTOFF or server.task_state:
+        _fail_step(
+            job,
+            step,
+            f"The server is {server.status}: restoring its volume needs it SHUTOFF. Shut it "
+            "down, then retry the step.",
+            now,
+        )
+        return
+    if volume.status not in VOLUME_AT_REST:
+        _set(step, StepState.RUNNING, f"Waiting for the volume to be at rest ({volume.status}).")
+        return
+    _claim(
+        step,
+        now,
+        seen_before={
+            "volume_status": volume.status,
+            "volume_updated_at": volume.updated_at.isoformat() if volume.updated_at else None,
+        },
+    )
+    request_id = blockstorage.snapshot_restore(client, job.snapshot_id)
+    _acted(
+        job, step, f"Asked K5 to restore the volume from snapshot {job.snapshot_id}.", request_id
+    )
+
+
+def _updated_since(volume, step: JobStep) -> bool:
+    before = step.seen_before.get("volume_updated_at")
+    after = volume.updated_at.isoformat() if volume.updated_at else None
+    return after is not None and after != before
+
+
+def _delete_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
+    if job.keep_snapshot:
+        _set(step, StepState.SKIPPED, f"Snapshot {job.snapshot_id} kept, as asked.", finished=now)
+        return
+    if not job.snapshot_id:
+        _set(step, StepState.SKIPPED, "No snapshot was taken.", finished=now)
+        return
+    try:
+        snap = blockstorage.snapshot_get(client, job.snapshot_id)
+    except K5NotFound:
+        _set(step, StepState.DONE, f"Snapshot {job.snapshot_id} is deleted.", finished=now)
+        return
+    if snap.status not in (SNAPSHOT_AVAILABLE, SNAPSHOT_ERROR) or _recently_sent(step, now):
+        _set(step, StepState.RUNNING, f"Snapshot {snap.id} is {snap.status}.")
+        return
+    _claim(step, now)
+    try:
+        request_id = blockstorage.snapshot_delete(client, job.snapshot_id)
+    except K5NotFound:
+        _set(step, StepState.DONE, f"Snapshot {job.snapshot_id} is deleted.", finished=now)
+        return
+    _acted(job, step, f"Asked K5 to delete snapshot {job.snapshot_id}.", request_id)
+
+
+HANDLERS = {
+    StepName.SNAPSHOT: _snapshot,
+    StepName.AWAIT_SHUTDOWN: _await_shutdown,
+    StepName.STOP_SERVER: _stop_server,
+    StepName.RESTORE_SNAPSHOT: _restore_snapshot,
+    StepName.START_SERVER: _start_server,
+    StepName.DELETE_SNAPSHOT: _delete_snapshot,
+}
+
+
+# --- bookkeeping ----------------------------------------------------------------------------
+
+
+def _step(steps: list[JobStep], name: str) -> JobStep:
+    return next(step for step in steps if step.name == name)
+
+
+def _set(
+    step: JobStep,
+    state: str,
+    detail: str,
+    *,
+    started: datetime | None = None,
+    finished: datetime | None = None,
+) -> None:
+    fields: dict[str, object] = {"state": state, "detail": detail, "updated_at": timezone.now()}
+    if state == StepState.RUNNING and step.started_at is None:
+        fields["started_at"] = started or timezone.now()
+    if finished is not None:
+        fields["finished_at"] = finished
+        fields["next_try_at"] = None
+    if state == step.state and detail == step.detail and len(fields) == 3:
+        return  # nothing new: no write per waiting tick
+    JobStep.objects.filter(pk=step.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(step, name, value)
+
+
+def _seen(step: JobStep, **facts) -> None:
+    step.seen_before = {**step.seen_before, **facts}
+    JobStep.objects.filter(pk=step.pk).update(seen_before=step.seen_before)
+
+
+def _claim(step: JobStep, now: datetime, *, seen_before: dict | None = None) -> None:
+    """Committed before the K5 action leaves: a worker killed after this looks at K5 first."""
+    fields = {
+        "state": StepState.RUNNING,
+        "sent_at": now,
+        "request_id": "",
+        "attempts": step.attempts + 1,
+        "seen_before": seen_before or {},
+        "updated_at": now,
+    }
+    if step.started_at is None:
+        fields["started_at"] = now
+    JobStep.objects.filter(pk=step.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(step, name, value)
+
+
+def _acted(job: ImageJob, step: JobStep, message: str, request_id: str | None) -> None:
+    JobStep.objects.filter(pk=step.pk).update(request_id=request_id or "", detail=message)
+    step.request_id, step.detail = request_id or "", message
+    job.record(
+        EventKind.K5_CALL,
+        message,
+        detail={"step": step.name, "request_id": request_id},
+    )
+    if request_id:
+        ImageJob.objects.filter(pk=job.pk).update(k5_request_ids=[*job.k5_request_ids, request_id])
+        job.k5_request_ids = [*job.k5_request_ids, request_id]
+
+
+def _recently_sent(step: JobStep, now: datetime) -> bool:
+    return step.sent_at is not None and (now - step.sent_at).total_seconds() < (
+        settings.ENGINE_STEP_RESEND_SECONDS
+    )
+
+
+def _power_timed_out(job: ImageJob, step: JobStep, now: datetime, verb: str) -> bool:
+    if step.sent_at is None:
+        return False
+    waited = (now - step.sent_at).total_seconds()
+    if waited <= settings.ENGINE_POWER_WAIT_SECONDS:
+        return False
+    _fail_step(job, step, f"The server did not {verb} within {int(waited)} s of the request.", now)
+    return True
+
+
+def _fail_step(job: ImageJob, step: JobStep, why: str, now: datetime) -> None:
+    """The step waits for a person: retry it, or do it by hand and mark it done."""
+    with transaction.atomic():
+        _set(step, StepState.FAILED, why, finished=now)
+        waiting = (
+            f"{StepName(step.name).label} did not succeed: {why} Retry the step, or do it in "
+            "K5 yourself and mark it done."
+        )
+        job.record(EventKind.NOTE, waiting, detail={"step": step.name})
+        if job.state == JobState.PREPARING and step.name == StepName.STOP_SERVER:
+            # Do not hold an upload slot while a person decides.
+            UploadAttempt.objects.filter(job=job, outcome=UploadAttempt.Outcome.SENDING).update(
+                outcome=UploadAttempt.Outcome.NOT_SENT
+            )
+            job.transition(JobState.QUEUED, message=waiting, waiting_reason=waiting[:500])
+        elif job.state not in TERMINAL_STATES:
+            ImageJob.objects.filter(pk=job.pk).update(waiting_reason=waiting[:500])
+            job.waiting_reason = waiting[:500]
+
+
+def _refused(job: ImageJob, step: JobStep, exc: K5Error, now: datetime) -> None:
+    _fail_step(job, step, f"K5 refused it: {exc.message}", now)
+    if exc.request_id:
+        _acted(job, step, f"K5 refused {step.name}: {exc.message}", exc.request_id)
+        JobStep.objects.filter(pk=step.pk).update(detail=f"K5 refused it: {exc.message}")
+
+
+def _transient(job: ImageJob, step: JobStep, exc: K5Error, now: datetime) -> None:
+    tries = step.attempts + (0 if step.sent_at == now else 1)
+    wait = min(settings.ENGINE_STEP_RETRY_SECONDS * 2 ** max(tries - 1, 0), MAX_RETRY_SECONDS)
+    next_try = now + timedelta(seconds=wait)
+    JobStep.objects.filter(pk=step.pk).update(
+        attempts=tries, next_try_at=next_try, detail=f"K5 answered: {exc}; trying again."
+    )
+    step.attempts, step.next_try_at = tries, next_try
+    job.record(
+        EventKind.NOTE,
+        f"{StepName(step.name).label}: K5 answered {exc}; trying again in {int(wait)} s.",
+        detail={"step": step.name, "status": exc.status, "request_id": exc.request_id},
+    )
+
+
+# --- what people do -------------------------------------------------------------------------
+
+
+def retry_step(job: ImageJob, step_name: str, user) -> JobStep:
+    """Try a step K5 refused again (after the person fixed the cause)."""
+    step = _failed_step(job, step_name, user)
+    now = timezone.now()
+    with transaction.atomic():
+        JobStep.objects.filter(pk=step.pk, state=StepState.FAILED).update(
+            state=StepState.PENDING,
+            sent_at=None,
+            request_id="",
+            next_try_at=None,
+            finished_at=None,
+            detail=f"Retried by {user.get_username()}.",
+            updated_at=now,
+        )
+        _reopen(job)
+        job.record(
+            EventKind.ACTION,
+            f"{StepName(step.name).label}: retried by {user.get_username()}.",
+            actor=user,
+            detail={"step": step.name},
+        )
+    step.refresh_from_db()
+    return step
+
+
+def mark_step_done(job: ImageJob, step_name: str, user) -> JobStep:
+    """The person did the step in K5 by hand."""
+    step = _failed_step(job, step_name, user)
+    if step.name not in MARKABLE:
+        raise Refusal(
+            "not_allowed",
+            _("This step cannot be marked done by hand: the portal needs what K5 returns."),
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        JobStep.objects.filter(pk=step.pk, state=StepState.FAILED).update(
+            state=StepState.DONE,
+            finished_at=now,
+            next_try_at=None,
+            detail=f"Done by hand, as {user.get_username()} said.",
+            updated_at=now,
+        )
+        _reopen(job)
+        job.record(
+            EventKind.ACTION,
+            f"{StepName(step.name).label}: marked done by hand by {user.get_username()}.",
+            actor=user,
+            detail={"step": step.name},
+        )
+    step.refresh_from_db()
+    return step
+
+
+def can_restore_now(job: ImageJob, user) -> bool:
+    """A round trip that ended with the server still Sysprep'd (failed, sync failed,
+    cancelled after the shutdown) and not handed to a retry: restore it without an image."""
+    return (
+        job.automation == Automation.SYSPREP_ROUND_TRIP
+        and job.state in (JobState.FAILED, JobState.SYNC_FAILED, JobState.CANCELLED)
+        and job.restore_requested_at is None
+        and bool(handed_over_snapshot(job))
+        and can_act_on(user, job)
+    )
+
+
+def restore_now(job: ImageJob, user) -> ImageJob:
+    if not can_restore_now(job, user):
+        if not can_act_on(user, job):
+            raise Refusal(
+                "forbidden",
+                _("Only the member who requested this job, or a project admin, may do that."),
+            )
+        raise Refusal(
+            "not_allowed",
+            _(
+                "Only a Windows round trip that ended with its server still Sysprep'd, and was "
+                "not retried, can be restored."
+            ),
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        ImageJob.objects.filter(pk=job.pk).update(
+            restore_requested_at=now, steps_open=True, updated_at=now
+        )
+        job.record(
+            EventKind.ACTION,
+            f"{user.get_username()} asked to restore the server now: the snapshot is restored, "
+            "the server started and the snapshot deleted; no image is kept from this job.",
+            actor=user,
+        )
+    job.restore_requested_at, job.steps_open = now, True
+    return job
+
+
+def _failed_step(job: ImageJob, step_name: str, user) -> JobStep:
+    if not can_act_on(user, job):
+        raise Refusal(
+            "forbidden",
+            _("Only the member who requested this job, or a project admin, may do that."),
+        )
+    step = job.steps.filter(name=step_name).first()
+    if step is None:
+        raise Refusal("not_found", _("This job has no such step."))
+    if step.state != StepState.FAILED:
+        raise Refusal(
+            "not_allowed", _("Only a step that did not succeed can be retried or marked done.")
+        )
+    return step
+
+
+def _reopen(job: ImageJob) -> None:
+    fields: dict[str, object] = {"waiting_reason": ""}
+    if job.state in TERMINAL_STATES:
+        fields["steps_open"] = True
+    ImageJob.objects.filter(pk=job.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(job, name, value)

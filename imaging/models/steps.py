@@ -1,0 +1,72 @@
+"""The steps of a job's automation (imaging/engine/automation.py): what the portal does in K5
+around the upload, each claimed, retried and recorded on its own."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class StepName(models.TextChoices):
+    SNAPSHOT = "snapshot", _("Take a snapshot of the volume")
+    AWAIT_SHUTDOWN = "await_shutdown", _("Wait for Sysprep to shut the server down")
+    STOP_SERVER = "stop_server", _("Stop the server")
+    UPLOAD = "upload", _("Create the image")
+    RESTORE_SNAPSHOT = "restore_snapshot", _("Restore the volume from the snapshot")
+    START_SERVER = "start_server", _("Start the server")
+    DELETE_SNAPSHOT = "delete_snapshot", _("Delete the snapshot")
+
+
+class StepState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")  # K5 refused it: a person retries it or does it by hand
+    SKIPPED = "skipped", _("Skipped")
+
+
+OPEN_STEP_STATES = (StepState.PENDING, StepState.RUNNING)
+CLOSED_STEP_STATES = (StepState.DONE, StepState.SKIPPED)
+
+
+class JobStep(models.Model):
+    job = models.ForeignKey("imaging.ImageJob", on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=20, choices=StepName.choices)
+    position = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=8, choices=StepState.choices, default=StepState.PENDING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # What happened last, in English for the audit history (the page words it by state).
+    detail = models.TextField(blank=True)
+    # When the K5 action of this step (os-stop, fcx-restore, ...) was claimed to be sent:
+    # committed before the call, so a worker killed after it looks at K5 before sending again.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # What the engine saw before sending (e.g. the volume's updated_at before a restore), the
+    # evidence the action took effect is compared with.
+    seen_before = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # A transient K5 error: not tried again before this.
+    next_try_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="one_step_per_name")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} {self.name}: {self.state}"
+
+    @property
+    def closed(self) -> bool:
+        return self.state in CLOSED_STEP_STATES
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "detail": self.detail,
+        }
