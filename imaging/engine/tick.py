@@ -157,20 +157,32 @@ def take(project: K5Project, poller: Poller, report: TickReport) -> None:
     submitted = False
     try:
         report.started += len(start_uploads(project))
-        # Stop, snapshot, restore, start: each automated job moved on by one look at K5.
-        report.automated += automation.advance_project(project)
         jobs = polled_jobs(project)
         if jobs and poller.concurrent:
             poller.submit(project, jobs, lease)
             submitted = True
         elif jobs:
             report.add(project, apply_listing(project, jobs, poller.fetch(project, jobs)))
+            automate(project, report)
+        else:
+            automate(project, report)
     except Exception:
         logger.exception("tick failed for project %s", project.name)
         report.errors[project.name] = "internal error; see the worker log"
     finally:
         if not submitted:
             EngineLease.release(lease, HOLDER)
+
+
+def automate(project: K5Project, report: TickReport) -> None:
+    """Stop, snapshot, restore, start: each automated job of the project moved on by one look
+    at K5 — after its lists are applied, so a server is started in the tick that saw its
+    copy end. Under the project's lease, like the poll."""
+    try:
+        report.automated += automation.advance_project(project)
+    except Exception:
+        logger.exception("automation failed for project %s", project.name)
+        report.errors[project.name] = "internal error in automation; see the worker log"
 
 
 def project_lease_seconds(poller: Poller) -> float:
@@ -213,6 +225,7 @@ def apply(pending: Pending, report: TickReport) -> None:
         listing = pending.future.result()
         with log_context(project=pending.project.name):
             report.add(pending.project, apply_listing(pending.project, pending.jobs, listing))
+            automate(pending.project, report)
     except Exception:
         logger.exception("tick failed for project %s", pending.project.name)
         report.errors[pending.project.name] = "internal error; see the worker log"
@@ -321,5 +334,5 @@ def _pause(*, until: float, keep: Callable[[], bool]) -> None:
 
 
 def _log(report: TickReport) -> None:
-    if report.started or report.moved or report.errors:
+    if report.started or report.moved or report.errors or report.automated:
         logger.info("tick: %s", report)
