@@ -46,7 +46,7 @@ def test_it_shows_every_volume_of_the_project_with_what_bob_needs_to_choose(
 ):
     rows = rows_of(volumes_page(signed_in(bob), project))
 
-    assert len(rows) == 12, "demo-project-1 has 12 volumes; demo-project-2's are not here"
+    assert len(rows) == 14, "demo-project-1 has 14 volumes; demo-project-2's are not here"
     assert "p2-centos-01" not in rows
     web = rows["centos-web-01"]
     assert CENTOS_WEB in web["Name"]
@@ -111,7 +111,7 @@ def test_members_get_a_create_button_on_eligible_rows_and_for_a_running_server_o
 
 def test_victor_the_viewer_sees_the_volumes_but_no_create_button(signed_in, project, victor):
     volumes = volumes_page(signed_in(victor), project)
-    assert len(rows_of(volumes)) == 12
+    assert len(rows_of(volumes)) == 14
     assert create_links(volumes) == set()
 
 
@@ -169,7 +169,7 @@ def test_it_asks_k5_twice_for_the_whole_list_and_then_serves_it_from_cache(
     k5sim.clear_requests()
 
     first = volumes_page(client, project)
-    assert "312 volumes shown of 312" in first.main
+    assert "314 volumes shown of 314" in first.main
     calls = k5sim.request_counts()
     assert set(calls) - {"POST /identity/v3/auth/tokens"} == LIST_CALLS, "no call per row"
     assert all(calls[call] == 1 for call in LIST_CALLS)
