@@ -24,7 +24,7 @@ from imaging.engine.connections import client_for
 from imaging.engine.errors import K5NotAvailable, interpolate_lazy
 from imaging.engine.validation import SLOW_K5_RETRY_AFTER, Eligibility, eligibility
 from imaging.k5 import K5Error, blockstorage, compute
-from imaging.k5.types import Attachment, Server, Volume
+from imaging.k5.types import Attachment, Server, Volume, parse_timestamp
 from imaging.models import ImageJob, K5Project, OsFamily, VolumeInventory
 
 # How often a request waiting for a listing looks whether it has arrived.
@@ -170,7 +170,10 @@ def _plain(item: Volume | Server) -> dict:
 
 def _volume(data: dict) -> Volume:
     attachments = tuple(Attachment(**attachment) for attachment in data["attachments"])
-    return Volume(**{**data, "attachments": attachments})
+    # Stored as JSON, the time came back as text (and records written before the facade read
+    # it have none).
+    updated_at = parse_timestamp(data.get("updated_at"))
+    return Volume(**{**data, "attachments": attachments, "updated_at": updated_at})
 
 
 def _inventory(project: K5Project, record: VolumeInventory) -> Inventory:
