@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from .client import BLOCK_STORAGE, K5Client, parsing
-from .errors import K5InvalidResponse, K5UploadOutcomeUnknown
+from .errors import K5InvalidResponse, K5OutcomeUnknown, K5UploadOutcomeUnknown
 from .types import Snapshot, UploadAccepted, Volume
 
 
@@ -106,8 +106,19 @@ def snapshot_create(
         }
     }
     reply = client.post(BLOCK_STORAGE, path, json=body)
-    with parsing(path, reply.request_id):
-        return Snapshot.from_api(reply.body["snapshot"], reply.request_id)
+    try:
+        with parsing(path, reply.request_id):
+            return Snapshot.from_api(reply.body["snapshot"], reply.request_id)
+    except K5InvalidResponse as exc:
+        # As for the upload: a 2xx says K5 took it, so the snapshot may well exist.
+        raise K5OutcomeUnknown(
+            f"K5 answered HTTP {reply.status} but its answer could not be read "
+            f"({exc.message}); the snapshot may have been taken",
+            status=reply.status,
+            request_id=reply.request_id,
+            method="POST",
+            path=path,
+        ) from None
 
 
 def snapshot_get(client: K5Client, snapshot_id: str) -> Snapshot:

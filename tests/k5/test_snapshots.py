@@ -148,3 +148,14 @@ def test_snapshot_create_is_sent_once_on_a_500(k5sim, client):
         blockstorage.snapshot_create(client, CENTOS_WEB, "once")
 
     assert len(k5sim.logged("POST", SNAPSHOTS)) == 1
+
+
+def test_an_unreadable_2xx_to_snapshot_create_is_an_unknown_outcome(k5sim, client):
+    k5sim.add_fault(kind="http", method="POST", path="/snapshots$", answer_html=202)
+
+    with pytest.raises(K5OutcomeUnknown) as raised:
+        blockstorage.snapshot_create(client, CENTOS_WEB, "behind-a-proxy")
+
+    assert raised.value.status == 202
+    taken = blockstorage.snapshot_list(client, name="behind-a-proxy")
+    assert [s.volume_id for s in taken] == [CENTOS_WEB], "K5 took it: look before re-sending"
