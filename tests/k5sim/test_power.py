@@ -10,6 +10,7 @@ from tests.support.demo import (
     WIN_APP,
     WIN_APP_SERVER,
     WIN_FILE,
+    demo_scenario,
     srv,
 )
 
@@ -210,3 +211,16 @@ def test_bad_new_http_fault_keys_are_400(k5sim, fault):
     response = k5sim.http.post(f"{k5sim.base_url}/_sim/faults", json=fault)
 
     assert response.status_code == 400
+
+
+def test_a_scenario_sets_a_volumes_content_and_a_bad_one_is_named(k5sim):
+    scenario = demo_scenario()
+    scenario["volumes"][0]["content"] = "golden"
+    k5sim.reset(scenario=scenario)
+    assert k5sim.volume(scenario["volumes"][0]["id"])["content"] == "golden"
+
+    scenario["volumes"][0]["content"] = 5
+    response = k5sim.http.post(f"{k5sim.base_url}/_sim/reset", json={"scenario": scenario})
+
+    assert response.status_code == 400
+    assert "volumes[0].content" in response.json()["error"]["message"]
