@@ -170,9 +170,11 @@ def _plain(item: Volume | Server) -> dict:
 
 def _volume(data: dict) -> Volume:
     attachments = tuple(Attachment(**attachment) for attachment in data["attachments"])
-    # Stored as JSON, the time came back as text (and records written before the facade read
-    # it have none).
-    updated_at = parse_timestamp(data.get("updated_at"))
+    # Read back from JSON, the time is text (a record just built still holds the datetime;
+    # one written before the facade read the time has none).
+    updated_at = data.get("updated_at")
+    if isinstance(updated_at, str):
+        updated_at = parse_timestamp(updated_at)
     return Volume(**{**data, "attachments": attachments, "updated_at": updated_at})
 
 
