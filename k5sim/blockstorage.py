@@ -61,7 +61,7 @@ def _microversion(call: Call) -> tuple[int, int] | None:
     return 3, 0
 
 
-def _reply(call: Call, status: int, body: dict) -> Reply:
+def reply(call: Call, status: int, body: dict | None) -> Reply:
     version = _microversion(call)
     headers = {}
     if version:
@@ -191,7 +191,7 @@ def _list(call: Call, detail: bool) -> Reply:
         body["volumes_links"] = [
             {"rel": "next", "href": call.url(call.path.rstrip("/") + "?" + urlencode(query))}
         ]
-    return _reply(call, 200, body)
+    return reply(call, 200, body)
 
 
 def list_volumes(call: Call) -> Reply:
@@ -211,7 +211,7 @@ def _volume(call: Call) -> Volume:
 
 
 def show_volume(call: Call) -> Reply:
-    return _reply(call, 200, {"volume": volume_json(call, _volume(call))})
+    return reply(call, 200, {"volume": volume_json(call, _volume(call))})
 
 
 def volume_action(call: Call) -> Reply:
@@ -333,7 +333,7 @@ def _upload(call: Call, params: object) -> Reply:
     }
     if extended:
         answer.update(visibility=visibility, protected=protected)
-    return _reply(call, 202, {"os-volume_upload_image": answer})
+    return reply(call, 202, {"os-volume_upload_image": answer})
 
 
 ROUTES = [

@@ -1,7 +1,9 @@
-"""Compute v2 (Nova): servers (to know whether an attached volume's OS is stopped) and zones."""
+"""Compute v2 (Nova): servers (is an attached volume's OS stopped?), their power actions
+(os-stop, os-start: see power.py) and zones."""
 
 from __future__ import annotations
 
+from . import power
 from .clock import zulu_time
 from .errors import COMPUTE, ApiError
 from .model import Server
@@ -54,7 +56,7 @@ def server_json(call: Call, server: Server) -> dict:
         "OS-EXT-AZ:availability_zone": server.availability_zone,
         "OS-EXT-STS:vm_state": VM_STATES.get(server.status, "active"),
         "OS-EXT-STS:power_state": POWER_STATES.get(server.status, 0),
-        "OS-EXT-STS:task_state": None,
+        "OS-EXT-STS:task_state": server.task_state,
         "OS-DCF:diskConfig": "MANUAL",
         "os-extended-volumes:volumes_attached": [
             {"id": volume_id} for volume_id in server.volume_ids
@@ -96,6 +98,35 @@ def show_server(call: Call) -> Reply:
     return Reply(200, {"server": server_json(call, _server(call))})
 
 
+def server_action(call: Call) -> Reply:
+    """os-stop / os-start. Nova answers 202 with no body; the change takes a while."""
+    body = call.json()
+    if not isinstance(body, dict) or len(body) != 1:
+        raise ApiError(400, "Malformed request body")
+    (action,) = body
+    server = _server(call)
+    if action == "os-stop":
+        _check_state(server, "stop", allowed=("ACTIVE", "ERROR"))
+        power.stop(call.world, server)
+    elif action == "os-start":
+        _check_state(server, "start", allowed=("SHUTOFF",))
+        power.start(call.world, server)
+    else:
+        raise ApiError(400, f"There is no such action: {action}")
+    return Reply(202, None)
+
+
+def _check_state(server: Server, verb: str, allowed: tuple[str, ...]) -> None:
+    # nova/compute/api.py check_instance_state: vm_state first, then task_state (None only).
+    if server.status not in allowed:
+        state = f"vm_state {VM_STATES.get(server.status, server.status.lower())}"
+    elif server.task_state is not None:
+        state = f"task_state {server.task_state}"
+    else:
+        return
+    raise ApiError(409, f"Cannot '{verb}' instance {server.id} while it is in {state}")
+
+
 def volume_attachments(call: Call) -> Reply:
     server = _server(call)
     volumes = call.world.volumes
@@ -130,6 +161,7 @@ ROUTES = [
     Route("GET", "/compute/v2/{project_id}/servers", list_servers, COMPUTE),
     Route("GET", "/compute/v2/{project_id}/servers/detail", list_servers_detail, COMPUTE),
     Route("GET", "/compute/v2/{project_id}/servers/{server_id}", show_server, COMPUTE),
+    Route("POST", "/compute/v2/{project_id}/servers/{server_id}/action", server_action, COMPUTE),
     Route(
         "GET",
         "/compute/v2/{project_id}/servers/{server_id}/os-volume_attachments",

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import scenario, uploads
+from . import power, scenario, uploads
 from .clock import zulu_time
 from .errors import CONTROL, ApiError
 from .faults import FaultError
-from .model import Image, Server, Upload, Volume
+from .model import Image, Server, Snapshot, Upload, Volume
 from .web import Call, Reply, Route
 
 MAX_BULK = 100_000
@@ -21,6 +21,7 @@ PATCH_TYPES = {
     "description": (str, type(None)),
     "metadata": dict,
     "volume_image_metadata": (dict, type(None)),
+    "content": str,
 }
 
 
@@ -139,8 +140,9 @@ def state(call: Call) -> Reply:
                 for u in world.users.values()
             ],
             "volumes": [_volume_state(v) for v in world.volumes.values()],
-            "servers": [_server_state(s) for s in world.servers.values()],
+            "servers": [_server_state(world, s) for s in world.servers.values()],
             "images": [_image_state(i) for i in world.images.values()],
+            "snapshots": [_snapshot_state(s) for s in world.snapshots.values()],
             "uploads": [_upload_state(u) for u in world.uploads.values()],
             "rate_limit": rate,
             "faults": world.faults.describe(),
@@ -164,19 +166,46 @@ def _volume_state(volume: Volume) -> dict[str, Any]:
         "volume_image_metadata": volume.volume_image_metadata,
         "attachments": [{"server_id": a.server_id, "device": a.device} for a in volume.attachments],
         "upload_id": volume.upload_id,
+        "content": volume.content,
+        "restoring_from": (volume.restore or {}).get("snapshot_id"),
         "created_at": zulu_time(volume.created_at),
         "updated_at": zulu_time(volume.updated_at),
     }
 
 
-def _server_state(server: Server) -> dict[str, Any]:
+def _server_state(world: Any, server: Server) -> dict[str, Any]:
+    system = world.system_volume(server)
     return {
         "id": server.id,
         "project_id": server.project_id,
         "name": server.name,
         "status": server.status,
+        "task_state": server.task_state,
         "availability_zone": server.availability_zone,
         "volume_ids": list(server.volume_ids),
+        "system_volume_id": system.id if system else None,
+        "volumes": [
+            {"id": v.id, "status": v.status, "content": v.content}
+            for v in (world.volumes[i] for i in server.volume_ids if i in world.volumes)
+        ],
+        "starts": [dict(start) for start in server.starts],
+        "stops": [dict(stop) for stop in server.stops],
+        "updated_at": zulu_time(server.updated_at),
+    }
+
+
+def _snapshot_state(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "id": snapshot.id,
+        "project_id": snapshot.project_id,
+        "volume_id": snapshot.volume_id,
+        "name": snapshot.name,
+        "status": snapshot.status,
+        "size": snapshot.size,
+        "content": snapshot.content,
+        "restores": [zulu_time(at) for at in snapshot.restores],
+        "created_at": zulu_time(snapshot.created_at),
+        "updated_at": zulu_time(snapshot.updated_at),
     }
 
 
@@ -319,6 +348,7 @@ def patch_volume(call: Call) -> Reply:
         "metadata",
         "volume_image_metadata",
         "os",
+        "content",
     }
     unknown = sorted(set(body) - allowed)
     if unknown:
@@ -403,10 +433,61 @@ def patch_server(call: Call) -> Reply:
         raise ApiError(400, f"'status' must be one of {', '.join(scenario.SERVER_STATUSES)}")
     if "name" in body and not isinstance(body["name"], str):
         raise ApiError(400, "'name' must be a string")
+    now = world.now()
+    if body.get("status", server.status) != server.status:
+        # A person starting or stopping the server outside the portal: a start is recorded
+        # like any other, with the disk it boots on.
+        if body["status"] == "ACTIVE":
+            power.record_start(world, server, now, "control")
+        elif server.status == "ACTIVE":
+            power.record_stop(server, now, "control")
+        server.task_state = None
     for key, value in body.items():
         setattr(server, key, value)
-    server.updated_at = world.now()
-    return Reply(200, _server_state(server))
+    server.updated_at = now
+    return Reply(200, _server_state(world, server))
+
+
+def _control_server(call: Call) -> Server:
+    server = call.world.servers.get(call.params["server_id"])
+    if server is None:
+        raise ApiError(404, f"Server {call.params['server_id']} could not be found.")
+    return server
+
+
+def show_server(call: Call) -> Reply:
+    return Reply(200, _server_state(call.world, _control_server(call)))
+
+
+def sysprep(call: Call) -> Reply:
+    """Sysprep runs in the guest with /generalize /shutdown: the system volume becomes
+    `generalized` now, and the server powers itself off after `after_seconds` (default:
+    the `sysprep_shutdown_seconds` setting)."""
+    return _shut_down(call, sysprep=True)
+
+
+def power_off(call: Call) -> Reply:
+    """The guest shuts itself down (no change to its disks), after `after_seconds` (0)."""
+    return _shut_down(call, sysprep=False)
+
+
+def _shut_down(call: Call, *, sysprep: bool) -> Reply:
+    world = call.world
+    server = _control_server(call)
+    body = _body(call)
+    unknown = sorted(set(body) - {"after_seconds"})
+    if unknown:
+        raise ApiError(400, f"Unknown key {unknown[0]!r}; allowed: after_seconds")
+    default = world.settings["sysprep_shutdown_seconds"] if sysprep else 0
+    after = _number(body, "after_seconds", default)
+    if server.status != "ACTIVE" or server.task_state is not None:
+        raise ApiError(
+            409, f"Server {server.id} is {server.status} (task {server.task_state}): not running"
+        )
+    if sysprep and world.system_volume(server) is None:
+        raise ApiError(409, f"Server {server.id} has no system volume to generalize")
+    power.shut_down_from_inside(world, server, after, sysprep=sysprep)
+    return Reply(202, _server_state(world, server))
 
 
 def grant_role(call: Call) -> Reply:
@@ -480,6 +561,9 @@ ROUTES = [
     Route("PATCH", "/_sim/volumes/{volume_id}", patch_volume, CONTROL, auth=False),
     Route("DELETE", "/_sim/volumes/{volume_id}", delete_volume, CONTROL, auth=False),
     Route("PATCH", "/_sim/servers/{server_id}", patch_server, CONTROL, auth=False),
+    Route("GET", "/_sim/servers/{server_id}", show_server, CONTROL, auth=False),
+    Route("POST", "/_sim/servers/{server_id}/sysprep", sysprep, CONTROL, auth=False),
+    Route("POST", "/_sim/servers/{server_id}/power-off", power_off, CONTROL, auth=False),
     Route(
         "PUT",
         "/_sim/users/{user_id}/projects/{project_id}/roles/{role}",

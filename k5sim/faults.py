@@ -75,9 +75,14 @@ class FaultBook:
     def clear(self) -> None:
         self._faults.clear()
 
-    def take_http(self, method: str, path: str) -> Fault | None:
+    def take_http(self, method: str, path: str, action: str | None = None) -> Fault | None:
         return self._take(
-            "http", lambda s, f: s.get("method") in (None, method) and bool(f.pattern.search(path))
+            "http",
+            lambda s, f: (
+                s.get("method") in (None, method)
+                and s.get("action") in (None, action)
+                and bool(f.pattern.search(path))
+            ),
         )
 
     def take_upload_failure(self, volume_id: str) -> Fault | None:
@@ -118,7 +123,17 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
         "kind",
         "times",
         *{
-            "http": {"method", "path", "status", "reset", "latency", "delay_answer", "answer_html"},
+            "http": {
+                "method",
+                "path",
+                "action",
+                "status",
+                "acted",
+                "reset",
+                "latency",
+                "delay_answer",
+                "answer_html",
+            },
             "upload_failure": {"volume_id", "leaves"},
             "sync_failure": {"zone", "image_id", "property", "after_seconds"},
             "volume_vanish": {"volume_id", "after_seconds"},
@@ -136,7 +151,7 @@ def _validated(spec: Any, zones: list[str]) -> Fault:
     times = None if kind == "volume_list_omit" else spec.get("times", 1)
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
         raise FaultError("'times' must be an integer >= 1, or null for unlimited")
-    for key in ("volume_id", "image_id", "method"):
+    for key in ("volume_id", "image_id", "method", "action"):
         if key in spec and not (isinstance(spec[key], str) and spec[key]):
             raise FaultError(f"'{key}' must be a non-empty string")
     fault = Fault(id=str(uuid.uuid4()), kind=kind, spec=dict(spec), remaining=times)
@@ -187,8 +202,11 @@ def _check_http(spec: dict[str, Any], fault: Fault) -> None:
             isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0
         ):
             raise FaultError(f"'{key}' must be a number of seconds >= 0")
-    if not isinstance(spec.get("reset", False), bool):
-        raise FaultError("'reset' must be true or false")
+    for key in ("reset", "acted"):
+        if not isinstance(spec.get(key, False), bool):
+            raise FaultError(f"'{key}' must be true or false")
+    if spec.get("acted") and (status is None or spec.get("reset")):
+        raise FaultError("'acted' needs a 'status' (the answer after acting) and no 'reset'")
     answer_html = spec.get("answer_html")
     if answer_html is not None and (
         isinstance(answer_html, bool) or not isinstance(answer_html, int)

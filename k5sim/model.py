@@ -78,6 +78,10 @@ class Volume:
     attachments: list[Attachment] = field(default_factory=list)
     updated_at: float | None = None
     upload_id: str | None = None  # the running upload, while `uploading`
+    # What is on the disk, for tests only (K5 shows nothing of it): "original", "generalized"
+    # after Sysprep ran on its server, or whatever a snapshot restored. /_sim/ shows it.
+    content: str = "original"
+    restore: dict[str, Any] | None = None  # the running fcx-restore, while `restoring`
 
 
 @dataclass
@@ -91,6 +95,33 @@ class Server:
     created_at: float
     updated_at: float
     volume_ids: list[str] = field(default_factory=list)
+    # Nova's OS-EXT-STS:task_state while an os-stop/os-start is in progress
+    # ("powering-off", "powering-on"), else None.
+    task_state: str | None = None
+    # Every start ({"at", "content", "volume_status", "by"}) and stop ({"at", "by"}), so tests
+    # can tell on which disk a server was booted. Only /_sim/ shows them.
+    starts: list[dict[str, Any]] = field(default_factory=list)
+    stops: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Snapshot:
+    """A Cinder volume snapshot; `content` is the volume's content when it was taken."""
+
+    id: str
+    project_id: str
+    user_id: str
+    volume_id: str
+    name: str | None
+    description: str | None
+    status: str  # creating | available | deleting | error
+    size: int
+    created_at: float
+    updated_at: float
+    seq: int
+    content: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    restores: list[float] = field(default_factory=list)  # when each fcx-restore was accepted
 
 
 @dataclass

@@ -35,6 +35,27 @@ DEFAULT_SETTINGS: dict[str, float] = {
     # token expired cannot mark its image active (README: "Cinder copies with the caller's
     # token"). false: the copy always completes, as before.
     "copy_uses_caller_token": True,
+    # The Windows round trip (README: "Snapshots, restore and server power").
+    "snapshot_seconds": 30,  # a snapshot `creating` -> `available`
+    "snapshot_delete_seconds": 5,  # a snapshot `deleting` -> gone
+    "restore_seconds": 60,  # fcx-restore: the volume `restoring` -> back at rest
+    "server_stop_seconds": 20,  # os-stop: `powering-off` -> SHUTOFF
+    "server_start_seconds": 30,  # os-start: `powering-on` -> ACTIVE
+    "sysprep_shutdown_seconds": 60,  # /_sim/servers/{id}/sysprep: generalized -> SHUTOFF
+}
+# Durations that may be 0 (happens at once); every other number must be >= 1.
+ZERO_SETTINGS = {
+    "saving_after_seconds",
+    "upload_base_seconds",
+    "upload_seconds_per_gb",
+    "sync_seconds",
+    "rescope_scoped_tokens",
+    "snapshot_seconds",
+    "snapshot_delete_seconds",
+    "restore_seconds",
+    "server_stop_seconds",
+    "server_start_seconds",
+    "sysprep_shutdown_seconds",
 }
 BOOLEAN_SETTINGS = {"copy_uses_caller_token"}
 INTEGER_SETTINGS = {
@@ -65,6 +86,7 @@ VOLUME_STATUSES = {
     "error_restoring",
     "retyping",
     "awaiting-transfer",
+    "restoring",  # K5's fcx-restore of a snapshot in progress
 }
 SERVER_STATUSES = {"ACTIVE", "SHUTOFF", "ERROR", "BUILD", "PAUSED", "SUSPENDED", "REBOOT"}
 IMAGE_STATUSES = {
@@ -340,13 +362,7 @@ def _settings(value: Any) -> dict[str, float]:
         ok = not isinstance(given, bool) and (
             isinstance(given, int) if integer else isinstance(given, int | float)
         )
-        positive = key not in (
-            "saving_after_seconds",
-            "upload_base_seconds",
-            "upload_seconds_per_gb",
-            "sync_seconds",
-            "rescope_scoped_tokens",
-        )
+        positive = key not in ZERO_SETTINGS
         if not ok or given < (1 if positive else 0):
             kind = "an integer" if integer else "a number"
             bound = ">= 1" if positive else ">= 0"
@@ -448,6 +464,7 @@ def _volume(item: Any, where: str, context: dict) -> dict[str, Any]:
             "description",
             "metadata",
             "upload",
+            "content",
         },
     )
     if not isinstance(item["name"], str):
@@ -465,6 +482,7 @@ def _volume(item: Any, where: str, context: dict) -> dict[str, Any]:
         "description": _text(item, "description", where, nullable=True),
         "metadata": _strings(item, "metadata", where),
         "device": _text(item, "device", where, "/dev/vda"),
+        "content": _text(item, "content", where, "original"),
     }
     image_meta = None
     if item.get("os") is not None:

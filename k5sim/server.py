@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import blockstorage, compute, control, identity, image, versions
+from . import blockstorage, compute, control, identity, image, snapshots, versions
 from .clock import zulu_time
 from .errors import CONTROL, UNAUTHENTICATED, ApiError, error_body, family_of
 from .faults import Fault
@@ -52,6 +52,7 @@ class App:
             *versions.ROUTES,
             *identity.ROUTES,
             *blockstorage.ROUTES,
+            *snapshots.ROUTES,
             *image.ROUTES,
             *compute.ROUTES,
             *control.ROUTES,
@@ -96,13 +97,14 @@ class App:
                 self._record(call, match.template, None, started)
                 _reset_connection(handler)
                 return
-            if fault.spec.get("status"):
-                status = fault.spec["status"]
-                reply = self._error(
-                    match.family, ApiError(status, f"Injected fault {fault.id}: simulated {status}")
-                )
+            if fault.spec.get("status") and not fault.spec.get("acted"):
+                reply = self._injected_error(match.family, fault)
         if reply is None:
             reply = self._dispatch(call, match)
+        if fault and fault.spec.get("acted"):
+            # K5 did what was asked, then something failed before the answer: the client sees
+            # an error for a call that took effect.
+            reply = self._injected_error(match.family, fault)
         if fault and fault.spec.get("answer_html") is not None:
             # K5 acted, but what comes back is a page from something in front of it (a proxy,
             # a gateway), whatever K5 answered.
@@ -139,7 +141,13 @@ class App:
 
     def _take_fault(self, call: Call) -> Fault | None:
         with self.world.lock:
-            return self.world.faults.take_http(call.method, call.path)
+            return self.world.faults.take_http(call.method, call.path, action_of(call))
+
+    def _injected_error(self, family: str, fault: Fault) -> Reply:
+        status = fault.spec["status"]
+        return self._error(
+            family, ApiError(status, f"Injected fault {fault.id}: simulated {status}")
+        )
 
     def _dispatch(self, call: Call, match: Match) -> Reply:
         family, route = match.family, match.route
@@ -244,6 +252,7 @@ class App:
                 "project_id": call.project_id,
                 "user_id": call.user_id,
                 "auth_method": call.auth_method,
+                "action": action_of(call),
                 "request_id": call.request_id,
                 "time": zulu_time(time.time()),
                 "received_at": call.received_at,
@@ -267,6 +276,18 @@ class Match:
     template: str  # the request-log key; the raw path when nothing matched
     family: str
     method_not_allowed: bool = False
+
+
+def action_of(call: Call) -> str | None:
+    """The action a POST to `.../action` asks for (`os-stop`, `fcx-restore`,
+    `os-volume_upload_image`): the body's one top-level key; None for anything else."""
+    if call.method != "POST" or not call.path.rstrip("/").endswith("/action"):
+        return None
+    try:
+        body = json.loads(call.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return next(iter(body)) if isinstance(body, dict) and len(body) == 1 else None
 
 
 def _html_page(status: int) -> Reply:

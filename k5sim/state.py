@@ -21,7 +21,7 @@ from typing import Any
 from . import uploads
 from .clock import Clock
 from .faults import FaultBook
-from .model import Attachment, Domain, Image, Project, Server, Token, User, Volume
+from .model import Attachment, Domain, Image, Project, Server, Snapshot, Token, User, Volume
 
 
 class World:
@@ -61,6 +61,8 @@ class World:
             self.servers: dict[str, Server] = {}
             self.project_servers: dict[str, dict[str, Server]] = {}
             self.images: dict[str, Image] = {}
+            self.snapshots: dict[str, Snapshot] = {}
+            self.project_snapshots: dict[str, dict[str, Snapshot]] = {}
             self.uploads: dict[str, Any] = {}
             self.upload_times: dict[str, list[float]] = {}  # accepted uploads, sorted
             self._load(scenario)
@@ -140,6 +142,39 @@ class World:
             server = self.servers.get(attachment.server_id)
             if server and volume.id in server.volume_ids:
                 server.volume_ids.remove(volume.id)
+
+    def add_snapshot(self, volume: Volume, **fields: Any) -> Snapshot:
+        now = self.now()
+        snapshot = Snapshot(
+            id=str(uuid.uuid4()),
+            project_id=volume.project_id,
+            user_id=volume.user_id,
+            volume_id=volume.id,
+            size=volume.size,
+            created_at=now,
+            updated_at=now,
+            seq=next(self._seq),
+            content=volume.content,
+            **fields,
+        )
+        self.snapshots[snapshot.id] = snapshot
+        self.project_snapshots.setdefault(snapshot.project_id, {})[snapshot.id] = snapshot
+        return snapshot
+
+    def remove_snapshot(self, snapshot: Snapshot) -> None:
+        self.snapshots.pop(snapshot.id, None)
+        self.project_snapshots.get(snapshot.project_id, {}).pop(snapshot.id, None)
+
+    def system_volume(self, server: Server) -> Volume | None:
+        """The volume the server boots from: the one at /dev/vda, else the first attached."""
+        volumes = [self.volumes[v] for v in server.volume_ids if v in self.volumes]
+        for volume in volumes:
+            if any(
+                a.server_id == server.id and a.device in ("/dev/vda", "/dev/sda")
+                for a in volume.attachments
+            ):
+                return volume
+        return volumes[0] if volumes else None
 
     def add_image(self, **fields: Any) -> Image:
         now = self.now()

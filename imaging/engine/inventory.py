@@ -24,7 +24,7 @@ from imaging.engine.connections import client_for
 from imaging.engine.errors import K5NotAvailable, interpolate_lazy
 from imaging.engine.validation import SLOW_K5_RETRY_AFTER, Eligibility, eligibility
 from imaging.k5 import K5Error, blockstorage, compute
-from imaging.k5.types import Attachment, Server, Volume
+from imaging.k5.types import Attachment, Server, Volume, parse_timestamp
 from imaging.models import ImageJob, K5Project, OsFamily, VolumeInventory
 
 # How often a request waiting for a listing looks whether it has arrived.
@@ -170,7 +170,12 @@ def _plain(item: Volume | Server) -> dict:
 
 def _volume(data: dict) -> Volume:
     attachments = tuple(Attachment(**attachment) for attachment in data["attachments"])
-    return Volume(**{**data, "attachments": attachments})
+    # Read back from JSON, the time is text (a record just built still holds the datetime;
+    # one written before the facade read the time has none).
+    updated_at = data.get("updated_at")
+    if isinstance(updated_at, str):
+        updated_at = parse_timestamp(updated_at)
+    return Volume(**{**data, "attachments": attachments, "updated_at": updated_at})
 
 
 def _inventory(project: K5Project, record: VolumeInventory) -> Inventory:

@@ -33,7 +33,15 @@ from .errors import (
     K5UploadOutcomeUnknown,
 )
 from .identity import K5Config
-from .types import Attachment, AvailabilityZone, Image, Server, UploadAccepted, Volume
+from .types import (
+    Attachment,
+    AvailabilityZone,
+    Image,
+    Server,
+    Snapshot,
+    UploadAccepted,
+    Volume,
+)
 
 __all__ = [
     "Attachment",
@@ -59,6 +67,7 @@ __all__ = [
     "K5Unavailable",
     "K5UploadOutcomeUnknown",
     "Server",
+    "Snapshot",
     "UploadAccepted",
     "Volume",
 ]

@@ -1,13 +1,18 @@
-"""Block Storage (Cinder v2/v3, catalog name blockstoragev2/blockstoragev3): volumes and the
-os-volume_upload_image action that turns a volume into an image."""
+"""Block Storage (Cinder v2/v3, catalog name blockstoragev2/blockstoragev3): volumes, the
+os-volume_upload_image action that turns a volume into an image, and snapshots with K5's
+fcx-restore (the Windows round trip: the restore is what undoes Sysprep).
+
+The calls that change something (upload, snapshot create/delete, restore) are sent once and
+never retried here: a timeout or a 500/502/504 raises K5OutcomeUnknown (its upload
+subclass for the upload), and the caller looks at K5 before sending anything again."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
 from .client import BLOCK_STORAGE, K5Client, parsing
-from .errors import K5InvalidResponse, K5UploadOutcomeUnknown
-from .types import UploadAccepted, Volume
+from .errors import K5InvalidResponse, K5OutcomeUnknown, K5UploadOutcomeUnknown
+from .types import Snapshot, UploadAccepted, Volume
 
 
 def volume_list(
@@ -84,8 +89,94 @@ def volume_upload_to_image(
         ) from None
 
 
+def snapshot_create(
+    client: K5Client, volume_id: str, name: str, *, description: str = "", force: bool = True
+) -> Snapshot:
+    """Ask K5 for a snapshot of the volume; it comes back `creating` (poll snapshot_get
+    until SNAPSHOT_AVAILABLE). `force` lets Cinder snapshot an `in-use` volume (without it,
+    400). K5OutcomeUnknown when it may have been taken without a usable answer: look for a
+    snapshot of that name on the volume (snapshot_list) before asking again."""
+    path = "snapshots"
+    body = {
+        "snapshot": {
+            "volume_id": volume_id,
+            "force": force,
+            "name": name,
+            "description": description,
+        }
+    }
+    reply = client.post(BLOCK_STORAGE, path, json=body)
+    try:
+        with parsing(path, reply.request_id):
+            return Snapshot.from_api(reply.body["snapshot"], reply.request_id)
+    except K5InvalidResponse as exc:
+        # As for the upload: a 2xx says K5 took it, so the snapshot may well exist.
+        raise K5OutcomeUnknown(
+            f"K5 answered HTTP {reply.status} but its answer could not be read "
+            f"({exc.message}); the snapshot may have been taken",
+            status=reply.status,
+            request_id=reply.request_id,
+            method="POST",
+            path=path,
+        ) from None
+
+
+def snapshot_get(client: K5Client, snapshot_id: str) -> Snapshot:
+    """One snapshot; K5NotFound when it does not exist (or is deleted)."""
+    path = f"snapshots/{quote(snapshot_id, safe='')}"
+    reply = client.get(BLOCK_STORAGE, path)
+    with parsing(path, reply.request_id):
+        return Snapshot.from_api(reply.body["snapshot"], reply.request_id)
+
+
+def snapshot_list(
+    client: K5Client, *, volume_id: str | None = None, name: str | None = None
+) -> list[Snapshot]:
+    """Every snapshot of the project (all pages), optionally only a volume's or one name's."""
+    path = "snapshots/detail"
+    pages = client.get_pages(
+        BLOCK_STORAGE,
+        path,
+        collection="snapshots",
+        next_href=_next_snapshots_href,
+        params={"volume_id": volume_id, "name": name},
+    )
+    snapshots = []
+    for item, request_id in pages:
+        with parsing(path, request_id):
+            snapshots.append(Snapshot.from_api(item, request_id))
+    return snapshots
+
+
+def snapshot_delete(client: K5Client, snapshot_id: str) -> str | None:
+    """Ask K5 to delete the snapshot (it goes `deleting`, then 404); returns the request id.
+    K5NotFound when it is already gone; K5BadRequest while it is not available/error."""
+    path = f"snapshots/{quote(snapshot_id, safe='')}"
+    return client.delete(BLOCK_STORAGE, path).request_id
+
+
+def snapshot_restore(client: K5Client, snapshot_id: str) -> str | None:
+    """K5's "restore volume from the snapshot" (`fcx-restore`): the volume gets the
+    snapshot's content back. Returns the request id; K5 answers 202 with headers only.
+
+    The volume is busy for a while afterwards (`restoring` in the simulator; read its
+    status and `updated_at` rather than trusting a timer). K5Conflict (409) when the
+    volume's server is not stopped or the volume or snapshot is busy; K5OutcomeUnknown when
+    it may have been taken without a usable answer."""
+    path = f"snapshots/{quote(snapshot_id, safe='')}/action"
+    return client.post(BLOCK_STORAGE, path, json={"fcx-restore": None}).request_id
+
+
 def _next_href(body: dict) -> str | None:
-    for link in body.get("volumes_links") or ():
+    return _next_link(body, "volumes_links")
+
+
+def _next_snapshots_href(body: dict) -> str | None:
+    return _next_link(body, "snapshots_links")
+
+
+def _next_link(body: dict, key: str) -> str | None:
+    for link in body.get(key) or ():
         if link.get("rel") == "next":
             return link.get("href")
     return None

@@ -28,6 +28,20 @@ _LINUX_START = re.compile(
 )
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
+# K5's own words for states, named once (Cinder volume and snapshot statuses, Nova server
+# statuses and task states).
+VOLUME_AVAILABLE = "available"
+VOLUME_IN_USE = "in-use"
+VOLUME_RESTORING = "restoring"  # K5's fcx-restore of a snapshot is running
+SNAPSHOT_CREATING = "creating"
+SNAPSHOT_AVAILABLE = "available"
+SNAPSHOT_DELETING = "deleting"
+SNAPSHOT_ERROR = "error"
+SERVER_ACTIVE = "ACTIVE"
+SERVER_SHUTOFF = "SHUTOFF"
+TASK_POWERING_OFF = "powering-off"
+TASK_POWERING_ON = "powering-on"
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -46,6 +60,9 @@ class Volume:
     attachments: tuple[Attachment, ...]
     volume_type: str | None
     image_metadata: dict[str, str]
+    # Moves with every change K5 makes (an upload, a restore): how to tell "back at rest
+    # after the restore" from "never left rest".
+    updated_at: datetime | None = field(default=None, compare=False)
     request_id: str | None = field(default=None, compare=False)
 
     @property
@@ -76,6 +93,7 @@ class Volume:
             image_metadata={
                 str(k): str(v) for k, v in (data.get("volume_image_metadata") or {}).items()
             },
+            updated_at=parse_timestamp(data.get("updated_at")),
             request_id=request_id,
         )
 
@@ -191,11 +209,43 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """A Cinder volume snapshot (statuses SNAPSHOT_CREATING -> SNAPSHOT_AVAILABLE, then
+    SNAPSHOT_DELETING; SNAPSHOT_ERROR when it failed)."""
+
+    id: str
+    volume_id: str
+    name: str
+    status: str
+    size: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    request_id: str | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any], request_id: str | None = None) -> Snapshot:
+        return cls(
+            id=data["id"],
+            volume_id=data["volume_id"],
+            # Cinder v1 called it display_name.
+            name=data.get("name") or data.get("display_name") or "",
+            status=data.get("status", ""),
+            size=int(data.get("size") or 0),
+            created_at=parse_timestamp(data.get("created_at")),
+            updated_at=parse_timestamp(data.get("updated_at")),
+            request_id=request_id,
+        )
+
+
+@dataclass(frozen=True)
 class Server:
     id: str
     name: str
     status: str
     availability_zone: str | None
+    # Nova's OS-EXT-STS:task_state: TASK_POWERING_OFF / TASK_POWERING_ON while an os-stop /
+    # os-start is under way (the status changes only at its end), else None.
+    task_state: str | None = None
     request_id: str | None = field(default=None, compare=False)
 
     @classmethod
@@ -205,6 +255,7 @@ class Server:
             name=data.get("name", ""),
             status=data.get("status", ""),
             availability_zone=data.get("OS-EXT-AZ:availability_zone"),
+            task_state=data.get("OS-EXT-STS:task_state") or None,
             request_id=request_id,
         )
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from imaging.k5.errors import K5RateLimited, error_from_response
-from imaging.k5.types import Image, Volume, os_family_of, parse_timestamp
+from imaging.k5.types import Image, Server, Snapshot, Volume, os_family_of, parse_timestamp
 
 
 @pytest.mark.parametrize(
@@ -137,3 +137,35 @@ def test_it_reads_retry_after_as_seconds_or_http_date_or_body():
     error = error_from_response(_response(413, {}, body), "POST", "/x")
     assert error.retry_after == 30 and error.message == "Too many"
     assert error.permanent is False
+
+
+def test_a_snapshot_reads_cinder_v1_names_and_naive_times_as_utc():
+    snapshot = Snapshot.from_api(
+        {
+            "id": "s1",
+            "volume_id": "v1",
+            "display_name": "old-style",
+            "status": "available",
+            "size": 80,
+            "created_at": "2026-03-01T10:00:00.000000",
+            "updated_at": None,
+        },
+        "req-1",
+    )
+
+    assert (snapshot.name, snapshot.size, snapshot.request_id) == ("old-style", 80, "req-1")
+    assert snapshot.created_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert snapshot.updated_at is None
+
+
+def test_a_volume_keeps_its_updated_at_out_of_equality():
+    data = {"id": "v1", "status": "available", "updated_at": "2026-03-01T10:00:00.000000"}
+    later = {**data, "updated_at": "2026-03-01T11:00:00.000000"}
+
+    assert Volume.from_api(data).updated_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert Volume.from_api(data) == Volume.from_api(later)
+
+
+def test_a_server_without_a_task_has_none_not_an_empty_string():
+    assert Server.from_api({"id": "s", "OS-EXT-STS:task_state": ""}).task_state is None
+    assert Server.from_api({"id": "s"}).task_state is None

@@ -33,7 +33,7 @@ def test_lists_show_only_the_projects_servers(api):
     summary = api.get(f"{api.compute_url()}/servers").json()["servers"]
     detail = api.get(f"{api.compute_url()}/servers/detail").json()["servers"]
 
-    assert {s["id"] for s in summary} == {srv(1), srv(2), srv(3)}
+    assert {s["id"] for s in summary} == {srv(1), srv(2), srv(3), srv(4), srv(5)}
     assert all(set(s) == {"id", "name", "links"} for s in summary)
     assert {s["status"] for s in detail} == {"ACTIVE", "SHUTOFF"}
 

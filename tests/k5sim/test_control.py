@@ -75,7 +75,7 @@ def test_reset_with_a_scenario_object(k5sim):
 
     assert [v["id"] for v in k5sim.state()["volumes"]] == [CENTOS_WEB]
     k5sim.reset()
-    assert len(k5sim.state()["volumes"]) == 15
+    assert len(k5sim.state()["volumes"]) == 17
 
 
 def test_reset_with_a_bad_scenario_is_400_naming_the_problem(k5sim):
@@ -86,7 +86,7 @@ def test_reset_with_a_bad_scenario_is_400_naming_the_problem(k5sim):
 
     assert response.status_code == 400
     assert "volumes[2].size" in response.json()["error"]["message"]
-    assert len(k5sim.state()["volumes"]) == 15  # the old state is untouched
+    assert len(k5sim.state()["volumes"]) == 17  # the old state is untouched
 
 
 def test_advance_moves_the_clock_the_api_shows(k5sim, api):

@@ -58,7 +58,9 @@ DATA_SMALL = vol(9)  # available, 1 GB, no OS metadata, jp-east-1a
 DATA_LARGE = vol(10)  # available, 500 GB, no OS metadata, jp-east-1b
 WIN_FILE = vol(11)  # in-use on file-01 (SHUTOFF), Windows: K5's "fcx.win" only, no os_type
 DATA_FRONT = vol(12)  # in-use on front-01 (ACTIVE), no OS metadata
-PROJECT_1_VOLUMES = {vol(n) for n in range(1, 13)}
+WIN_APP = vol(13)  # in-use on win-app-01 (ACTIVE) at /dev/vda, Windows, 80 GB, jp-east-1b
+CENTOS_APP = vol(14)  # in-use on centos-app-01 (ACTIVE) at /dev/vda, CentOS, 30 GB, jp-east-1a
+PROJECT_1_VOLUMES = {vol(n) for n in range(1, 15)}
 # demo-project-2's volumes
 P2_CENTOS = vol(21)  # available, CentOS, 30 GB
 P2_DATA = vol(23)  # available, no volume type
@@ -66,6 +68,9 @@ PROJECT_2_VOLUMES = {vol(n) for n in (21, 22, 23)}
 
 BATCH_SERVER = srv(1)  # SHUTOFF, jp-east-1a
 FRONT_SERVER = srv(2)  # ACTIVE, jp-east-1b
+FILE_SERVER = srv(3)  # SHUTOFF, jp-east-1b, Windows (win-file-01)
+WIN_APP_SERVER = srv(4)  # ACTIVE, jp-east-1b, Windows system volume WIN_APP
+CENTOS_APP_SERVER = srv(5)  # ACTIVE, jp-east-1a, CentOS system volume CENTOS_APP
 P2_SERVER = srv(21)  # demo-project-2's
 
 PUBLIC_CENTOS_IMAGE = img(1)  # public, protected

@@ -46,7 +46,7 @@ def test_it_shows_every_volume_of_the_project_with_what_bob_needs_to_choose(
 ):
     rows = rows_of(volumes_page(signed_in(bob), project))
 
-    assert len(rows) == 12, "demo-project-1 has 12 volumes; demo-project-2's are not here"
+    assert len(rows) == 14, "demo-project-1 has 14 volumes; demo-project-2's are not here"
     assert "p2-centos-01" not in rows
     web = rows["centos-web-01"]
     assert CENTOS_WEB in web["Name"]
@@ -106,12 +106,12 @@ def test_members_get_a_create_button_on_eligible_rows_and_for_a_running_server_o
     assert url.format(UBUNTU_FRONT) in links, "the 'I have stopped the OS' override is there"
     assert url.format(CENTOS_BROKEN) not in links
     assert url.format(RHEL_ARCHIVE) not in links
-    assert len(links) == 10
+    assert len(links) == 12
 
 
 def test_victor_the_viewer_sees_the_volumes_but_no_create_button(signed_in, project, victor):
     volumes = volumes_page(signed_in(victor), project)
-    assert len(rows_of(volumes)) == 12
+    assert len(rows_of(volumes)) == 14
     assert create_links(volumes) == set()
 
 
@@ -121,6 +121,7 @@ def test_it_searches_by_name_or_id(signed_in, project, bob):
         "centos-web-01",
         "centos-batch-01",
         "centos-broken-01",
+        "centos-app-01",
     }
     assert set(rows_of(volumes_page(client, project, q=DATA_SMALL[-6:]))) == {"data-small-01"}
 
@@ -128,19 +129,21 @@ def test_it_searches_by_name_or_id(signed_in, project, bob):
 def test_it_filters_by_status_zone_and_eligibility(signed_in, project, bob):
     client = signed_in(bob)
     in_use = rows_of(volumes_page(client, project, status="in-use"))
-    assert {row["Status"] for row in in_use.values()} == {"in-use"} and len(in_use) == 4
+    assert {row["Status"] for row in in_use.values()} == {"in-use"} and len(in_use) == 6
     zone_b = rows_of(volumes_page(client, project, zone="jp-east-1b"))
-    assert {row["Zone"] for row in zone_b.values()} == {"jp-east-1b"} and len(zone_b) == 7
+    assert {row["Zone"] for row in zone_b.values()} == {"jp-east-1b"} and len(zone_b) == 8
     ineligible = rows_of(volumes_page(client, project, eligible="no"))
     assert set(ineligible) == {
         "centos-broken-01",
         "rhel-archive-01",
         "ubuntu-front-01",
         "data-front-01",
+        "win-app-01",
+        "centos-app-01",
     }
     both = volumes_page(client, project, status="available", zone="jp-east-1a", eligible="yes")
     assert set(rows_of(both)) == {"centos-web-01", "ubuntu-app-01", "data-small-01"}
-    assert "3 volumes shown of 12" in both.main
+    assert "3 volumes shown of 14" in both.main
 
 
 def test_the_filters_keep_what_bob_chose(signed_in, project, bob):
@@ -156,7 +159,7 @@ def test_the_filters_keep_what_bob_chose(signed_in, project, bob):
 def test_a_search_without_match_says_so(signed_in, project, bob):
     main = volumes_page(signed_in(bob), project, q="no-such-volume").main
     assert "No volume matches." in main
-    assert "0 volumes shown of 12" in main
+    assert "0 volumes shown of 14" in main
 
 
 def test_it_asks_k5_twice_for_the_whole_list_and_then_serves_it_from_cache(
@@ -169,7 +172,7 @@ def test_it_asks_k5_twice_for_the_whole_list_and_then_serves_it_from_cache(
     k5sim.clear_requests()
 
     first = volumes_page(client, project)
-    assert "312 volumes shown of 312" in first.main
+    assert "314 volumes shown of 314" in first.main
     calls = k5sim.request_counts()
     assert set(calls) - {"POST /identity/v3/auth/tokens"} == LIST_CALLS, "no call per row"
     assert all(calls[call] == 1 for call in LIST_CALLS)
