@@ -23,6 +23,7 @@ poll deadline: a step costs one or two GETs per tick while it waits, and a POST 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -82,6 +83,7 @@ MARKABLE = frozenset(
     }
 )
 MAX_RETRY_SECONDS = 600
+BEFORE_UPLOAD = frozenset({StepName.SNAPSHOT, StepName.AWAIT_SHUTDOWN, StepName.STOP_SERVER})
 
 
 def initial_state(automation: str) -> str:
@@ -160,7 +162,7 @@ def advance_project(project: K5Project, now: datetime | None = None) -> int:
     with k5_deadline.within(settings.ENGINE_POLL_DEADLINE_SECONDS):
         for job in jobs:
             steps = list(job.steps.all())
-            _sync_upload_step(job, steps, now or timezone.now())
+            _settle(job, steps, now or timezone.now())
             step = due_step(job, steps)
             if step is None:
                 _close_if_settled(job, steps)
@@ -190,7 +192,7 @@ def advance_step(job: ImageJob, step: JobStep, steps: list[JobStep], client, now
             _transient(job, step, exc, now)
     except CredentialsInvalid as exc:
         _transient(job, step, K5Error(str(exc)), now)
-    _finish_if_done(job, steps)
+    _finish_if_done(job, steps, now)
     return int((step.state, step.sent_at) != before)
 
 
@@ -205,6 +207,8 @@ def due_step(job: ImageJob, steps: list[JobStep]) -> JobStep | None:
                 continue  # the copy failed: what follows it (the server's start) still runs
             return None
         if step.state == StepState.FAILED:
+            if job.state in TERMINAL_STATES and step.name in BEFORE_UPLOAD:
+                continue  # the job ended over it; what undoes the automation still runs
             return None
         return step if _gate_open(job, step, steps) else None
     return None
@@ -229,7 +233,7 @@ def _gate_open(job: ImageJob, step: JobStep, steps: list[JobStep]) -> bool:
     return False
 
 
-def _sync_upload_step(job: ImageJob, steps: list[JobStep], now: datetime) -> None:
+def _settle(job: ImageJob, steps: list[JobStep], now: datetime) -> None:
     """The upload step mirrors the job's main line; and once a job has ended, the steps that
     can no longer apply are closed with the reason."""
     by_name = {step.name: step for step in steps}
@@ -283,7 +287,7 @@ def _close_if_settled(job: ImageJob, steps: list[JobStep]) -> None:
         job.steps_open = False
 
 
-def _finish_if_done(job: ImageJob, steps: list[JobStep]) -> None:
+def _finish_if_done(job: ImageJob, steps: list[JobStep], now: datetime) -> None:
     if job.state == JobState.FINISHING and all(step.closed for step in steps):
         job.transition(
             JobState.SUCCEEDED,
@@ -291,6 +295,7 @@ def _finish_if_done(job: ImageJob, steps: list[JobStep]) -> None:
             detail={"steps": [step.name for step in steps]},
         )
     if job.state in TERMINAL_STATES:
+        _settle(job, steps, now)
         _close_if_settled(job, steps)
 
 
@@ -541,7 +546,7 @@ def _delete_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
     _acted(job, step, f"Asked K5 to delete snapshot {job.snapshot_id}.", request_id)
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[..., None]] = {
     StepName.SNAPSHOT: _snapshot,
     StepName.AWAIT_SHUTDOWN: _await_shutdown,
     StepName.STOP_SERVER: _stop_server,
