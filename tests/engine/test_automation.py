@@ -51,13 +51,25 @@ def engine_round(project, *, later: float = 0) -> None:
     automation.advance_project(project, now=now)
 
 
-def run_until(project, k5sim, done, *, step: float = 10, limit: int = 400, later: float = 0):
-    """Engine rounds, K5 `step` seconds apart, until `done()`; the number of rounds taken."""
+def run_until(
+    project,
+    k5sim,
+    done,
+    *,
+    step: float = 10,
+    limit: int = 400,
+    later: float = 0,
+    portal_clock_moves: bool = False,
+):
+    """Engine rounds, K5 `step` seconds apart, until `done()`; the number of rounds taken.
+    The portal's clock is `later` seconds ahead — moving `step` a round too, if
+    `portal_clock_moves` (for the engine's own back-off and resend waits)."""
     for rounds in range(1, limit + 1):
         engine_round(project, later=later)
         if done():
             return rounds
         k5sim.advance(step)
+        later += step if portal_clock_moves else 0
     raise AssertionError("the engine did not get there")
 
 
@@ -236,15 +248,14 @@ def test_a_transient_error_on_the_restore_is_tried_again(k5sim, project, bob):
     k5sim.control("POST", f"servers/{WIN_APP_SERVER}/sysprep")
     run_until(project, k5sim, lambda: state_of(job) == JobState.VERIFYING, step=60)
     k5sim.add_fault(kind="http", path="/snapshots/[^/]+/action$", action="fcx-restore", status=500)
-    # Portal time moves too: the back-off and the resend wait are the portal's.
-    later = 0.0
-    for _ in range(40):
-        engine_round(project, later=later)
-        if state_of(job) == JobState.SUCCEEDED:
-            break
-        k5sim.advance(30)
-        later += 30
-    assert job.state == JobState.SUCCEEDED
+    run_until(
+        project,
+        k5sim,
+        lambda: state_of(job) == JobState.SUCCEEDED,
+        step=30,
+        limit=40,
+        portal_clock_moves=True,  # the back-off and the resend wait are the portal's
+    )
     restores = actions(k5sim, "fcx-restore")
     assert [entry["status"] for entry in restores] == [500, 202]
     assert job.events.filter(kind=EventKind.NOTE, message__contains="trying again").exists()
@@ -349,3 +360,25 @@ def test_automation_that_does_not_apply_is_refused(
     assert (refused.value.code, refused.value.field) == ("automation_not_applicable", "automation")
     assert why in refused.value.message
     assert not ImageJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_restore_k5_did_despite_its_error_is_not_sent_again(k5sim, project, bob):
+    job = submit(project, bob, WIN_APP, "win-golden", automation=ROUND_TRIP)
+    run_until(project, k5sim, lambda: state_of(job) == JobState.AWAITING_SHUTDOWN)
+    k5sim.control("POST", f"servers/{WIN_APP_SERVER}/sysprep")
+    run_until(project, k5sim, lambda: state_of(job) == JobState.VERIFYING, step=60)
+    k5sim.add_fault(
+        kind="http", path="/snapshots/[^/]+/action$", action="fcx-restore", status=500, acted=True
+    )
+    run_until(
+        project,
+        k5sim,
+        lambda: state_of(job) == JobState.SUCCEEDED,
+        step=30,
+        limit=40,
+        portal_clock_moves=True,
+    )
+    assert [entry["status"] for entry in actions(k5sim, "fcx-restore")] == [500]
+    [start] = server(k5sim, WIN_APP_SERVER)["starts"]
+    assert start["content"] == "original"
