@@ -88,7 +88,9 @@ def make_job(
         volume_id=volume_id,
         image_name=image_name,
         state=state,
-        volume={"id": volume_id, "name": f"volume-{volume_id[-2:]}", "size": 30},
+        volume=fields.pop(
+            "volume", {"id": volume_id, "name": f"volume-{volume_id[-2:]}", "size": 30}
+        ),
         volume_size_gb=30,
         volume_zone=ZONES[0],
         os_family=os_family,
