@@ -344,7 +344,7 @@ class JobViewSet(
         description="Try an automation step K5 refused again (after fixing the cause).",
     )
     @action(detail=True, methods=["post"], url_path=STEP_PATH + "retry", url_name="step-retry")
-    def retry_step(self, request, pk=None, step=None):
+    def step_retry(self, request, pk=None, step=None):
         job = self.get_object()
         retry_step(job, step, request.user)
         return self._answer(job)
@@ -367,7 +367,7 @@ class JobViewSet(
     @action(
         detail=True, methods=["post"], url_path=STEP_PATH + "mark-done", url_name="step-mark-done"
     )
-    def mark_step_done(self, request, pk=None, step=None):
+    def step_mark_done(self, request, pk=None, step=None):
         job = self.get_object()
         mark_step_done(job, step, request.user)
         return self._answer(job)
