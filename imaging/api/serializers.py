@@ -108,11 +108,15 @@ class JobCreateSerializer(serializers.Serializer):
         default=False,
         help_text="the OS of the attached server is stopped although K5 reports it running",
     )
+    # Not required by the schema: a round trip needs none. Without it (or false), any other
+    # job is refused by the engine's rule, `preparation_required`, naming this field.
     preparation_confirmed = serializers.BooleanField(
         required=False,
+        default=False,
         help_text="Linux: the network settings were removed; Windows: Sysprep was run. "
-        "Required, except with the automation sysprep_round_trip (the portal takes the "
-        "snapshot first and waits for the shutdown Sysprep ends with)",
+        "Must be true (else 400 preparation_required), except with the automation "
+        "sysprep_round_trip, which takes the snapshot first and waits for the shutdown Sysprep "
+        "ends with",
     )
     os_family = serializers.ChoiceField(
         choices=[OsFamily.LINUX, OsFamily.WINDOWS],
@@ -137,29 +141,6 @@ class JobCreateSerializer(serializers.Serializer):
         default=False,
         help_text="sysprep_round_trip: keep the snapshot taken before Sysprep after the restore",
     )
-
-    def to_internal_value(self, data):
-        # preparation_confirmed is required unless the portal awaits Sysprep itself; named
-        # with every other missing field at once, as a required field would be.
-        try:
-            value = super().to_internal_value(data)
-            errors: dict = {}
-        except serializers.ValidationError as exc:
-            if not isinstance(exc.detail, dict):
-                raise
-            value, errors = None, dict(exc.detail)
-        if (
-            isinstance(data, dict)
-            and "preparation_confirmed" not in data
-            and data.get("automation") != Automation.SYSPREP_ROUND_TRIP
-        ):
-            errors.setdefault(
-                "preparation_confirmed",
-                [serializers.ErrorDetail(str(self.error_messages["required"]), code="required")],
-            )
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
 
 
 class ZoneSerializer(serializers.ModelSerializer):

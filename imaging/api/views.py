@@ -221,7 +221,7 @@ class JobViewSet(
             project=project,
             volume_id=data["volume_id"],
             image_name=data["image_name"],
-            preparation_confirmed=data.get("preparation_confirmed", False),
+            preparation_confirmed=data["preparation_confirmed"],
             force=data["force"],
             os_stopped_confirmed=data["os_stopped_confirmed"],
             os_family=data["os_family"],

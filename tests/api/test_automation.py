@@ -77,7 +77,13 @@ def test_without_automation_the_preparation_is_still_required(api, project, bob)
     del body["preparation_confirmed"]
     response = api(bob).post("/api/v1/jobs/", body)
     assert response.status_code == 400
-    assert error_of(response)["fields"] == {"preparation_confirmed": ["This field is required."]}
+    error = error_of(response)
+    assert (error["code"], list(error["fields"])) == (
+        "preparation_required",
+        ["preparation_confirmed"],
+    )
+    assert "Sysprep was run" in error["message"]
+    assert ImageJob.objects.count() == 0
 
 
 @pytest.mark.parametrize(
