@@ -130,6 +130,12 @@ def test_the_readme_names_every_variable_of_this_work():
         "WEB_ACCESS_LOG",
         "MIGRATE_ON_START",
         "DB_WAIT_SECONDS",
+        # The automation's limits (docs/automation.md).
+        "ENGINE_SHUTDOWN_WAIT_SECONDS",
+        "ENGINE_POWER_WAIT_SECONDS",
+        "ENGINE_RESTORE_WAIT_SECONDS",
+        "ENGINE_STEP_RESEND_SECONDS",
+        "ENGINE_STEP_RETRY_SECONDS",
     ):
         assert f"`{variable}`" in table, variable
     layout = readme.split("## Layout", 1)[1]

@@ -11,7 +11,16 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from imaging.access import event_detail_shown
-from imaging.models import ImageJob, JobEvent, K5Project, OsFamily, Role, ZoneSyncResult
+from imaging.models import (
+    Automation,
+    ImageJob,
+    JobEvent,
+    JobStep,
+    K5Project,
+    OsFamily,
+    Role,
+    ZoneSyncResult,
+)
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -99,8 +108,15 @@ class JobCreateSerializer(serializers.Serializer):
         default=False,
         help_text="the OS of the attached server is stopped although K5 reports it running",
     )
+    # Not required by the schema: a round trip needs none. Without it (or false), any other
+    # job is refused by the engine's rule, `preparation_required`, naming this field.
     preparation_confirmed = serializers.BooleanField(
-        help_text="Linux: the network settings were removed; Windows: Sysprep was run"
+        required=False,
+        default=False,
+        help_text="Linux: the network settings were removed; Windows: Sysprep was run. "
+        "Must be true (else 400 preparation_required), except with the automation "
+        "sysprep_round_trip, which takes the snapshot first and waits for the shutdown Sysprep "
+        "ends with",
     )
     os_family = serializers.ChoiceField(
         choices=[OsFamily.LINUX, OsFamily.WINDOWS],
@@ -111,6 +127,20 @@ class JobCreateSerializer(serializers.Serializer):
     )
     disk_format = serializers.ChoiceField(choices=["raw"], required=False, default="raw")
     container_format = serializers.ChoiceField(choices=["bare"], required=False, default="bare")
+    automation = serializers.ChoiceField(
+        choices=Automation.choices,
+        required=False,
+        default=Automation.NONE,
+        help_text="what the portal does in K5 around the upload: none; stop_start (a volume "
+        "attached to a server: stop it for the copy, start it again); sysprep_round_trip (a "
+        "Windows volume attached to a server: snapshot, wait for Sysprep's shutdown, image, "
+        "restore the snapshot, start the server)",
+    )
+    keep_snapshot = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="sysprep_round_trip: keep the snapshot taken before Sysprep after the restore",
+    )
 
 
 class ZoneSerializer(serializers.ModelSerializer):
@@ -151,6 +181,38 @@ def zones_by_job(jobs: Iterable[ImageJob]) -> dict[int, list[dict]]:
     return zones
 
 
+class StepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobStep
+        fields = ["name", "state", "started_at", "finished_at", "detail"]
+
+
+def steps_by_job(jobs: Iterable[ImageJob]) -> dict[int, list[dict]]:
+    """The automation steps of `jobs` as the API shows them (in order), in one query, and in
+    none when no job on the page is automated."""
+    steps: dict[int, list[dict]] = defaultdict(list)
+    automated = [job.pk for job in jobs if job.automation != Automation.NONE]
+    if not automated:
+        return steps
+    here = timezone.get_current_timezone()
+    rows = (
+        JobStep.objects.filter(job__in=automated)
+        .order_by("job", "position")
+        .values_list("job_id", *StepSerializer.Meta.fields)
+    )
+    for job_id, name, state, started_at, finished_at, detail in rows:
+        steps[job_id].append(
+            {
+                "name": name,
+                "state": state,
+                "started_at": _when(started_at, here),
+                "finished_at": _when(finished_at, here),
+                "detail": detail,
+            }
+        )
+    return steps
+
+
 class JobErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     detail = serializers.CharField()
@@ -159,8 +221,9 @@ class JobErrorSerializer(serializers.Serializer):
 class JobSerializer(serializers.ModelSerializer):
     # A job as a tool follows it. The fields below declare it (and the schema); the
     # representation is written out in `to_representation`, which the tests hold equal to what
-    # DRF derives from these declarations. Its context carries "zones" (`zones_by_job`) and
-    # "forecasts" (queue position and start by job id) of the jobs it shows. (A comment, not a
+    # DRF derives from these declarations. Its context carries "zones" (`zones_by_job`),
+    # "steps" (`steps_by_job`) and "forecasts" (queue position and start by job id) of the
+    # jobs it shows. (A comment, not a
     # docstring: the schema would show a docstring as the component's description.)
 
     project_name = serializers.CharField(source="project.name", read_only=True)
@@ -174,6 +237,12 @@ class JobSerializer(serializers.ModelSerializer):
         read_only=True, help_text="how long the upload should take, from past jobs"
     )
     zones = ZoneSerializer(many=True, read_only=True)
+    steps = StepSerializer(
+        many=True,
+        read_only=True,
+        help_text="what the portal does in K5 around the upload (its automation), in order; "
+        "empty without automation",
+    )
     events = serializers.SerializerMethodField()
 
     class Meta:
@@ -190,6 +259,9 @@ class JobSerializer(serializers.ModelSerializer):
             "container_format",
             "force",
             "os_family",
+            "automation",
+            "keep_snapshot",
+            "snapshot_id",
             "state",
             "terminal",
             "waiting_reason",
@@ -206,6 +278,7 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at",
             "retry_of",
             "zones",
+            "steps",
             "events",
         ]
 
@@ -225,6 +298,9 @@ class JobSerializer(serializers.ModelSerializer):
         "container_format",
         "force",
         "os_family",
+        "automation",
+        "keep_snapshot",
+        "snapshot_id",
         "state",
         "waiting_reason",
         "error_message",
@@ -260,6 +336,9 @@ class JobSerializer(serializers.ModelSerializer):
             "container_format": job.container_format,
             "force": job.force,
             "os_family": job.os_family,
+            "automation": job.automation,
+            "keep_snapshot": job.keep_snapshot,
+            "snapshot_id": job.snapshot_id,
             "state": job.state,
             "terminal": job.terminal,
             "waiting_reason": job.waiting_reason,
@@ -276,6 +355,7 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at": _when(job.finished_at, here),
             "retry_of": job.retry_of_id,
             "zones": self.context["zones"].get(job.pk, []),
+            "steps": self.context["steps"].get(job.pk, []),
             "events": self.get_events(job),
         }
 

@@ -35,8 +35,10 @@ from imaging.api.serializers import (
     RetryPreviewSerializer,
     RetrySerializer,
     VolumeSerializer,
+    steps_by_job,
     zones_by_job,
 )
+from imaging.engine.automation import mark_step_done, restore_now, retry_step
 from imaging.engine.errors import english
 from imaging.engine.inventory import no_inventory_yet, project_inventory
 from imaging.engine.pacing import budget, queue_forecasts
@@ -44,7 +46,7 @@ from imaging.engine.remedy import cancel_job, queue_retry, retry_consequence, re
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission
 from imaging.filtersets import EventFilterSet, JobFilterSet
-from imaging.models import Channel
+from imaging.models import Channel, StepName
 from portal.addresses import client_address
 
 
@@ -136,6 +138,13 @@ def _header_text(text: str) -> str:
 
 
 MAX_IDEMPOTENCY_KEY = 255  # ImageJob.idempotency_key
+STEP_PATH = r"steps/(?P<step>[a-z_]+)/"
+STEP_PARAMETER = OpenApiParameter(
+    "step",
+    {"type": "string", "enum": StepName.values},
+    OpenApiParameter.PATH,
+    description="the step's name, as in the job's `steps`",
+)
 YES, NO = {"1", "true", "yes"}, {"", "0", "false", "no"}
 
 
@@ -172,6 +181,7 @@ class JobViewSet(
             **self.get_serializer_context(),
             "forecasts": queue_forecasts(jobs),
             "zones": zones_by_job(jobs),
+            "steps": steps_by_job(jobs),
         }
 
     @extend_schema(
@@ -189,7 +199,8 @@ class JobViewSet(
             201: JobSerializer,
             200: JobSerializer,
             400: OpenApiResponse(
-                description="a rule was broken: `code` names it, `fields` the field"
+                description="a rule was broken: `code` names it, `fields` the field (e.g. "
+                "`automation_not_applicable`: the automation does not fit the volume)"
             ),
             403: OpenApiResponse(description="viewers cannot submit"),
             404: OpenApiResponse(description="no such project or volume"),
@@ -216,6 +227,8 @@ class JobViewSet(
             os_family=data["os_family"],
             disk_format=data["disk_format"],
             container_format=data["container_format"],
+            automation=data["automation"],
+            keep_snapshot=data["keep_snapshot"],
         )
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > MAX_IDEMPOTENCY_KEY:
@@ -316,6 +329,72 @@ class JobViewSet(
             },
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(
+        request=None,
+        parameters=[STEP_PARAMETER],
+        responses={
+            200: JobSerializer,
+            403: OpenApiResponse(description="only the requester or a project admin may"),
+            404: OpenApiResponse(description="no such job, or the job has no such step"),
+            409: OpenApiResponse(
+                description="only a step that did not succeed (`failed`) can be retried"
+            ),
+        },
+        description="Try an automation step K5 refused again (after fixing the cause).",
+    )
+    @action(detail=True, methods=["post"], url_path=STEP_PATH + "retry", url_name="step-retry")
+    def step_retry(self, request, pk=None, step=None):
+        job = self.get_object()
+        retry_step(job, step, request.user)
+        return self._answer(job)
+
+    @extend_schema(
+        request=None,
+        parameters=[STEP_PARAMETER],
+        responses={
+            200: JobSerializer,
+            403: OpenApiResponse(description="only the requester or a project admin may"),
+            404: OpenApiResponse(description="no such job, or the job has no such step"),
+            409: OpenApiResponse(
+                description="only a step that did not succeed (`failed`) can be marked done, "
+                "and not the snapshot (the restore needs the id K5 gives it)"
+            ),
+        },
+        description="Say that you did a failed automation step in K5 by hand (stopped or "
+        "started the server, restored or deleted the snapshot); the job goes on from there.",
+    )
+    @action(
+        detail=True, methods=["post"], url_path=STEP_PATH + "mark-done", url_name="step-mark-done"
+    )
+    def step_mark_done(self, request, pk=None, step=None):
+        job = self.get_object()
+        mark_step_done(job, step, request.user)
+        return self._answer(job)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: JobSerializer,
+            403: OpenApiResponse(description="only the requester or a project admin may"),
+            409: OpenApiResponse(
+                description="only a Windows round trip that ended with its server still "
+                "Sysprep'd (and was not retried) can be restored"
+            ),
+        },
+        description="Restore a Windows round trip's server without an image: the snapshot "
+        "taken before Sysprep is restored, the server started, the snapshot deleted (unless "
+        "kept). The engine does it; follow the job's steps.",
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        job = self.get_object()
+        restore_now(job, request.user)
+        return self._answer(job)
+
+    def _answer(self, job):
+        job = self.get_queryset().get(pk=job.pk)
+        return Response(self.get_serializer(job, context=self._context([job])).data)
 
     @extend_schema(responses=EventSerializer(many=True), filters=False)
     @action(detail=True, pagination_class=Pages, url_name="events", filter_backends=[])

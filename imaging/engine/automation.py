@@ -48,6 +48,7 @@ from imaging.models import (
     JobState,
     JobStep,
     K5Project,
+    OsFamily,
     StepName,
     StepState,
     UploadAttempt,
@@ -797,3 +798,26 @@ def _reopen(job: ImageJob) -> None:
     ImageJob.objects.filter(pk=job.pk).update(**fields)
     for name, value in fields.items():
         setattr(job, name, value)
+
+
+# --- what the pages offer (read-only) -------------------------------------------------------
+
+
+def applicable_automations(os_family: str, server: dict | None) -> list[str]:
+    """The automations that fit a volume, as the create-image form offers them (validation
+    refuses the others): stopping and starting needs a server; the round trip a Windows one."""
+    found: list[str] = [Automation.NONE]
+    if server is not None:
+        found.append(Automation.STOP_START)
+        if os_family == OsFamily.WINDOWS:
+            found.append(Automation.SYSPREP_ROUND_TRIP)
+    return found
+
+
+def shutdown_deadline(job: ImageJob, steps: list[JobStep]) -> datetime | None:
+    """When a round trip waiting for Sysprep's shutdown is cancelled (the wait counts from
+    the moment the snapshot was available)."""
+    waiting = next((s for s in steps if s.name == StepName.AWAIT_SHUTDOWN), None)
+    if job.state != JobState.AWAITING_SHUTDOWN or waiting is None or waiting.started_at is None:
+        return None
+    return waiting.started_at + timedelta(seconds=settings.ENGINE_SHUTDOWN_WAIT_SECONDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -19,6 +20,15 @@ from imaging.access import (
     visible_jobs,
     visible_projects,
 )
+from imaging.engine.automation import (
+    MARKABLE,
+    can_restore_now,
+    mark_step_done,
+    restore_now,
+    retry_step,
+    shutdown_deadline,
+)
+from imaging.engine.durations import duration_words
 from imaging.engine.errors import Refusal
 from imaging.engine.pacing import queue_forecasts
 from imaging.engine.remedy import (
@@ -32,7 +42,7 @@ from imaging.engine.remedy import (
     tick_after_task,
 )
 from imaging.filtersets import EventFilterSet, JobFilterSet
-from imaging.models import Channel, EventKind, JobState
+from imaging.models import Automation, Channel, EventKind, JobState, StepState
 from imaging.web.audit_export import export_response
 from portal.addresses import client_address
 
@@ -60,6 +70,11 @@ def job_page(request, job_id):
     elapsed = None
     if job.submitted_at:
         elapsed = int(((job.finished_at or timezone.now()) - job.submitted_at).total_seconds())
+    can_act = can_act_on(request.user, job)
+    steps = list(job.steps.all())
+    for step in steps:  # what a person may do about a step K5 refused
+        step.can_retry = can_act and step.state == StepState.FAILED
+        step.can_mark_done = step.can_retry and step.name in MARKABLE
     context = {
         "job": job,
         "progress": job.progress_estimate(),
@@ -68,14 +83,23 @@ def job_page(request, job_id):
         "zones": job.zones.all(),
         "events": job.events.order_by("created_at", "id"),
         "transitions": transitions,
-        "can_act": can_act_on(request.user, job),
+        "can_act": can_act,
+        # A job that ended may still have steps the engine runs (the server started after a
+        # failed copy, the snapshot deleted): the page follows them too.
+        "live": not job.terminal or job.steps_open,
+        "steps": steps,
+        "server_name": (job.volume.get("attached_server") or {}).get("name") or job.server_id,
+        "can_restore": can_restore_now(job, request.user),
+        "shutdown_deadline": shutdown_deadline(job, steps),
+        "shutdown_wait": duration_words(settings.ENGINE_SHUTDOWN_WAIT_SECONDS),
         "can_cancel": can_cancel(job, request.user),
         "can_retry": can_retry(job, request.user),
         "retries": job.retries.all(),
         "after_tasks": [
             (key, label, job.after_tasks.get(key)) for key, label in AFTER_TASKS.items()
         ]
-        if job.is_windows
+        # The tasks a person ticks: only when the portal does not do them itself.
+        if job.is_windows and job.automation == Automation.NONE
         else [],
     }
     template = "imaging/_job_live.html" if request.GET.get("partial") else "imaging/job.html"
@@ -167,6 +191,42 @@ def job_after_task(request, job_id):
         tick_after_task(job, request.user, request.POST.get("task", ""))
 
     return _act(request, job_id, tick)
+
+
+@login_required
+@require_POST
+def job_step_retry(request, job_id, step):
+    def retry(job):
+        retry_step(job, step, request.user)
+        messages.success(request, _("The step will be tried again."))
+
+    return _act(request, job_id, retry)
+
+
+@login_required
+@require_POST
+def job_step_mark_done(request, job_id, step):
+    def mark(job):
+        mark_step_done(job, step, request.user)
+        messages.success(request, _("The step is marked done; the portal goes on from there."))
+
+    return _act(request, job_id, mark)
+
+
+@login_required
+@require_POST
+def job_restore(request, job_id):
+    def restore(job):
+        restore_now(job, request.user)
+        messages.success(
+            request,
+            _(
+                "The portal restores the volume from the snapshot, then starts the server and "
+                "deletes the snapshot; follow the steps below."
+            ),
+        )
+
+    return _act(request, job_id, restore)
 
 
 @login_required

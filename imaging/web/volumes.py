@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from imaging.access import can_submit, visible_projects
+from imaging.engine.automation import applicable_automations
+from imaging.engine.durations import duration_words
 from imaging.engine.errors import Refusal
 from imaging.engine.inventory import (
     VolumeRow,
@@ -24,12 +26,20 @@ from imaging.engine.inventory import (
 from imaging.engine.pacing import budget, next_in_queue
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import PREPARATION_TEXT, Submission
-from imaging.models import Channel, OsFamily
+from imaging.models import Automation, Channel, OsFamily
 from imaging.web.dashboard import budget_text
 from portal.addresses import client_address
 
 # Refusals that the form can put next to one of its fields.
-FORM_FIELDS = {"image_name", "force", "os_stopped_confirmed", "os_family", "preparation_confirmed"}
+FORM_FIELDS = {
+    "image_name",
+    "force",
+    "os_stopped_confirmed",
+    "os_family",
+    "preparation_confirmed",
+    "automation",
+    "keep_snapshot",
+}
 
 
 def _project(request, project_id):
@@ -117,6 +127,22 @@ class CreateImageForm(forms.Form):
         ],
     )
     preparation_confirmed = forms.BooleanField(required=False)
+    automation = forms.ChoiceField(
+        required=False,
+        label=gettext_lazy("Automation"),
+        choices=Automation.choices,
+        initial=Automation.NONE,
+    )
+    keep_snapshot = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Keep the snapshot after the restore (I will delete it myself)"),
+    )
+
+    def __init__(self, *args, automations=(Automation.NONE,), **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only what fits the volume is offered, and accepted.
+        field = self.fields["automation"]
+        field.choices = [(value, label) for value, label in field.choices if value in automations]
 
 
 def suggested_name(row: VolumeRow) -> str:
@@ -135,8 +161,12 @@ def create_image(request, project_id, volume_id):
     row = next((r for r in inventory.rows if r.volume.id == volume_id), None)
     if inventory.known and row is None:
         raise Http404(_("No such volume in this project."))
+    family = row.os_family if row else OsFamily.UNKNOWN
+    automations = applicable_automations(family, row.server if row else None)
     form = CreateImageForm(
-        request.POST or None, initial={"image_name": suggested_name(row) if row else ""}
+        request.POST or None,
+        initial={"image_name": suggested_name(row) if row else ""},
+        automations=automations,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -148,6 +178,8 @@ def create_image(request, project_id, volume_id):
             force=data["force"],
             os_stopped_confirmed=data["os_stopped_confirmed"],
             os_family=data["os_family"] or None,
+            automation=data["automation"] or Automation.NONE,
+            keep_snapshot=data["keep_snapshot"],
         )
         try:
             job, _created = submit_job(
@@ -163,7 +195,6 @@ def create_image(request, project_id, volume_id):
         else:
             messages.success(request, _("Image job queued: %(name)s") % {"name": job.image_name})
             return redirect("job", job.pk)
-    family = row.os_family if row else OsFamily.UNKNOWN
     position, start = next_in_queue(project)
     return render(
         request,
@@ -180,5 +211,8 @@ def create_image(request, project_id, volume_id):
             "queue_position": position,
             "estimated_start": start,
             "starts_now": start <= timezone.now(),
+            "automations": automations,
+            "chosen_automation": form["automation"].value() or Automation.NONE,
+            "shutdown_wait": duration_words(settings.ENGINE_SHUTDOWN_WAIT_SECONDS),
         },
     )

@@ -1,4 +1,5 @@
-// Refreshes the part of the job page that changes while the job runs, every 5 seconds, and
+// Refreshes the part of the job page that changes while the job runs (its automation's steps
+// included, which may go on after the job ended), every 5 seconds, and
 // makes the id copy buttons work. Without JavaScript the page still shows everything.
 (function () {
   "use strict";
@@ -36,8 +37,10 @@
           shown = heading();
           announce.textContent = shown;
         }
-        var state = box.querySelector(".state");
-        var done = state && /state-(succeeded|failed|sync_failed|cancelled)/.test(state.className);
+        // The server says when nothing will change any more by itself: the job has ended and
+        // its automation has no step left for the engine (the heading's data-live).
+        var h1 = box.querySelector("h1");
+        var done = h1 && h1.dataset.live === "false";
         if (!done) { window.setTimeout(refresh, 5000); }
       })
       .catch(function () { window.setTimeout(refresh, 15000); });

@@ -17,8 +17,18 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from imaging.api.serializers import JobSerializer
+from imaging.engine.automation import PLANS
 from imaging.engine.pacing import queue_forecasts
-from imaging.models import ImageJob, JobState, SyncStatus, UploadAttempt, ZoneSyncResult
+from imaging.models import (
+    Automation,
+    ImageJob,
+    JobState,
+    StepName,
+    StepState,
+    SyncStatus,
+    UploadAttempt,
+    ZoneSyncResult,
+)
 from tests.api.client import job_body
 from tests.support.demo import CENTOS_BATCH, WIN_AD
 from tests.support.jobs import make_job
@@ -62,6 +72,61 @@ def jobs_in_every_state(project, other_project, user):
             force=True,
         ),
         make_job(project, user, volume_id="v-cancel", image_name="c", state=JobState.CANCELLED),
+    ]
+    # Automation: a snapshot being taken, a wait for Sysprep, a restore that K5 refused.
+    jobs += [
+        make_job(
+            project,
+            user,
+            volume_id="v-preparing",
+            image_name="prep",
+            state=JobState.PREPARING,
+            os_family="windows",
+            automation=Automation.SYSPREP_ROUND_TRIP,
+            server_id="srv-1",
+            steps={StepName.SNAPSHOT: StepState.RUNNING},
+        ),
+        make_job(
+            project,
+            user,
+            volume_id="v-awaiting",
+            image_name="await",
+            state=JobState.AWAITING_SHUTDOWN,
+            os_family="windows",
+            automation=Automation.SYSPREP_ROUND_TRIP,
+            server_id="srv-2",
+            snapshot_id="snap-2",
+            keep_snapshot=True,
+            steps={StepName.SNAPSHOT: StepState.DONE, StepName.AWAIT_SHUTDOWN: StepState.RUNNING},
+        ),
+        make_job(
+            project,
+            user,
+            volume_id="v-finishing",
+            image_name="fin",
+            state=JobState.FINISHING,
+            os_family="windows",
+            automation=Automation.SYSPREP_ROUND_TRIP,
+            server_id="srv-3",
+            snapshot_id="snap-3",
+            image_id="img-fin",
+            steps={
+                StepName.SNAPSHOT: StepState.DONE,
+                StepName.AWAIT_SHUTDOWN: StepState.DONE,
+                StepName.UPLOAD: StepState.DONE,
+                StepName.RESTORE_SNAPSHOT: StepState.FAILED,
+            },
+        ),
+        make_job(
+            project,
+            user,
+            volume_id="v-stop-start",
+            image_name="stst",
+            state=JobState.SUCCEEDED,
+            automation=Automation.STOP_START,
+            server_id="srv-4",
+            steps={name: StepState.DONE for name in PLANS[Automation.STOP_START]},
+        ),
     ]
     failed = make_job(project, user, volume_id="v-fail", image_name="f", state=JobState.FAILED)
     jobs += [failed, make_job(project, user, volume_id="v-fail", image_name="f2", retry_of=failed)]
@@ -128,6 +193,10 @@ def test_a_tool_gets_what_the_declared_fields_say(
     assert any(zone["checked_at"] for job in listed.values() for zone in job["zones"])
     assert any(job["retry_of"] for job in listed.values())
     assert any(0 < (job["progress"] or 0) < 1 for job in listed.values())
+    steps = [step for job in listed.values() for step in job["steps"]]
+    assert {step["state"] for step in steps} == set(StepState.values) - {StepState.SKIPPED}
+    assert any(step["started_at"] and step["finished_at"] and step["detail"] for step in steps)
+    assert {job["automation"] for job in listed.values()} == set(Automation.values)
 
 
 @pytest.mark.parametrize("volume", [CENTOS_BATCH, WIN_AD])

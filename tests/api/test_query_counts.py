@@ -7,12 +7,23 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from imaging.models import ImageJob, JobEvent, JobState, K5Project, SyncStatus, ZoneSyncResult
+from imaging.models import (
+    Automation,
+    ImageJob,
+    JobEvent,
+    JobState,
+    K5Project,
+    SyncStatus,
+    ZoneSyncResult,
+)
 from tests.support.jobs import make_job
 
 STATES = [
     JobState.QUEUED,
+    JobState.PREPARING,
     JobState.UPLOADING,
+    JobState.AWAITING_SHUTDOWN,
+    JobState.FINISHING,
     JobState.VERIFYING,
     JobState.SUCCEEDED,
     JobState.FAILED,
@@ -31,13 +42,27 @@ def memory_cache(settings):
 
 def add_jobs(projects, user, count: int) -> None:
     """Jobs in every state, in both projects (the first two queued, one in each: the queue
-    forecast costs queries per project with queued jobs, not per job), some retried, some
-    with a failed zone."""
+    forecast costs queries per project with queued jobs, not per job; the third automated:
+    its steps cost a query per page, not per job), some retried, some with a failed zone."""
     start = ImageJob.objects.count()
     for n in range(start, start + count):
         project = projects[n % 2]
         state = STATES[(n // 2) % len(STATES)]
-        job = make_job(project, user, volume_id=f"volume-{n}", image_name=f"image-{n}", state=state)
+        automation = (
+            Automation.SYSPREP_ROUND_TRIP
+            if state in (JobState.PREPARING, JobState.AWAITING_SHUTDOWN, JobState.FINISHING)
+            else Automation.STOP_START
+            if state == JobState.SUCCEEDED
+            else Automation.NONE
+        )
+        job = make_job(
+            project,
+            user,
+            volume_id=f"volume-{n}",
+            image_name=f"image-{n}",
+            state=state,
+            automation=automation,
+        )
         if state == JobState.SYNC_FAILED:
             ZoneSyncResult.objects.filter(job=job, role="replica").update(
                 status=SyncStatus.FAILED, reason="timeout"
@@ -95,6 +120,7 @@ def test_the_list_really_shows_all_those_jobs(api, project, other_project, stell
     assert len(listed["results"]) == listed["count"]
     assert any(job["queue_position"] for job in listed["results"])
     assert any(zone["status"] == "failed" for job in listed["results"] for zone in job["zones"])
+    assert any(job["steps"] for job in listed["results"])
 
 
 def test_one_project_costs_the_same_however_many_the_caller_sees(api, project, stella):

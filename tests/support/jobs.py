@@ -10,15 +10,18 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from imaging.engine.automation import plan_steps
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.polling import poll_project
 from imaging.engine.submission import submit_job
 from imaging.engine.upload import send_upload
 from imaging.engine.validation import Submission
 from imaging.models import (
+    Automation,
     EventKind,
     ImageJob,
     JobState,
+    JobStep,
     K5Project,
     SyncRole,
     SyncStatus,
@@ -47,12 +50,15 @@ def make_job(
     state: str = JobState.QUEUED,
     os_family: str = "linux",
     channel: str = "web",
+    steps: dict[str, str] | None = None,
     **fields,
 ) -> ImageJob:
     """A job row as the engine leaves it in `state`, with its zones and request event.
 
     A failed job has K5's error; a sync_failed one has an image registered in jp-east-1a and
-    refused by jp-east-1b, with K5's `sync_status_reason`. `fields` override any column.
+    refused by jp-east-1b, with K5's `sync_status_reason`. `fields` override any column. A
+    job with an `automation` has the steps the engine plans for it, pending unless `steps`
+    (name: state) says otherwise: a step that ran has its times, a failed one K5's refusal.
     """
     now = timezone.now()
     if state != JobState.QUEUED:
@@ -82,7 +88,9 @@ def make_job(
         volume_id=volume_id,
         image_name=image_name,
         state=state,
-        volume={"id": volume_id, "name": f"volume-{volume_id[-2:]}", "size": 30},
+        volume=fields.pop(
+            "volume", {"id": volume_id, "name": f"volume-{volume_id[-2:]}", "size": 30}
+        ),
         volume_size_gb=30,
         volume_zone=ZONES[0],
         os_family=os_family,
@@ -100,8 +108,31 @@ def make_job(
             status=zone_status[zone],
             reason=fields.get("error_detail", "") if zone_status[zone] == SyncStatus.FAILED else "",
         )
+    if job.automation != Automation.NONE:
+        plan_steps(job)
+        for name, step_state in (steps or {}).items():
+            set_step(job, name, step_state)
     job.record(EventKind.ACTION, f"Requested image {image_name!r}.", actor=user)
     return job
+
+
+def set_step(job: ImageJob, name: str, state: str, detail: str = "") -> JobStep:
+    """Put one of the job's steps in `state`, as the engine would leave it."""
+    now = timezone.now()
+    step = job.steps.get(name=name)
+    step.state = state
+    if state != "pending":
+        step.started_at = now - timedelta(seconds=30)
+    if state in ("done", "failed", "skipped"):
+        step.finished_at = now
+    step.detail = detail or {
+        "running": "Working on it.",
+        "done": "Done.",
+        "failed": "K5 refused it: the server is in a state that does not allow it.",
+        "skipped": "Not needed.",
+    }.get(state, "")
+    step.save()
+    return step
 
 
 def spend_budget(project: K5Project, user: User) -> datetime:
