@@ -24,7 +24,14 @@ from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission, k5_not_available
 from imaging.k5 import K5Error
 from imaging.k5 import deadline as k5_deadline
-from imaging.models import EventKind, ImageJob, InvalidTransition, JobState, UploadAttempt
+from imaging.models import (
+    Automation,
+    EventKind,
+    ImageJob,
+    InvalidTransition,
+    JobState,
+    UploadAttempt,
+)
 
 RETRYABLE = (JobState.FAILED, JobState.SYNC_FAILED)
 
@@ -247,7 +254,8 @@ AFTER_TASKS = {
 def tick_after_task(job: ImageJob, user, task: str) -> None:
     """Record that the requester did one of the after-image tasks (Windows)."""
     _require_act(job, user)
-    if not job.is_windows or task not in AFTER_TASKS:
+    if not job.is_windows or task not in AFTER_TASKS or job.automation != Automation.NONE:
+        # An automated round trip restores and starts the server itself (its steps).
         raise Refusal("invalid", _("That task does not apply to this job."))
     if job.state != JobState.SUCCEEDED:
         raise Refusal("not_allowed", _("The after-image tasks come once the image is ready."))

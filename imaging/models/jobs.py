@@ -243,6 +243,8 @@ class ImageJob(models.Model):
         now = timezone.now()
         if self.state == JobState.SUCCEEDED:
             return 1.0
+        if self.state == JobState.FINISHING:
+            return 0.99  # the image is usable; the server is being put back
         if self.terminal:
             return None
         if self.state == JobState.UPLOADING and self.submitted_at:

@@ -26,7 +26,15 @@ from django.contrib.auth.models import User
 from imaging import dispatch, tasks
 from imaging.models import ImageJob, JobState, K5Project
 from tests.support.browser import policy_watched, screenshot, watch_policy
-from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, DATA_SMALL, RHEL_ARCHIVE, UBUNTU_FRONT
+from tests.support.demo import (
+    CENTOS_BROKEN,
+    CENTOS_WEB,
+    DATA_SMALL,
+    RHEL_ARCHIVE,
+    UBUNTU_FRONT,
+    WIN_APP,
+    WIN_APP_SERVER,
+)
 from tests.support.engine_thread import EngineThread
 from tests.support.jobs import make_job
 
@@ -379,3 +387,62 @@ def test_a_page_that_broke_the_policy_would_fail_the_browser_tests(browser, port
         assert violations and "script-src" in "\n".join(violations)
     finally:
         context.close()
+
+
+ROUND_TRIP_STEPS = [
+    "snapshot",
+    "await_shutdown",
+    "upload",
+    "restore_snapshot",
+    "start_server",
+    "delete_snapshot",
+]
+
+
+def step_states(tab) -> dict[str, str]:
+    items = tab.locator("#job-live [data-step]")
+    return {
+        items.nth(i).get_attribute("data-step"): items.nth(i).get_attribute("data-state")
+        for i in range(items.count())
+    }
+
+
+def test_bob_takes_a_windows_server_round_trip_and_watches_its_steps(
+    tab, portal, sim, project, bob, engine
+):
+    from playwright.sync_api import expect
+
+    sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
+    volume_row(tab, WIN_APP).get_by_role("link", name=re.compile("^Create image")).click()
+    tab.wait_for_url(re.compile(r"/create-image/$"))
+    tab.fill("#id_image_name", "win-golden")
+    tab.check("#id_automation_sysprep_round_trip")
+    screenshot(tab, "11-round-trip-form")
+    tab.get_by_role("button", name="Create image").click()
+    tab.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    tab.evaluate("window.notReloaded = true")
+
+    # The snapshot comes first; then the page says what to run, and waits.
+    sysprep = tab.locator("#sysprep")
+    expect(sysprep).to_be_visible(timeout=JOB_TIMEOUT)
+    assert tab.locator("#sysprep-command").inner_text() == (
+        "C:\\Windows\\System32\\Sysprep\\sysprep.exe /generalize /oobe /shutdown"
+    )
+    expect(tab.locator("[data-step=await_shutdown]")).to_have_attribute("data-state", "running")
+    assert step_states(tab)["snapshot"] == "done"
+    assert step_states(tab)["upload"] == "pending"
+    assert (
+        "never started while its restore has not succeeded"
+        in tab.locator("#never-started").inner_text()
+    )
+    screenshot(tab, "12-round-trip-awaiting-shutdown")
+
+    sim.control("POST", f"servers/{WIN_APP_SERVER}/sysprep")  # Sysprep's /shutdown
+    wait_for_state(tab, "Succeeded")
+
+    assert tab.evaluate("window.notReloaded") is True, "the steps moved on in place"
+    assert step_states(tab) == dict.fromkeys(ROUND_TRIP_STEPS, "done")
+    assert sysprep.count() == 0, "the instructions go once the server is shut down"
+    [start] = sim.control("GET", f"servers/{WIN_APP_SERVER}").json()["starts"]
+    assert start["content"] == "original"
+    screenshot(tab, "13-round-trip-succeeded")
