@@ -163,20 +163,36 @@ def advance_project(project: K5Project, now: datetime | None = None) -> int:
     with k5_deadline.within(settings.ENGINE_POLL_DEADLINE_SECONDS):
         for job in jobs:
             steps = list(job.steps.all())
-            _settle(job, steps, now or timezone.now())
-            step = due_step(job, steps)
-            if step is None:
-                _close_if_settled(job, steps)
-                continue
-            if step.next_try_at and step.next_try_at > (now or timezone.now()):
-                continue
+            before = {step.pk: step.state for step in steps}
             try:
-                client = client or client_for(project)
-            except (CredentialsInvalid, K5Error) as exc:
-                logger.warning("automation for %s cannot sign in: %s", project.name, exc)
-                return moved
-            moved += advance_step(job, step, steps, client, now or timezone.now())
+                _settle(job, steps, now or timezone.now())
+                step = due_step(job, steps)
+                if step is None:
+                    _close_if_settled(job, steps)
+                    continue
+                if step.next_try_at and step.next_try_at > (now or timezone.now()):
+                    continue
+                try:
+                    client = client or client_for(project)
+                except (CredentialsInvalid, K5Error) as exc:
+                    logger.warning("automation for %s cannot sign in: %s", project.name, exc)
+                    return moved
+                moved += advance_step(job, step, steps, client, now or timezone.now())
+            finally:
+                _record_closed(job, steps, before)
     return moved
+
+
+def _record_closed(job: ImageJob, steps: list[JobStep], before: dict[int, str]) -> None:
+    """Each step that ended (done or skipped) is in the job's audit history, with what K5
+    showed; a failed one is recorded where it fails, with what to do."""
+    for step in steps:
+        if step.state != before.get(step.pk) and step.state in (StepState.DONE, StepState.SKIPPED):
+            job.record(
+                EventKind.NOTE,
+                f"{StepName(step.name).label}: {step.state}. {step.detail}".strip(),
+                detail={"step": step.name, "state": step.state, "request_id": step.request_id},
+            )
 
 
 def advance_step(job: ImageJob, step: JobStep, steps: list[JobStep], client, now) -> int:

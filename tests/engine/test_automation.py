@@ -170,6 +170,9 @@ def test_it_takes_a_windows_server_round_trip_in_the_vendors_order(k5sim, projec
     for name in ("snapshot", "restore_snapshot", "start_server", "delete_snapshot"):
         event = job.events.get(kind=EventKind.K5_CALL, detail__step=name)
         assert event.detail["request_id"].startswith("req-"), name
+    # Each step's end is in the history too, with what K5 showed.
+    ended = job.events.filter(kind=EventKind.NOTE, detail__state="done")
+    assert sorted(e.detail["step"] for e in ended) == sorted(steps(job))
 
 
 @pytest.mark.django_db
