@@ -7,6 +7,7 @@ from imaging.models.accounts import (
     K5SignInAttempt,
     SignInOutcome,
 )
+from imaging.models.batches import Batch, BatchState, Schedule
 from imaging.models.events import EventKind, JobEvent
 from imaging.models.health import EngineHeartbeat, ProjectPoll
 from imaging.models.inventory import VolumeInventory
@@ -39,6 +40,8 @@ __all__ = [
     "TERMINAL_STATES",
     "AccountSource",
     "ApiToken",
+    "Batch",
+    "BatchState",
     "BlockStorageVersion",
     "Channel",
     "EngineHeartbeat",
@@ -57,6 +60,7 @@ __all__ = [
     "PendingTask",
     "ProjectPoll",
     "Role",
+    "Schedule",
     "SignInOutcome",
     "SyncRole",
     "SyncStatus",
