@@ -498,6 +498,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A job's `state` and a batch's are different sets: each gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "StateEnum": "imaging.models.jobs.JobState",
+        "BatchStateEnum": "imaging.models.batches.BatchState",
+    },
 }
 
 # --- Job engine -----------------------------------------------------------------------------
