@@ -383,6 +383,10 @@ class BatchSummary:
     expected_end: datetime | None
     forecasts: dict[int, tuple[int, datetime]]
 
+    @property
+    def state_label(self):
+        return BatchState(self.state).label
+
 
 def summarize(batch: Batch, now: datetime | None = None) -> BatchSummary:
     now = now or timezone.now()
