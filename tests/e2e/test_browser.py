@@ -26,7 +26,14 @@ from django.contrib.auth.models import User
 from imaging import dispatch, tasks
 from imaging.models import ImageJob, JobState, K5Project
 from tests.support.browser import policy_watched, screenshot, watch_policy
-from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, DATA_SMALL, RHEL_ARCHIVE, UBUNTU_FRONT
+from tests.support.demo import (
+    CENTOS_BROKEN,
+    CENTOS_WEB,
+    DATA_SMALL,
+    RHEL_ARCHIVE,
+    UBUNTU_APP,
+    UBUNTU_FRONT,
+)
 from tests.support.engine_thread import EngineThread
 from tests.support.jobs import make_job
 
@@ -379,3 +386,35 @@ def test_a_page_that_broke_the_policy_would_fail_the_browser_tests(browser, port
         assert violations and "script-src" in "\n".join(violations)
     finally:
         context.close()
+
+
+def test_bob_images_two_volumes_at_once_and_watches_the_batch_page(
+    tab, portal, project, bob, engine
+):
+    sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
+    tab.get_by_role("button", name="Select all eligible").click()
+    eligible = tab.locator("input[name=volume_ids]")
+    assert eligible.count() > 2
+    assert all(eligible.nth(i).is_checked() for i in range(eligible.count()))
+    tab.get_by_role("button", name="Select all eligible").click()  # again: none
+    assert not any(eligible.nth(i).is_checked() for i in range(eligible.count()))
+
+    volume_row(tab, CENTOS_WEB).locator("input[name=volume_ids]").check()
+    volume_row(tab, UBUNTU_APP).locator("input[name=volume_ids]").check()
+    tab.fill("#b-template", "{volume}-golden")
+    tab.check("#b-preparation")
+    screenshot(tab, "10-batch-choose")
+    tab.get_by_role("button", name="Create images of the chosen volumes").click()
+
+    tab.wait_for_url(re.compile(r"/batches/\d+/$"))
+    assert "2 image job(s)" in tab.locator("#content").inner_text()
+    jobs = tab.locator("#batch-jobs").inner_text()
+    assert "centos-web-01-golden" in jobs and "ubuntu-app-01-golden" in jobs
+    tab.evaluate("window.notReloaded = true")
+    from playwright.sync_api import expect
+
+    expect(tab.locator("#batch-live h1 .state")).to_have_text("Succeeded", timeout=JOB_TIMEOUT)
+    assert tab.evaluate("window.notReloaded") is True, "the page updated itself in place"
+    assert tab.locator("#batch-counts").inner_text().split() == ["Succeeded", "2"]
+    assert tab.locator("#batch-expected-end").count() == 0, "nothing left to wait for"
+    screenshot(tab, "11-batch-succeeded")
