@@ -401,7 +401,7 @@ def test_bob_images_two_volumes_at_once_and_watches_the_batch_page(
 
     volume_row(tab, CENTOS_WEB).locator("input[name=volume_ids]").check()
     volume_row(tab, UBUNTU_APP).locator("input[name=volume_ids]").check()
-    tab.fill("#b-template", "{volume}-golden")
+    tab.fill("#b-template", "{volume}-batch")
     tab.check("#b-preparation")
     screenshot(tab, "10-batch-choose")
     tab.get_by_role("button", name="Create images of the chosen volumes").click()
@@ -409,12 +409,12 @@ def test_bob_images_two_volumes_at_once_and_watches_the_batch_page(
     tab.wait_for_url(re.compile(r"/batches/\d+/$"))
     assert "2 image job(s)" in tab.locator("#content").inner_text()
     jobs = tab.locator("#batch-jobs").inner_text()
-    assert "centos-web-01-golden" in jobs and "ubuntu-app-01-golden" in jobs
+    assert "centos-web-01-batch" in jobs and "ubuntu-app-01-batch" in jobs
     tab.evaluate("window.notReloaded = true")
     from playwright.sync_api import expect
 
     expect(tab.locator("#batch-live h1 .state")).to_have_text("Succeeded", timeout=JOB_TIMEOUT)
     assert tab.evaluate("window.notReloaded") is True, "the page updated itself in place"
-    assert tab.locator("#batch-counts").inner_text().split() == ["Succeeded", "2"]
+    assert tab.locator("#batch-counts tbody").inner_text().split() == ["Succeeded", "2"]
     assert tab.locator("#batch-expected-end").count() == 0, "nothing left to wait for"
     screenshot(tab, "11-batch-succeeded")
