@@ -128,7 +128,10 @@ def test_a_schedule_keeps_the_two_newest_images_and_runs_missed_times_once(
     for job in deleted:
         assert job.image_id not in in_k5
         event = JobEvent.objects.get(
-            job=job, kind=EventKind.ACTION, actor_name="schedule:every-minute"
+            job=job,
+            kind=EventKind.ACTION,
+            actor_name="schedule:every-minute",
+            message__startswith="Deleted image",
         )
         assert (event.detail["image_id"], event.detail["image_name"]) == (
             job.image_id,
