@@ -19,7 +19,15 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from imaging.models import ImageJob, JobEvent, K5Project, Membership, MembershipSource, Role
+from imaging.models import (
+    ImageJob,
+    JobEvent,
+    K5Project,
+    Membership,
+    MembershipSource,
+    Role,
+    Schedule,
+)
 
 # Keyed like role_in()'s answer, which is None outside the project: .get() ranks that 0.
 RANK: dict[str | None, int] = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
@@ -115,3 +123,11 @@ def can_act_on(user, job: ImageJob) -> bool:
     if role == Role.ADMIN:
         return True
     return role == Role.MEMBER and job.requested_by_id == user.pk
+
+
+def can_act_on_schedule(user, schedule: Schedule) -> bool:
+    """Pause, resume, delete: the member who created it, or a project admin."""
+    role = role_in(user, schedule.project)
+    if role == Role.ADMIN:
+        return True
+    return role == Role.MEMBER and schedule.created_by_id == user.pk

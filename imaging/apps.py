@@ -46,5 +46,6 @@ class ImagingConfig(AppConfig):
 
         post_migrate.connect(ensure_engine_schedule, sender=self)
         signals.job_finished.connect(dispatch.notify_when_finished, dispatch_uid="notify")
+        signals.job_finished.connect(dispatch.prune_after_success, dispatch_uid="retention")
         # Every worker process django-q2 spawns watches that a ticker runs.
         post_spawn.connect(start_ticker_watchdog, dispatch_uid="ticker-watchdog")

@@ -25,7 +25,7 @@ from django_q.brokers import Broker, get_broker
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
-from imaging.models import PendingTask
+from imaging.models import JobState, PendingTask
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ SEND_UPLOAD = "imaging.tasks.send_upload"
 RUN_TICKER = "imaging.tasks.run_ticker"
 NOTIFY_JOB_FINISHED = "imaging.tasks.notify_job_finished"
 REFRESH_INVENTORY = "imaging.tasks.refresh_inventory"
+PREPARE_SCHEDULED_RUN = "imaging.tasks.prepare_scheduled_run"
+APPLY_RETENTION = "imaging.tasks.apply_retention"
 
 # A row younger than this may still be on its way to the broker from the process that
 # committed it: the tick leaves it alone, so that a task is not sent twice as a rule.
@@ -126,3 +128,11 @@ def notify_when_finished(sender, job, **kwargs) -> None:
     """Receiver of `imaging.signals.job_finished`: the e-mail and webhook go out from a worker.
     Recorded in the transaction that ended the job, so the notice outlives a broker outage."""
     enqueue(NOTIFY_JOB_FINISHED, job.pk)
+
+
+def prune_after_success(sender, job, **kwargs) -> None:
+    """Receiver of `imaging.signals.job_finished`: a batch's job that succeeded may leave a
+    schedule with more images of its volume than it keeps (imaging.engine.retention decides,
+    in a worker)."""
+    if job.state == JobState.SUCCEEDED and job.batch_id is not None:
+        enqueue(APPLY_RETENTION, job.pk)

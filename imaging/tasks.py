@@ -8,7 +8,7 @@ K5: progress lives in the models and the engine tick moves it on.
 from __future__ import annotations
 
 from imaging import dispatch
-from imaging.engine import inventory, notifications, tick, upload
+from imaging.engine import inventory, notifications, retention, schedules, tick, upload
 from imaging.engine.errors import K5NotAvailable
 from imaging.models import K5Project
 from portal.logs import log_context
@@ -53,3 +53,12 @@ def refresh_inventory(project_id: int) -> str:
 def notify_job_finished(job_id: int) -> list[str]:
     with log_context(job_id=job_id):
         return notifications.notify_job_finished(job_id)
+
+
+def prepare_scheduled_run(batch_id: int) -> str:
+    return schedules.prepare_run(batch_id)
+
+
+def apply_retention(job_id: int) -> str:
+    with log_context(job_id=job_id):
+        return retention.after_success(job_id)

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from imaging import views
-from imaging.web import dashboard, jobs, volumes
+from imaging.web import batches, dashboard, jobs, volumes
 
 urlpatterns = [
     path("", dashboard.dashboard, name="home"),
@@ -11,6 +11,13 @@ urlpatterns = [
         volumes.create_image,
         name="create-image",
     ),
+    path("projects/<int:project_id>/batches/new/", batches.batch_create, name="batch-create"),
+    path("projects/<int:project_id>/schedules/", batches.schedules, name="schedules"),
+    path("batches/<int:batch_id>/", batches.batch_page, name="batch"),
+    path("batches/<int:batch_id>/cancel/", batches.batch_cancel, name="batch-cancel"),
+    path("batches/<int:batch_id>/retry-failed/", batches.batch_retry_failed, name="batch-retry"),
+    path("schedules/<int:schedule_id>/", batches.schedule_page, name="schedule"),
+    path("schedules/<int:schedule_id>/action/", batches.schedule_action, name="schedule-action"),
     path("jobs/", jobs.job_list, name="jobs"),
     path("jobs/<int:job_id>/", jobs.job_page, name="job"),
     path("jobs/<int:job_id>/cancel/", jobs.job_cancel, name="job-cancel"),

@@ -498,11 +498,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # A job's state and its steps' states are both `state`: each its own stable name.
+    # A job's, a step's and a batch's `state` are different sets: each its own stable name.
     "ENUM_NAME_OVERRIDES": {
-        "StateEnum": "imaging.models.JobState",
+        "StateEnum": "imaging.models.jobs.JobState",
         "StepStateEnum": "imaging.models.StepState",
         "StepNameEnum": "imaging.models.StepName",
+        "BatchStateEnum": "imaging.models.batches.BatchState",
     },
 }
 

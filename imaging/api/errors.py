@@ -48,7 +48,7 @@ def handle(exc, context):
         outage.log_outage(exc, request.path if request is not None else "-")
         exc = Unavailable()
     if isinstance(exc, Refusal):
-        fields = {exc.field: [exc.message]} if exc.field else {}
+        fields = getattr(exc, "fields", None) or ({exc.field: [exc.message]} if exc.field else {})
         response = Response(body(exc.code, exc.message, fields), status=refusal_status(exc))
         if getattr(exc, "retry_after", None):
             response["Retry-After"] = str(exc.retry_after)

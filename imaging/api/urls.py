@@ -3,11 +3,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from imaging.api import errors, views
+from imaging.api import batches, errors, views
 
 router = SimpleRouter()
 router.register("projects", views.ProjectViewSet, basename="api-project")
 router.register("jobs", views.JobViewSet, basename="api-job")
+router.register("batches", batches.BatchViewSet, basename="api-batch")
+router.register("schedules", batches.ScheduleViewSet, basename="api-schedule")
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),

@@ -21,6 +21,7 @@ from imaging.k5 import K5Error, compute
 from imaging.k5 import deadline as k5_deadline
 from imaging.models import (
     Automation,
+    Batch,
     EventKind,
     ImageJob,
     K5Project,
@@ -39,9 +40,11 @@ def submit_job(
     client_address: str | None = None,
     idempotency_key: str = "",
     retry_of: ImageJob | None = None,
+    batch: Batch | None = None,
 ) -> tuple[ImageJob, bool]:
     """Validate and queue a job. Returns (job, created); a replay of an idempotency key with
-    the same request returns the original job and creates nothing."""
+    the same request returns the original job and creates nothing. A batch submits each of
+    its volumes through here (`batch`: the job belongs to it)."""
     if not can_submit(user, submission.project):
         raise Refusal(
             "forbidden", _("Viewers cannot create images; ask a project admin for the member role.")
@@ -64,20 +67,15 @@ def submit_job(
             return _replayed(earlier, fingerprint), False
         raise
     try:
-        with transaction.atomic():
-            job = _create_job(
-                checked,
-                user=user,
-                channel=channel,
-                client_address=client_address,
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                retry_of=retry_of,
-            )
-            # In the job's own transaction: a job that is saved has its start recorded too,
-            # and the start goes to a worker after the commit (or with the tick, when the
-            # broker is down then).
-            dispatch.enqueue(dispatch.START_UPLOADS, job.project_id)
+        job = queue_checked(
+            checked,
+            user=user,
+            channel=channel,
+            client_address=client_address,
+            idempotency_key=idempotency_key,
+            retry_of=retry_of,
+            batch=batch,
+        )
     except IntegrityError:
         # Lost a race: another request created the job for this key or this volume first.
         earlier = _earlier(user, idempotency_key)
@@ -92,6 +90,37 @@ def submit_job(
             field="volume_id",
         ) from None
     return job, True
+
+
+def queue_checked(
+    checked: CheckedSubmission,
+    *,
+    user,
+    channel: str,
+    client_address: str | None = None,
+    idempotency_key: str = "",
+    retry_of: ImageJob | None = None,
+    batch: Batch | None = None,
+) -> ImageJob:
+    """Queue a job for a submission that `check_submission` has just passed: the second half
+    of `submit_job`, which a batch calls for each volume once all of them are checked. Raises
+    IntegrityError when another job took the volume (or the idempotency key) meanwhile."""
+    with transaction.atomic():
+        job = _create_job(
+            checked,
+            user=user,
+            channel=channel,
+            client_address=client_address,
+            idempotency_key=idempotency_key,
+            fingerprint=request_fingerprint(checked.submission),
+            retry_of=retry_of,
+            batch=batch,
+        )
+        # In the job's own transaction: a job that is saved has its start recorded too,
+        # and the start goes to a worker after the commit (or with the tick, when the
+        # broker is down then).
+        dispatch.enqueue(dispatch.START_UPLOADS, job.project_id)
+    return job
 
 
 def request_fingerprint(s: Submission) -> str:
@@ -139,6 +168,7 @@ def _create_job(
     idempotency_key,
     fingerprint,
     retry_of,
+    batch=None,
 ) -> ImageJob:
     s = checked.submission
     volume = checked.volume
@@ -167,6 +197,7 @@ def _create_job(
         idempotency_key=idempotency_key or "",
         request_fingerprint=fingerprint,
         retry_of=retry_of,
+        batch=batch,
         expected_seconds=checked.expected_seconds,
         automation=s.automation,
         state=automation.initial_state(s.automation),

@@ -26,7 +26,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from imaging import dispatch
-from imaging.engine import automation, heartbeat
+from imaging.engine import automation, heartbeat, schedules
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.poller import Pending, Poller
 from imaging.engine.polling import PollResult, apply_listing, polled_jobs
@@ -99,6 +99,7 @@ def tick(
     # First the tasks recorded after a commit that the broker could not take then (Redis was
     # down): a cancelled job's notice, an upload's start (imaging.dispatch).
     dispatch.send_pending()
+    run_schedules()
     own = poller is None
     poller = poller or Poller()
     report = TickReport()
@@ -121,6 +122,14 @@ def tick(
     # in flight for a later round is not waited for).
     heartbeat.tick_finished((report.applied_at or time.monotonic()) - began, report.projects)
     return report
+
+
+def run_schedules() -> None:
+    """Start the schedules' runs that are due (their jobs are checked by a worker)."""
+    try:
+        schedules.run_due()
+    except Exception:
+        logger.exception("the schedules could not be run this tick")
 
 
 def due_projects() -> QuerySet[K5Project]:

@@ -7,6 +7,7 @@ from imaging.models.accounts import (
     K5SignInAttempt,
     SignInOutcome,
 )
+from imaging.models.batches import Batch, BatchState, Schedule
 from imaging.models.events import EventKind, JobEvent
 from imaging.models.health import EngineHeartbeat, ProjectPoll
 from imaging.models.inventory import VolumeInventory
@@ -50,6 +51,8 @@ __all__ = [
     "AccountSource",
     "ApiToken",
     "Automation",
+    "Batch",
+    "BatchState",
     "BlockStorageVersion",
     "Channel",
     "EngineHeartbeat",
@@ -69,6 +72,7 @@ __all__ = [
     "PendingTask",
     "ProjectPoll",
     "Role",
+    "Schedule",
     "SignInOutcome",
     "StepName",
     "StepState",

@@ -85,14 +85,16 @@ class JobEvent(models.Model):
         from_state: str = "",
         to_state: str = "",
         detail: dict | None = None,
+        actor_name: str | None = None,
     ) -> JobEvent:
+        """`actor_name` names an actor that is no user (a schedule: "schedule:<name>")."""
         event = cls.objects.create(
             project_id=project_id,
             job_id=job_id,
             kind=kind,
             message=message,
             actor=actor if actor is not None and actor.is_authenticated else None,
-            actor_name=actor.get_username() if actor is not None else WORKER,
+            actor_name=actor_name or (actor.get_username() if actor is not None else WORKER),
             from_state=from_state,
             to_state=to_state,
             detail=detail or {},

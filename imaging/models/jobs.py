@@ -161,6 +161,10 @@ class ImageJob(models.Model):
     retry_of = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="retries"
     )
+    # The batch (of a person, or of a schedule's run) that asked for this job.
+    batch = models.ForeignKey(
+        "imaging.Batch", on_delete=models.PROTECT, null=True, blank=True, related_name="jobs"
+    )
     submit_attempts = models.PositiveIntegerField(default=0)
     expected_seconds = models.PositiveIntegerField(default=0)
     # Windows: the after-image tasks the requester ticked off (restore snapshot, restart).

@@ -31,6 +31,7 @@ from tests.support.demo import (
     CENTOS_WEB,
     DATA_SMALL,
     RHEL_ARCHIVE,
+    UBUNTU_APP,
     UBUNTU_FRONT,
     WIN_APP,
     WIN_APP_SERVER,
@@ -446,3 +447,35 @@ def test_bob_takes_a_windows_server_round_trip_and_watches_its_steps(
     [start] = sim.control("GET", f"servers/{WIN_APP_SERVER}").json()["starts"]
     assert start["content"] == "original"
     screenshot(tab, "13-round-trip-succeeded")
+
+
+def test_bob_images_two_volumes_at_once_and_watches_the_batch_page(
+    tab, portal, project, bob, engine
+):
+    sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
+    tab.get_by_role("button", name="Select all eligible").click()
+    eligible = tab.locator("input[name=volume_ids]")
+    assert eligible.count() > 2
+    assert all(eligible.nth(i).is_checked() for i in range(eligible.count()))
+    tab.get_by_role("button", name="Select all eligible").click()  # again: none
+    assert not any(eligible.nth(i).is_checked() for i in range(eligible.count()))
+
+    volume_row(tab, CENTOS_WEB).locator("input[name=volume_ids]").check()
+    volume_row(tab, UBUNTU_APP).locator("input[name=volume_ids]").check()
+    tab.fill("#b-template", "{volume}-batch")
+    tab.check("#b-preparation")
+    screenshot(tab, "10-batch-choose")
+    tab.get_by_role("button", name="Create images of the chosen volumes").click()
+
+    tab.wait_for_url(re.compile(r"/batches/\d+/$"))
+    assert "2 image job(s)" in tab.locator("#content").inner_text()
+    jobs = tab.locator("#batch-jobs").inner_text()
+    assert "centos-web-01-batch" in jobs and "ubuntu-app-01-batch" in jobs
+    tab.evaluate("window.notReloaded = true")
+    from playwright.sync_api import expect
+
+    expect(tab.locator("#batch-live h1 .state")).to_have_text("Succeeded", timeout=JOB_TIMEOUT)
+    assert tab.evaluate("window.notReloaded") is True, "the page updated itself in place"
+    assert tab.locator("#batch-counts tbody").inner_text().split() == ["Succeeded", "2"]
+    assert tab.locator("#batch-expected-end").count() == 0, "nothing left to wait for"
+    screenshot(tab, "11-batch-succeeded")

@@ -1,0 +1,197 @@
+"""POST /api/v1/batches/ and /api/v1/schedules/: a tool asks for many volumes at once, or on a
+schedule; permissions as for jobs (viewers see, members create, the requester or an admin
+acts); every refusal in the one error shape, naming the field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from imaging.engine.pacing import start_due_uploads
+from imaging.engine.schedules import prepare_run, run_due
+from imaging.models import Batch, ImageJob, JobState, Schedule
+from tests.api.client import error_of
+from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, UBUNTU_APP
+
+
+def batch_body(project, volume_ids=(CENTOS_WEB, UBUNTU_APP), **options):
+    return {
+        "project": project.pk,
+        "volume_ids": list(volume_ids),
+        "image_name_template": "{volume}-{date}",
+        "preparation_confirmed": True,
+        **options,
+    }
+
+
+def schedule_body(project, **options):
+    return {
+        "project": project.pk,
+        "name": "weekly",
+        "volume_ids": [CENTOS_WEB, UBUNTU_APP],
+        "cron": "0 3 * * 1",
+        "timezone": "Asia/Tokyo",
+        "image_name_template": "{volume}-{date}",
+        "keep": 2,
+        "preparation_confirmed": True,
+        **options,
+    }
+
+
+@pytest.mark.django_db
+def test_a_member_creates_a_batch_and_gets_its_jobs(api, project, bob):
+    response = api(bob).post("/api/v1/batches/", batch_body(project))
+    assert response.status_code == 201, response.content
+    batch = response.json()
+    assert batch["state"] == "running"
+    assert batch["counts"] == {"queued": 2}
+    assert batch["expected_end"] is not None
+    assert {job["volume_id"] for job in batch["jobs"]} == {CENTOS_WEB, UBUNTU_APP}
+    assert all(job["requested_by"] == "bob" and job["channel"] == "api" for job in batch["jobs"])
+    assert batch["refused"] == []
+
+    again = api(bob).get(f"/api/v1/batches/{batch['id']}/").json()
+    assert [(j["id"], j["image_name"]) for j in again["jobs"]] == [
+        (j["id"], j["image_name"]) for j in batch["jobs"]
+    ]
+
+
+@pytest.mark.django_db
+def test_a_volume_that_fails_is_listed_with_its_reason(api, project, bob):
+    response = api(bob).post("/api/v1/batches/", batch_body(project, [CENTOS_WEB, CENTOS_BROKEN]))
+    assert response.status_code == 201, response.content
+    [refused] = response.json()["refused"]
+    assert (refused["volume_id"], refused["code"]) == (CENTOS_BROKEN, "volume_not_ready")
+
+
+@pytest.mark.django_db
+def test_all_or_nothing_refuses_the_whole_batch_naming_each_volume(api, project, bob):
+    response = api(bob).post(
+        "/api/v1/batches/", batch_body(project, [CENTOS_WEB, CENTOS_BROKEN], all_or_nothing=True)
+    )
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "batch_refused"
+    [reason] = error["fields"]["volume_ids"]
+    assert reason.startswith(f"{CENTOS_BROKEN}: The volume is error")
+    assert not ImageJob.objects.exists() and not Batch.objects.exists()
+
+
+@pytest.mark.django_db
+def test_two_equal_names_are_refused_before_anything_is_queued(api, project, bob):
+    response = api(bob).post("/api/v1/batches/", batch_body(project, image_name_template="golden"))
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["code"], list(error["fields"])) == (
+        "image_name_duplicate",
+        ["image_name_template"],
+    )
+    assert not ImageJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_viewer_cannot_create_a_batch_and_an_outsider_cannot_see_the_project(
+    api, project, victor, charlie, bob
+):
+    assert api(victor).post("/api/v1/batches/", batch_body(project)).status_code == 403
+    assert api(charlie).post("/api/v1/batches/", batch_body(project)).status_code == 404
+    batch = api(bob).post("/api/v1/batches/", batch_body(project)).json()
+    assert api(victor).get(f"/api/v1/batches/{batch['id']}/").status_code == 200
+    assert api(charlie).get(f"/api/v1/batches/{batch['id']}/").status_code == 404
+    assert api(victor).post(f"/api/v1/batches/{batch['id']}/cancel/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_cancel_answers_the_batch_with_the_unsent_jobs_cancelled(api, project, bob):
+    batch = api(bob).post("/api/v1/batches/", batch_body(project)).json()
+    [sent, *_] = start_due_uploads(project)  # both are sent; make one wait again
+    ImageJob.objects.filter(batch_id=batch["id"]).exclude(pk=sent.pk).update(state=JobState.QUEUED)
+    response = api(bob).post(f"/api/v1/batches/{batch['id']}/cancel/")
+    assert response.status_code == 200, response.content
+    assert response.json()["counts"] == {"submitting": 1, "cancelled": 1}
+    again = api(bob).post(f"/api/v1/batches/{batch['id']}/cancel/")
+    assert (again.status_code, error_of(again)["code"]) == (409, "not_allowed")
+
+
+@pytest.mark.django_db
+def test_retry_failed_retries_the_failed_jobs_into_the_batch(api, project, bob):
+    batch = api(bob).post("/api/v1/batches/", batch_body(project)).json()
+    failed, succeeded = ImageJob.objects.filter(batch_id=batch["id"]).order_by("pk")
+    ImageJob.objects.filter(pk=failed.pk).update(state=JobState.FAILED, finished_at=timezone.now())
+    ImageJob.objects.filter(pk=succeeded.pk).update(state=JobState.SUCCEEDED)
+
+    response = api(bob).post(f"/api/v1/batches/{batch['id']}/retry-failed/")
+
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["counts"] == {"queued": 1, "succeeded": 1}
+    assert answer["retry_refused"] == []
+    [retry] = [job for job in answer["jobs"] if job["retry_of"] == failed.pk]
+    assert retry["volume_id"] == failed.volume_id
+
+
+@pytest.mark.django_db
+def test_a_member_creates_a_schedule_and_reads_its_next_run(api, project, bob):
+    response = api(bob).post("/api/v1/schedules/", schedule_body(project))
+    assert response.status_code == 201, response.content
+    schedule = response.json()
+    assert (schedule["cron"], schedule["timezone"], schedule["enabled"]) == (
+        "0 3 * * 1",
+        "Asia/Tokyo",
+        True,
+    )
+    assert schedule["next_run_at"].endswith("T18:00:00Z"), "03:00 in Tokyo, the day before in UTC"
+    assert schedule["recent_runs"] == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("cron", "0 3 * *", "5 fields"),
+        ("cron", "0 3 * * 8", "day of week field '8'"),
+        ("timezone", "Tokyo", "not a time zone"),
+        ("keep", 0, "greater than or equal to 1"),
+        ("image_name_template", "{host}", "{host}"),
+    ],
+)
+@pytest.mark.django_db
+def test_a_bad_schedule_is_400_naming_the_field(api, project, bob, field, value, words):
+    response = api(bob).post("/api/v1/schedules/", schedule_body(project, **{field: value}))
+    assert response.status_code == 400
+    error = error_of(response)
+    assert list(error["fields"]) == [field]
+    assert words in error["fields"][field][0]
+    assert not Schedule.objects.exists()
+
+
+@pytest.mark.django_db
+def test_schedule_permissions_are_those_of_jobs(api, project, bob, dana, victor, alice):
+    assert api(victor).post("/api/v1/schedules/", schedule_body(project)).status_code == 403
+    schedule = api(bob).post("/api/v1/schedules/", schedule_body(project)).json()
+    path = f"/api/v1/schedules/{schedule['id']}/"
+    assert api(victor).get(path).status_code == 200
+    assert api(dana).post(path + "pause/").status_code == 403
+    paused = api(bob).post(path + "pause/").json()
+    assert (paused["enabled"], paused["next_run_at"]) == (False, None)
+    assert api(alice).post(path + "resume/").json()["enabled"] is True
+    assert api(dana).request("DELETE", path).status_code == 403
+    assert api(bob).request("DELETE", path).status_code == 204
+    assert not Schedule.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_schedule_answers_its_recent_runs_and_a_dry_run(api, project, bob):
+    schedule = api(bob).post("/api/v1/schedules/", schedule_body(project)).json()
+    Schedule.objects.filter(pk=schedule["id"]).update(
+        next_run_at=timezone.now() - timedelta(minutes=1)
+    )
+    [batch] = run_due()
+    prepare_run(batch.pk)
+
+    answer = api(bob).get(f"/api/v1/schedules/{schedule['id']}/").json()
+    [run] = answer["recent_runs"]
+    assert (run["batch"], run["state"], run["counts"]) == (batch.pk, "running", {"queued": 2})
+    dry = api(bob).get(f"/api/v1/schedules/{schedule['id']}/retention/")
+    assert dry.status_code == 200 and dry.json() == [], "nothing succeeded yet"
