@@ -61,10 +61,10 @@ def handle(exc, context):
     if response is None:
         return None  # a bug: Django's 500 handler answers (JSON under /api/, see below)
     if isinstance(exc, exceptions.ValidationError):
-        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        first = next(iter(fields.values()), ["Invalid input."])
-        message = str(first[0] if isinstance(first, list) and first else first)
-        response.data = body("invalid", message, _plain(fields))
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        fields = {str(name): _messages(value) for name, value in detail.items()}
+        first = next((found for found in fields.values() if found), ["Invalid input."])
+        response.data = body("invalid", first[0], fields)
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
@@ -81,12 +81,20 @@ def _answer_in_json(request) -> None:
         request.accepted_media_type = JSONRenderer.media_type
 
 
-def _plain(fields):
-    if isinstance(fields, dict):
-        return {key: _plain(value) for key, value in fields.items()}
-    if isinstance(fields, list):
-        return [_plain(value) for value in fields]
-    return str(fields)
+def _messages(value, where: str = "") -> list[str]:
+    """A field's errors as the documented list of strings, whatever DRF nested them in: a
+    list's items by index ("[3]: …"), a nested object's fields by name ("zone: …")."""
+    if isinstance(value, dict):
+        return [
+            message
+            for key, inner in value.items()
+            for message in _messages(
+                inner, f"{where}{f'[{key}]' if isinstance(key, int) else key}: "
+            )
+        ]
+    if isinstance(value, list):
+        return [message for inner in value for message in _messages(inner, where)]
+    return [f"{where}{value}"]
 
 
 @csrf_exempt  # it changes nothing; else a POST here gets Django's HTML CSRF page, not JSON

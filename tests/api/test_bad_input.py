@@ -150,3 +150,25 @@ def test_a_recursion_bug_in_a_view_is_not_passed_off_as_bad_input():
         recurse(0)
     except RecursionError as bug:
         assert guard.process_exception(request, bug) is None
+
+
+@pytest.mark.django_db
+def test_each_bad_item_of_a_list_is_named_in_the_documented_shape(api, project, bob, log):
+    response = api(bob).post(
+        "/api/v1/batches/",
+        {
+            "project": project.pk,
+            "volume_ids": ["ok-1", "no spaces", None],
+            "image_name_template": "{volume}",
+            "preparation_confirmed": True,
+        },
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["fields"] == {
+        "volume_ids": [
+            "[1]: A K5 volume id: letters, digits, '.', '_' and '-'.",
+            "[2]: This field may not be null.",
+        ]
+    }
+    assert error["message"] == "[1]: A K5 volume id: letters, digits, '.', '_' and '-'."

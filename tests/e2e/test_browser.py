@@ -301,7 +301,9 @@ def test_at_phone_width_the_volumes_table_reads_and_the_create_button_is_reachab
         labels = row.locator("td").evaluate_all(
             "cells => cells.map(c => getComputedStyle(c, '::before').content)"
         )
-        assert labels[:3] == ['"Name"', '"Size"', '"Status"'], "each value says what it is"
+        assert labels[:4] == ['"Choose"', '"Name"', '"Size"', '"Status"'], (
+            "each value says what it is"
+        )
         screenshot(tab, "12-volumes-phone", full_page=False)  # what the phone shows first
 
         create = row.get_by_role("link", name=re.compile("^Create image"))
@@ -418,7 +420,7 @@ def test_bob_takes_a_windows_server_round_trip_and_watches_its_steps(
     tab.wait_for_url(re.compile(r"/create-image/$"))
     tab.fill("#id_image_name", "win-golden")
     tab.check("#id_automation_sysprep_round_trip")
-    screenshot(tab, "11-round-trip-form")
+    screenshot(tab, "21-round-trip-form")
     tab.get_by_role("button", name="Create image").click()
     tab.wait_for_url(re.compile(r"/jobs/\d+/$"))
     tab.evaluate("window.notReloaded = true")
@@ -436,7 +438,7 @@ def test_bob_takes_a_windows_server_round_trip_and_watches_its_steps(
         "never started while its restore has not succeeded"
         in tab.locator("#never-started").inner_text()
     )
-    screenshot(tab, "12-round-trip-awaiting-shutdown")
+    screenshot(tab, "22-round-trip-awaiting-shutdown")
 
     sim.control("POST", f"servers/{WIN_APP_SERVER}/sysprep")  # Sysprep's /shutdown
     wait_for_state(tab, "Succeeded")
@@ -446,7 +448,7 @@ def test_bob_takes_a_windows_server_round_trip_and_watches_its_steps(
     assert sysprep.count() == 0, "the instructions go once the server is shut down"
     [start] = sim.control("GET", f"servers/{WIN_APP_SERVER}").json()["starts"]
     assert start["content"] == "original"
-    screenshot(tab, "13-round-trip-succeeded")
+    screenshot(tab, "23-round-trip-succeeded")
 
 
 def test_bob_images_two_volumes_at_once_and_watches_the_batch_page(
@@ -454,9 +456,12 @@ def test_bob_images_two_volumes_at_once_and_watches_the_batch_page(
 ):
     sign_in(tab, portal, "bob", next_url=f"/projects/{project.pk}/volumes/")
     tab.get_by_role("button", name="Select all eligible").click()
-    eligible = tab.locator("input[name=volume_ids]")
+    eligible = tab.locator("input[name=volume_ids][data-eligible]")
     assert eligible.count() > 2
     assert all(eligible.nth(i).is_checked() for i in range(eligible.count()))
+    running = tab.locator("input[name=volume_ids]:not([data-eligible])")
+    assert running.count() > 0, "volumes on running servers can be chosen for stop/start"
+    assert not any(running.nth(i).is_checked() for i in range(running.count()))
     tab.get_by_role("button", name="Select all eligible").click()  # again: none
     assert not any(eligible.nth(i).is_checked() for i in range(eligible.count()))
 
