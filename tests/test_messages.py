@@ -50,8 +50,8 @@ def test_durations_and_moments_read_in_the_readers_words_and_zone():
         assert "2026-12-01 09:00" in render(run.code, run.params, "ja")
 
 
-BEFORE = [("imaging", "0013_batches_and_schedules")]
-AFTER = [("imaging", "0014_messages_as_codes")]
+BEFORE = [("imaging", "0014_batch_and_schedule_automation")]
+AFTER = [("imaging", "0015_messages_as_codes")]
 REASON = "ERROR:A timeout occurred during synchronize image the server(http://192.0.2.12:9292)"
 
 

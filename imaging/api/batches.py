@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from imaging.access import visible_projects
 from imaging.api.pagination import Pages
-from imaging.api.serializers import JobSerializer, zones_by_job
+from imaging.api.serializers import JobSerializer, steps_by_job, zones_by_job
 from imaging.api.views import InEnglish
 from imaging.engine.batches import (
     BatchRequest,
@@ -30,7 +30,7 @@ from imaging.engine.schedules import (
     recent_runs,
     set_enabled,
 )
-from imaging.models import Batch, BatchState, Channel, Schedule
+from imaging.models import Automation, Batch, BatchState, Channel, Schedule
 from portal.addresses import client_address
 
 
@@ -73,6 +73,12 @@ class BatchCreateSerializer(serializers.Serializer):
         help_text="true: if any volume fails its checks, nothing is queued; false: it is "
         "listed in `refused` and the others are queued",
     )
+    automation = serializers.ChoiceField(
+        choices=Automation.choices,
+        required=False,
+        default=Automation.NONE,
+        help_text="for every volume, as for one job: none, stop_start or sysprep_round_trip",
+    )
 
 
 class BatchSerializer(serializers.Serializer):
@@ -90,6 +96,7 @@ class BatchSerializer(serializers.Serializer):
     )
     image_name_template = serializers.CharField()
     all_or_nothing = serializers.BooleanField()
+    automation = serializers.ChoiceField(choices=Automation.choices)
     schedule = serializers.IntegerField(allow_null=True)
     due_at = serializers.DateTimeField(allow_null=True, help_text="a schedule's run: its time")
     requested_by = serializers.CharField()
@@ -103,6 +110,7 @@ class BatchSerializer(serializers.Serializer):
             **self.context,
             "forecasts": summary.forecasts,
             "zones": zones_by_job(summary.jobs),
+            "steps": steps_by_job(summary.jobs),
         }
         return {
             "id": batch.pk,
@@ -112,6 +120,7 @@ class BatchSerializer(serializers.Serializer):
             "expected_end": _iso(summary.expected_end),
             "image_name_template": batch.image_name_template,
             "all_or_nothing": batch.all_or_nothing,
+            "automation": batch.automation,
             "schedule": batch.schedule_id,
             "due_at": _iso(batch.due_at),
             "requested_by": batch.requested_by_name,
@@ -192,6 +201,7 @@ class BatchViewSet(
                 preparation_confirmed=data["preparation_confirmed"],
                 force=data["force"],
                 all_or_nothing=data["all_or_nothing"],
+                automation=data["automation"],
             ),
             user=request.user,
             channel=Channel.API,
@@ -263,6 +273,12 @@ class ScheduleCreateSerializer(serializers.Serializer):
     preparation_confirmed = serializers.BooleanField()
     force = serializers.BooleanField(required=False, default=False)
     enabled = serializers.BooleanField(required=False, default=True)
+    automation = serializers.ChoiceField(
+        choices=Automation.choices,
+        required=False,
+        default=Automation.NONE,
+        help_text="for every volume, as for one job: none, stop_start or sysprep_round_trip",
+    )
 
 
 class RunSerializer(serializers.Serializer):
@@ -291,6 +307,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
             "image_name_template",
             "keep",
             "force",
+            "automation",
             "enabled",
             "next_run_at",
             "last_run_at",
@@ -373,6 +390,7 @@ class ScheduleViewSet(
                 preparation_confirmed=data["preparation_confirmed"],
                 force=data["force"],
                 enabled=data["enabled"],
+                automation=data["automation"],
             ),
             user=request.user,
             channel=Channel.API,

@@ -38,6 +38,14 @@ from imaging.engine.connections import client_for
 from imaging.engine.errors import CredentialsInvalid, Refusal
 from imaging.k5 import K5Error, K5NotFound, blockstorage, compute
 from imaging.k5 import deadline as k5_deadline
+from imaging.k5.types import (
+    SERVER_ACTIVE,
+    SERVER_SHUTOFF,
+    SNAPSHOT_AVAILABLE,
+    SNAPSHOT_ERROR,
+    VOLUME_AVAILABLE,
+    VOLUME_IN_USE,
+)
 from imaging.messages import Said, said
 from imaging.models import (
     ACTIVE_STATES,
@@ -57,11 +65,9 @@ from imaging.models import (
 
 logger = logging.getLogger(__name__)
 
-SHUTOFF = "SHUTOFF"
-ACTIVE = "ACTIVE"
-SNAPSHOT_AVAILABLE = "available"
-SNAPSHOT_ERROR = "error"
-VOLUME_AT_REST = frozenset({"available", "in-use"})
+SHUTOFF, ACTIVE = SERVER_SHUTOFF, SERVER_ACTIVE
+# Where Cinder leaves a volume no copy or restore is working on.
+VOLUME_AT_REST = frozenset({VOLUME_AVAILABLE, VOLUME_IN_USE})
 
 PLANS: dict[str, tuple[str, ...]] = {
     Automation.STOP_START: (StepName.STOP_SERVER, StepName.UPLOAD, StepName.START_SERVER),
@@ -424,17 +430,26 @@ def _stop_server(job: ImageJob, step: JobStep, steps, client, now) -> None:
                 _set(start, StepState.SKIPPED, "The portal did not stop it.", finished=now)
             _to_upload(job, said("automation.server_shutoff_sending"))
         return
-    if _power_timed_out(job, step, now, "stop"):
+    _power(
+        job, step, server, now, verb="stop", only=ACTIVE, send=compute.server_stop, client=client
+    )
+
+
+def _power(job: ImageJob, step: JobStep, server, now, *, verb: str, only: str, send, client):
+    """Stopping and starting alike: wait while K5 works on it (or an action just sent has not
+    shown yet), leave a server in any other state to a person, else claim and send."""
+    if _power_timed_out(job, step, now, verb):
         return
     if server.task_state or _recently_sent(step, now):
-        _set(step, StepState.RUNNING, f"The server is stopping ({server.task_state or 'sent'}).")
+        _set(step, StepState.RUNNING, f"K5 is on it ({server.task_state or 'sent'}).")
         return
-    if server.status != ACTIVE:
-        _fail_step(job, step, said("step.server_not_active", status=server.status), now)
+    if server.status != only:
+        refused = "step.server_not_active" if verb == "stop" else "step.server_not_shutoff"
+        _fail_step(job, step, said(refused, status=server.status), now)
         return
     _claim(step, now)
-    request_id = compute.server_stop(client, job.server_id)
-    _acted(job, step, said("step.asked_stop", server=server.name or server.id), request_id)
+    request_id = send(client, job.server_id)
+    _acted(job, step, said(f"step.asked_{verb}", server=server.name or server.id), request_id)
 
 
 def _to_upload(job: ImageJob, message: Said) -> None:
@@ -461,17 +476,9 @@ def _start_server(job: ImageJob, step: JobStep, steps, client, now) -> None:
         done = "is ACTIVE again." if step.sent_at else "was already ACTIVE."
         _set(step, StepState.DONE, f"{name} {done}", finished=now)
         return
-    if _power_timed_out(job, step, now, "start"):
-        return
-    if server.task_state or _recently_sent(step, now):
-        _set(step, StepState.RUNNING, f"The server is starting ({server.task_state or 'sent'}).")
-        return
-    if server.status != SHUTOFF:
-        _fail_step(job, step, said("step.server_not_shutoff", status=server.status), now)
-        return
-    _claim(step, now)
-    request_id = compute.server_start(client, job.server_id)
-    _acted(job, step, said("step.asked_start", server=name), request_id)
+    _power(
+        job, step, server, now, verb="start", only=SHUTOFF, send=compute.server_start, client=client
+    )
 
 
 def _restore_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:

@@ -38,6 +38,7 @@ from imaging.k5 import deadline as k5_deadline
 from imaging.messages import said
 from imaging.models import (
     ACTIVE_STATES,
+    Automation,
     Batch,
     BatchState,
     EventKind,
@@ -74,6 +75,9 @@ class BatchRequest:
     preparation_confirmed: bool
     force: bool = False
     all_or_nothing: bool = False
+    # What the portal does around each upload (imaging.engine.automation); each volume is
+    # checked for it as a single submission is.
+    automation: str = Automation.NONE
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -198,6 +202,7 @@ def create_batch(
         image_name_template=request.image_name_template,
         all_or_nothing=request.all_or_nothing,
         force=request.force,
+        automation=request.automation,
         requested_by=user,
         requested_by_name=user.get_username(),
         channel=channel,
@@ -312,6 +317,7 @@ def _check_one(request: BatchRequest, volume_id: str, volume_name: str | None, i
         image_name=image,
         preparation_confirmed=request.preparation_confirmed,
         force=request.force,
+        automation=request.automation,
     )
     try:
         return _Checked(volume_id, volume_name, checked=check_submission(submission))

@@ -35,7 +35,15 @@ from imaging.engine.batches import (
 )
 from imaging.engine.errors import K5NotAvailable, Refusal, interpolate_lazy
 from imaging.messages import Said, said
-from imaging.models import Batch, EngineLease, EventKind, JobEvent, K5Project, Schedule
+from imaging.models import (
+    Automation,
+    Batch,
+    EngineLease,
+    EventKind,
+    JobEvent,
+    K5Project,
+    Schedule,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +170,7 @@ class ScheduleRequest:
     preparation_confirmed: bool
     force: bool = False
     enabled: bool = True
+    automation: str = Automation.NONE
 
 
 def create_schedule(request: ScheduleRequest, *, user, channel: str) -> Schedule:
@@ -192,6 +201,7 @@ def create_schedule(request: ScheduleRequest, *, user, channel: str) -> Schedule
             volume_ids=request.volume_ids,
             image_name_template=request.image_name_template,
             preparation_confirmed=True,
+            automation=request.automation,
         ),
         user,
     )
@@ -207,6 +217,7 @@ def create_schedule(request: ScheduleRequest, *, user, channel: str) -> Schedule
                 image_name_template=request.image_name_template,
                 keep=request.keep,
                 force=request.force,
+                automation=request.automation,
                 preparation_confirmed=True,
                 enabled=request.enabled,
                 next_run_at=next_time(cron, zone, now) if request.enabled else None,
@@ -320,6 +331,7 @@ def _start_run(schedule: Schedule, now: datetime) -> Batch | None:
             volume_ids=list(schedule.volume_ids),
             image_name_template=schedule.image_name_template,
             force=schedule.force,
+            automation=schedule.automation,
             requested_by_id=schedule.created_by_id,
             requested_by_name=schedule.created_by_name,
             channel=schedule.channel,
@@ -386,6 +398,7 @@ def _prepare(batch: Batch) -> str:
         image_name_template=batch.image_name_template,
         preparation_confirmed=schedule.preparation_confirmed,
         force=batch.force,
+        automation=batch.automation,
     )
     when = timezone.localtime(batch.due_at or timezone.now(), zone_of(schedule))
     try:

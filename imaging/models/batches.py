@@ -16,7 +16,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from imaging.models.jobs import Channel
+from imaging.models.jobs import Automation, Channel
 
 
 class BatchState(models.TextChoices):
@@ -43,6 +43,10 @@ class Schedule(models.Model):
     image_name_template = models.CharField(max_length=255)
     keep = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     force = models.BooleanField(default=False)
+    # What the portal does in K5 around each upload (imaging/engine/automation.py).
+    automation = models.CharField(
+        max_length=20, choices=Automation.choices, default=Automation.NONE
+    )
     # The creator confirmed the vendor's preparation for every volume, for every run.
     preparation_confirmed = models.BooleanField(default=False)
     enabled = models.BooleanField(default=True)
@@ -91,6 +95,10 @@ class Batch(models.Model):
     image_name_template = models.CharField(max_length=255)
     all_or_nothing = models.BooleanField(default=False)
     force = models.BooleanField(default=False)
+    # What the portal does in K5 around each upload (imaging/engine/automation.py).
+    automation = models.CharField(
+        max_length=20, choices=Automation.choices, default=Automation.NONE
+    )
     # Volumes that got no job: [{volume_id, volume_name, code, message, field}].
     refused = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
 

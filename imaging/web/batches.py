@@ -35,7 +35,7 @@ from imaging.engine.schedules import (
     recent_runs,
     set_enabled,
 )
-from imaging.models import Batch, Channel, JobState, Schedule
+from imaging.models import Automation, Batch, Channel, JobState, Schedule
 from portal.addresses import client_address
 
 
@@ -65,6 +65,7 @@ def batch_create(request, project_id):
                 preparation_confirmed=bool(request.POST.get("preparation_confirmed")),
                 force=bool(request.POST.get("force")),
                 all_or_nothing=bool(request.POST.get("all_or_nothing")),
+                automation=request.POST.get("automation") or Automation.NONE,
             ),
             user=request.user,
             channel=Channel.WEB,
@@ -181,6 +182,15 @@ class ScheduleForm(forms.Form):
             "removed; Windows: Sysprep run), at every run"
         ),
     )
+    automation = forms.ChoiceField(
+        label=gettext_lazy("Automation"),
+        choices=[
+            (Automation.NONE, gettext_lazy("None")),
+            (Automation.STOP_START, gettext_lazy("Stop each server for its copy, then start it")),
+        ],
+        initial=Automation.NONE,
+        required=False,
+    )
 
 
 FORM_FIELDS = {
@@ -190,6 +200,7 @@ FORM_FIELDS = {
     "image_name_template": "image_name_template",
     "keep": "keep",
     "preparation_confirmed": "preparation_confirmed",
+    "automation": "automation",
 }
 
 
@@ -221,6 +232,7 @@ def schedules(request, project_id):
                         keep=data["keep"],
                         preparation_confirmed=data["preparation_confirmed"],
                         force=data["force"],
+                        automation=data["automation"] or Automation.NONE,
                     ),
                     user=request.user,
                     channel=Channel.WEB,

@@ -13,7 +13,7 @@ from imaging.engine.pacing import start_due_uploads
 from imaging.engine.schedules import prepare_run, run_due
 from imaging.models import Batch, ImageJob, JobState, Schedule
 from tests.api.client import error_of
-from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, UBUNTU_APP
+from tests.support.demo import CENTOS_APP, CENTOS_BROKEN, CENTOS_WEB, UBUNTU_APP
 
 
 def batch_body(project, volume_ids=(CENTOS_WEB, UBUNTU_APP), **options):
@@ -195,3 +195,39 @@ def test_the_schedule_answers_its_recent_runs_and_a_dry_run(api, project, bob):
     assert (run["batch"], run["state"], run["counts"]) == (batch.pk, "running", {"queued": 2})
     dry = api(bob).get(f"/api/v1/schedules/{schedule['id']}/retention/")
     assert dry.status_code == 200 and dry.json() == [], "nothing succeeded yet"
+
+
+@pytest.mark.django_db
+def test_a_batch_with_stop_start_checks_each_volume_for_it(api, project, bob):
+    response = api(bob).post(
+        "/api/v1/batches/",
+        batch_body(project, volume_ids=(CENTOS_APP, CENTOS_WEB), automation="stop_start"),
+    )
+    assert response.status_code == 201, response.content
+    batch = response.json()
+    assert batch["automation"] == "stop_start"
+    [job] = batch["jobs"]
+    assert (job["volume_id"], job["automation"], job["force"]) == (CENTOS_APP, "stop_start", True)
+    assert [step["name"] for step in job["steps"]] == ["stop_server", "upload", "start_server"]
+    [refused] = batch["refused"]
+    assert (refused["volume_id"], refused["code"]) == (CENTOS_WEB, "automation_not_applicable")
+
+
+@pytest.mark.django_db
+def test_a_schedules_runs_use_its_automation(api, project, bob):
+    body = schedule_body(project, volume_ids=[CENTOS_APP], automation="stop_start")
+    schedule = api(bob).post("/api/v1/schedules/", body).json()
+    assert schedule["automation"] == "stop_start"
+    Schedule.objects.filter(pk=schedule["id"]).update(
+        next_run_at=timezone.now() - timedelta(minutes=1)
+    )
+    [batch] = run_due()
+    prepare_run(batch.pk)
+
+    [job] = ImageJob.objects.filter(batch=batch)
+    assert job.automation == "stop_start"
+    assert list(job.steps.values_list("name", flat=True)) == [
+        "stop_server",
+        "upload",
+        "start_server",
+    ]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('imaging', '0014_messages_as_codes'),
+        ('imaging', '0015_messages_as_codes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

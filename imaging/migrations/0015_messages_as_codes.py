@@ -167,7 +167,7 @@ def to_codes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("imaging", "0013_batches_and_schedules"),
+        ("imaging", "0014_batch_and_schedule_automation"),
     ]
 
     operations = [
