@@ -35,13 +35,16 @@ class PreferencesMiddleware:
             timezone.deactivate()
             return self.get_response(request)
         timezone.activate(zoneinfo.ZoneInfo(saved.time_zone))
+        previous = translation.get_language()
         if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
             translation.activate(saved.language)
             request.LANGUAGE_CODE = saved.language
         try:
             return self.get_response(request)
         finally:
+            # Nothing of this person's outlives their request in the thread.
             timezone.deactivate()
+            translation.activate(previous)
 
 
 def header_language(request) -> str | None:
