@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 
 from imaging.api import errors
-from imaging.models import AccountSource, ApiToken, ExternalAccount
+from imaging.models import AccountSource, ApiToken, ExternalAccount, Preference
+from imaging.models.preferences import time_zone_choices
 from portal import database
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,43 @@ class TokenForm(forms.Form):
     )
 
 
+class PreferenceForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
+
+    class Meta:
+        model = Preference
+        fields = ["language", "time_zone"]
+
+
+def _preference_form(request, data=None) -> PreferenceForm:
+    """The saved choice, else the browser's language and the portal's time zone."""
+    saved = Preference.saved(request.user)
+    if saved is None:
+        saved = Preference(
+            user=request.user,
+            language=getattr(request, "LANGUAGE_CODE", settings.LANGUAGE_CODE),
+            time_zone=settings.TIME_ZONE,
+        )
+    return PreferenceForm(data, instance=saved, prefix="pref")
+
+
 @login_required
 def profile(request):
     """The user's API tokens: create one (its key is shown once, on this answer only), or
     disable one."""
     form = TokenForm()
     new_key = None
-    if request.method == "POST":
+    preferences = _preference_form(request)
+    if request.method == "POST" and "preferences" in request.POST:
+        preferences = _preference_form(request, request.POST)
+        if preferences.is_valid():
+            saved = preferences.save()
+            messages.success(request, _("Your language and time zone are saved."))
+            response = redirect("profile")
+            # This browser's choice (the header's switch) follows the saved one.
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, saved.language)
+            return response
+    elif request.method == "POST":
         if "disable" in request.POST:
             # Only one's own token, and only a real id: anything else changes nothing.
             chosen = request.POST["disable"]
@@ -84,6 +115,7 @@ def profile(request):
             "form": form,
             "tokens": tokens,
             "new_key": new_key,
+            "preferences": preferences,
             "signed_in_with": _external_sign_in(request.user),
         },
     )

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from imaging import preferences
 from imaging.signin import views as signin_views
 from portal import health, metrics
 
@@ -20,6 +21,8 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    # The header's language switch also saves the signed-in person's language.
+    path("i18n/setlang/", preferences.set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("imaging.api.urls")),
     path("", include("imaging.urls")),

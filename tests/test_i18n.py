@@ -86,7 +86,7 @@ def test_a_member_switches_to_japanese_and_sees_every_page_in_japanese(browser, 
         "K5 から再取得",
         "件のボリュームを表示",
         # why a volume cannot be imaged, from the engine's rules
-        "サーバー front-01 のステータスが SHUTOFF ではなく ACTIVE です",
+        "仮想サーバ front-01 のステータスが SHUTOFF ではなく ACTIVE です",
         "ボリュームのステータスが error です",
     ):
         assert words in volumes, words

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from imaging.access import event_detail_shown
+from imaging.messages import for_reader
 from imaging.models import (
     Automation,
     ImageJob,
@@ -214,8 +215,14 @@ def steps_by_job(jobs: Iterable[ImageJob]) -> dict[int, list[dict]]:
 
 
 class JobErrorSerializer(serializers.Serializer):
-    message = serializers.CharField()
-    detail = serializers.CharField()
+    code = serializers.CharField(
+        help_text="stable code of the explanation (empty for jobs failed before codes existed)"
+    )
+    params = serializers.DictField(help_text="the explanation's parameters")
+    message = serializers.CharField(
+        help_text="the explanation in the request's Accept-Language, else the user's language"
+    )
+    detail = serializers.CharField(help_text="K5's own words, verbatim")
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -229,6 +236,7 @@ class JobSerializer(serializers.ModelSerializer):
     project_name = serializers.CharField(source="project.name", read_only=True)
     terminal = serializers.BooleanField(read_only=True)
     error = serializers.SerializerMethodField()
+    waiting_reason = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
     estimated_start = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
@@ -265,6 +273,8 @@ class JobSerializer(serializers.ModelSerializer):
             "state",
             "terminal",
             "waiting_reason",
+            "waiting_code",
+            "waiting_params",
             "error",
             "queue_position",
             "estimated_start",
@@ -303,7 +313,11 @@ class JobSerializer(serializers.ModelSerializer):
         "snapshot_id",
         "state",
         "waiting_reason",
+        "waiting_code",
+        "waiting_params",
         "error_message",
+        "error_code",
+        "error_params",
         "error_detail",
         "expected_seconds",
         "requested_by_name",
@@ -341,7 +355,9 @@ class JobSerializer(serializers.ModelSerializer):
             "snapshot_id": job.snapshot_id,
             "state": job.state,
             "terminal": job.terminal,
-            "waiting_reason": job.waiting_reason,
+            "waiting_reason": self.get_waiting_reason(job),
+            "waiting_code": job.waiting_code,
+            "waiting_params": job.waiting_params,
             "error": self.get_error(job),
             "queue_position": forecast[0] if forecast else None,
             "estimated_start": forecast[1] if forecast else None,
@@ -363,7 +379,15 @@ class JobSerializer(serializers.ModelSerializer):
     def get_error(self, job):
         if not job.error_message:
             return None
-        return {"message": job.error_message, "detail": job.error_detail}
+        return {
+            "code": job.error_code,
+            "params": job.error_params,
+            "message": for_reader(job.error_code, job.error_params, job.error_message),
+            "detail": job.error_detail,
+        }
+
+    def get_waiting_reason(self, job) -> str:
+        return for_reader(job.waiting_code, job.waiting_params, job.waiting_reason)
 
     def _forecast(self, job):
         return self.context["forecasts"].get(job.pk)
@@ -410,6 +434,8 @@ class EventSerializer(serializers.ModelSerializer):
             "actor",
             "from_state",
             "to_state",
+            "code",
+            "params",
             "message",
             "detail",
         ]
@@ -417,6 +443,7 @@ class EventSerializer(serializers.ModelSerializer):
     def to_representation(self, event):
         # Without the reader's projects in the context, no address is shown.
         data = super().to_representation(event)
+        data["message"] = for_reader(event.code, event.params, event.message)
         data["detail"] = event_detail_shown(event, self.context.get("showing_addresses", set()))
         return data
 

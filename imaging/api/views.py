@@ -46,7 +46,9 @@ from imaging.engine.remedy import cancel_job, queue_retry, retry_consequence, re
 from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission
 from imaging.filtersets import EventFilterSet, JobFilterSet
+from imaging.messages import read_in, stop_reading
 from imaging.models import Channel, StepName
+from imaging.preferences import api_reader_language
 from portal.addresses import client_address
 
 
@@ -61,6 +63,17 @@ class InEnglish:
         translation.activate("en")
         request.LANGUAGE_CODE = "en"
         super().initial(request, *args, **kwargs)
+        # Except the portal's own messages about jobs (events, errors, waiting reasons): those
+        # read in the Accept-Language, else the user's saved language, with their `code`
+        # beside them for tools.
+        self._reading = read_in(api_reader_language(request))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        reading = getattr(self, "_reading", None)
+        if reading is not None:
+            stop_reading(reading)
+            self._reading = None
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class ProjectViewSet(InEnglish, viewsets.ReadOnlyModelViewSet):

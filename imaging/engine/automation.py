@@ -46,6 +46,7 @@ from imaging.k5.types import (
     VOLUME_AVAILABLE,
     VOLUME_IN_USE,
 )
+from imaging.messages import Said, said
 from imaging.models import (
     ACTIVE_STATES,
     TERMINAL_STATES,
@@ -196,7 +197,7 @@ def _record_closed(job: ImageJob, steps: list[JobStep], before: dict[int, str]) 
         if step.state != before.get(step.pk) and step.state in (StepState.DONE, StepState.SKIPPED):
             job.record(
                 EventKind.NOTE,
-                f"{StepName(step.name).label}: {step.state}. {step.detail}".strip(),
+                said("step.closed", step=step.name, step_state=step.state, detail=step.detail),
                 detail={"step": step.name, "state": step.state, "request_id": step.request_id},
             )
 
@@ -314,7 +315,7 @@ def _finish_if_done(job: ImageJob, steps: list[JobStep], now: datetime) -> None:
     if job.state == JobState.FINISHING and all(step.closed for step in steps):
         job.transition(
             JobState.SUCCEEDED,
-            message="The image is usable, the server is restored and started again.",
+            message=said("automation.succeeded"),
             detail={"steps": [step.name for step in steps]},
         )
     if job.state in TERMINAL_STATES:
@@ -330,7 +331,7 @@ def _snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
         try:
             snap = blockstorage.snapshot_get(client, job.snapshot_id)
         except K5NotFound:
-            _fail_step(job, step, f"The snapshot {job.snapshot_id} no longer exists in K5.", now)
+            _fail_step(job, step, said("step.snapshot_gone", snapshot_id=job.snapshot_id), now)
             return
     else:
         # Look before acting: a snapshot this job made before its worker died has its name.
@@ -346,7 +347,7 @@ def _snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
                 description=f"Taken by the image portal before Sysprep (job {job.pk}).",
                 force=True,
             )
-            _acted(job, step, f"Asked K5 for snapshot {snap.id} of the volume.", snap.request_id)
+            _acted(job, step, said("step.asked_snapshot", snapshot_id=snap.id), snap.request_id)
         ImageJob.objects.filter(pk=job.pk).update(snapshot_id=snap.id)
         job.snapshot_id = snap.id
     if snap.status == SNAPSHOT_AVAILABLE:
@@ -355,21 +356,16 @@ def _snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
             shut_down = _step(steps, StepName.AWAIT_SHUTDOWN)
             _set(shut_down, StepState.RUNNING, "Waiting for Sysprep's shutdown.", started=now)
             if job.retry_of_id and step.sent_at is None:
-                message = (
-                    f"Using snapshot {snap.id}, taken before Sysprep for job {job.retry_of_id}; "
-                    "the upload starts once the server is SHUTOFF."
+                message = said(
+                    "automation.snapshot_reused", snapshot_id=snap.id, job=job.retry_of_id
                 )
             else:
-                message = (
-                    f"Snapshot {snap.id} taken. Run Sysprep on the server now (generalize, "
-                    "out-of-box experience, shut down); the upload starts once the server is "
-                    "SHUTOFF."
-                )
+                message = said("automation.snapshot_taken", snapshot_id=snap.id)
             job.transition(
                 JobState.AWAITING_SHUTDOWN, message=message, detail={"snapshot_id": snap.id}
             )
     elif snap.status == SNAPSHOT_ERROR:
-        _fail_step(job, step, f"K5 could not take the snapshot: {snap.id} is in error.", now)
+        _fail_step(job, step, said("step.snapshot_error", snapshot_id=snap.id), now)
     else:
         _set(step, StepState.RUNNING, f"K5 is taking snapshot {snap.id} ({snap.status}).")
 
@@ -381,8 +377,8 @@ def _await_shutdown(job: ImageJob, step: JobStep, steps, client, now) -> None:
         _set(step, StepState.FAILED, f"The server {job.server_id} no longer exists.", finished=now)
         job.transition(
             JobState.FAILED,
-            message="The server was deleted while waiting for its shutdown.",
-            error_message="The server was deleted while waiting for its shutdown.",
+            message=said("automation.server_deleted"),
+            error_message=said("automation.server_deleted"),
         )
         return
     if server.status == SHUTOFF and not server.task_state:
@@ -390,8 +386,7 @@ def _await_shutdown(job: ImageJob, step: JobStep, steps, client, now) -> None:
             _set(step, StepState.DONE, f"{server.name or server.id} is SHUTOFF.", finished=now)
             job.transition(
                 JobState.QUEUED,
-                message=f"The server {server.name or server.id} is shut down after Sysprep; "
-                "the upload is queued.",
+                message=said("automation.shut_down", server=server.name or server.id),
                 detail={"server_status": server.status},
             )
             dispatch.enqueue(dispatch.START_UPLOADS, job.project_id)
@@ -408,9 +403,10 @@ def _await_shutdown(job: ImageJob, step: JobStep, steps, client, now) -> None:
             )
             job.transition(
                 JobState.CANCELLED,
-                message=f"Cancelled: the server was not shut down within "
-                f"{int(settings.ENGINE_SHUTDOWN_WAIT_SECONDS)} s of the snapshot; the snapshot "
-                "is deleted.",
+                message=said(
+                    "automation.shutdown_timed_out",
+                    wait_seconds=int(settings.ENGINE_SHUTDOWN_WAIT_SECONDS),
+                ),
                 detail={"server_status": server.status, "waited_seconds": int(waited)},
             )
         return
@@ -432,7 +428,7 @@ def _stop_server(job: ImageJob, step: JobStep, steps, client, now) -> None:
                 )
                 start = _step(steps, StepName.START_SERVER)
                 _set(start, StepState.SKIPPED, "The portal did not stop it.", finished=now)
-            _to_upload(job, "The server is SHUTOFF; sending the upload with force.")
+            _to_upload(job, said("automation.server_shutoff_sending"))
         return
     _power(
         job, step, server, now, verb="stop", only=ACTIVE, send=compute.server_stop, client=client
@@ -448,15 +444,15 @@ def _power(job: ImageJob, step: JobStep, server, now, *, verb: str, only: str, s
         _set(step, StepState.RUNNING, f"K5 is on it ({server.task_state or 'sent'}).")
         return
     if server.status != only:
-        why = f"The server is {server.status}: the portal can {verb} only a {only} one."
-        _fail_step(job, step, why, now)
+        refused = "step.server_not_active" if verb == "stop" else "step.server_not_shutoff"
+        _fail_step(job, step, said(refused, status=server.status), now)
         return
     _claim(step, now)
     request_id = send(client, job.server_id)
-    _acted(job, step, f"Asked K5 to {verb} the server {server.name or server.id}.", request_id)
+    _acted(job, step, said(f"step.asked_{verb}", server=server.name or server.id), request_id)
 
 
-def _to_upload(job: ImageJob, message: str) -> None:
+def _to_upload(job: ImageJob, message: Said) -> None:
     """The slot taken when the job left the queue is still counted: send the upload."""
     job.transition(JobState.SUBMITTING, message=message, submit_started_at=None, waiting_reason="")
     dispatch.enqueue(dispatch.SEND_UPLOAD, job.pk)
@@ -501,8 +497,7 @@ def _restore_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
             _fail_step(
                 job,
                 step,
-                "K5 accepted the restore but the volume shows no sign of it; check the volume "
-                "in K5, then retry the step or mark it done.",
+                said("step.restore_invisible"),
                 now,
             )
             return
@@ -514,8 +509,7 @@ def _restore_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
         _fail_step(
             job,
             step,
-            f"The server is {server.status}: restoring its volume needs it SHUTOFF. Shut it "
-            "down, then retry the step.",
+            said("step.restore_needs_shutoff", status=server.status),
             now,
         )
         return
@@ -531,9 +525,7 @@ def _restore_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
         },
     )
     request_id = blockstorage.snapshot_restore(client, job.snapshot_id)
-    _acted(
-        job, step, f"Asked K5 to restore the volume from snapshot {job.snapshot_id}.", request_id
-    )
+    _acted(job, step, said("step.asked_restore", snapshot_id=job.snapshot_id), request_id)
 
 
 def _updated_since(volume, step: JobStep) -> bool:
@@ -563,7 +555,7 @@ def _delete_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
     except K5NotFound:
         _set(step, StepState.DONE, f"Snapshot {job.snapshot_id} is deleted.", finished=now)
         return
-    _acted(job, step, f"Asked K5 to delete snapshot {job.snapshot_id}.", request_id)
+    _acted(job, step, said("step.asked_delete_snapshot", snapshot_id=job.snapshot_id), request_id)
 
 
 HANDLERS: dict[str, Callable[..., None]] = {
@@ -626,9 +618,10 @@ def _claim(step: JobStep, now: datetime, *, seen_before: dict | None = None) -> 
         setattr(step, name, value)
 
 
-def _acted(job: ImageJob, step: JobStep, message: str, request_id: str | None) -> None:
-    JobStep.objects.filter(pk=step.pk).update(request_id=request_id or "", detail=message)
-    step.request_id, step.detail = request_id or "", message
+def _acted(job: ImageJob, step: JobStep, message: Said, request_id: str | None) -> None:
+    english = message.english()
+    JobStep.objects.filter(pk=step.pk).update(request_id=request_id or "", detail=english)
+    step.request_id, step.detail = request_id or "", english
     job.record(
         EventKind.K5_CALL,
         message,
@@ -651,34 +644,33 @@ def _power_timed_out(job: ImageJob, step: JobStep, now: datetime, verb: str) -> 
     waited = (now - step.sent_at).total_seconds()
     if waited <= settings.ENGINE_POWER_WAIT_SECONDS:
         return False
-    _fail_step(job, step, f"The server did not {verb} within {int(waited)} s of the request.", now)
+    _fail_step(job, step, said(f"step.did_not_{verb}", waited_seconds=int(waited)), now)
     return True
 
 
-def _fail_step(job: ImageJob, step: JobStep, why: str, now: datetime) -> None:
+def _fail_step(job: ImageJob, step: JobStep, why: Said, now: datetime) -> None:
     """The step waits for a person: retry it, or do it by hand and mark it done."""
     with transaction.atomic():
-        _set(step, StepState.FAILED, why, finished=now)
-        waiting = (
-            f"{StepName(step.name).label} did not succeed: {why} Retry the step, or do it in "
-            "K5 yourself and mark it done."
-        )
+        _set(step, StepState.FAILED, why.english(), finished=now)
+        waiting = said("step.refused", step=step.name, why=why)
         job.record(EventKind.NOTE, waiting, detail={"step": step.name})
         if job.state == JobState.PREPARING and step.name == StepName.STOP_SERVER:
             # Do not hold an upload slot while a person decides.
             UploadAttempt.objects.filter(job=job, outcome=UploadAttempt.Outcome.SENDING).update(
                 outcome=UploadAttempt.Outcome.NOT_SENT
             )
-            job.transition(JobState.QUEUED, message=waiting, waiting_reason=waiting[:500])
+            job.transition(JobState.QUEUED, message=waiting, waiting_reason=waiting)
         elif job.state not in TERMINAL_STATES:
-            ImageJob.objects.filter(pk=job.pk).update(waiting_reason=waiting[:500])
-            job.waiting_reason = waiting[:500]
+            fields = ImageJob.said_fields(waiting_reason=waiting)
+            ImageJob.objects.filter(pk=job.pk).update(**fields)
+            for name, value in fields.items():
+                setattr(job, name, value)
 
 
 def _refused(job: ImageJob, step: JobStep, exc: K5Error, now: datetime) -> None:
-    _fail_step(job, step, f"K5 refused it: {exc.message}", now)
+    _fail_step(job, step, said("step.k5_refused", k5_says=exc.message), now)
     if exc.request_id:
-        _acted(job, step, f"K5 refused {step.name}: {exc.message}", exc.request_id)
+        _acted(job, step, said("step.k5_refused_call", step=step.name), exc.request_id)
         JobStep.objects.filter(pk=step.pk).update(detail=f"K5 refused it: {exc.message}")
 
 
@@ -692,7 +684,7 @@ def _transient(job: ImageJob, step: JobStep, exc: K5Error, now: datetime) -> Non
     step.attempts, step.next_try_at = tries, next_try
     job.record(
         EventKind.NOTE,
-        f"{StepName(step.name).label}: K5 answered {exc}; trying again in {int(wait)} s.",
+        said("step.transient", step=step.name, k5_says=str(exc), wait_seconds=int(wait)),
         detail={"step": step.name, "status": exc.status, "request_id": exc.request_id},
     )
 
@@ -717,7 +709,7 @@ def retry_step(job: ImageJob, step_name: str, user) -> JobStep:
         _reopen(job)
         job.record(
             EventKind.ACTION,
-            f"{StepName(step.name).label}: retried by {user.get_username()}.",
+            said("step.retried_by", step=step.name, user=user.get_username()),
             actor=user,
             detail={"step": step.name},
         )
@@ -745,7 +737,7 @@ def mark_step_done(job: ImageJob, step_name: str, user) -> JobStep:
         _reopen(job)
         job.record(
             EventKind.ACTION,
-            f"{StepName(step.name).label}: marked done by hand by {user.get_username()}.",
+            said("step.marked_done_by", step=step.name, user=user.get_username()),
             actor=user,
             detail={"step": step.name},
         )
@@ -786,8 +778,7 @@ def restore_now(job: ImageJob, user) -> ImageJob:
         )
         job.record(
             EventKind.ACTION,
-            f"{user.get_username()} asked to restore the server now: the snapshot is restored, "
-            "the server started and the snapshot deleted; no image is kept from this job.",
+            said("step.restore_asked", user=user.get_username()),
             actor=user,
         )
     job.restore_requested_at, job.steps_open = now, True

@@ -35,6 +35,7 @@ from imaging.engine.validation import (
 )
 from imaging.k5 import K5Error, K5NotFound, blockstorage
 from imaging.k5 import deadline as k5_deadline
+from imaging.messages import said
 from imaging.models import (
     ACTIVE_STATES,
     Automation,
@@ -363,14 +364,17 @@ def _all_or_nothing_message(refused: list[dict]):
 
 def _record_origin(job: ImageJob, batch: Batch, schedule: Schedule | None) -> None:
     if schedule is None:
-        job.record(EventKind.NOTE, f"Part of batch {batch.pk}.", detail={"batch": batch.pk})
+        job.record(
+            EventKind.NOTE, said("job.part_of_batch", batch=batch.pk), detail={"batch": batch.pk}
+        )
         return
     JobEvent.record(
         project_id=job.project_id,
         job_id=job.pk,
         kind=EventKind.ACTION,
-        message=f"Queued by schedule {schedule.name!r} for its run due at "
-        f"{batch.due_at:%Y-%m-%d %H:%M} UTC (batch {batch.pk}).",
+        message=said(
+            "job.queued_by_schedule", schedule=schedule.name, due_at=batch.due_at, batch=batch.pk
+        ),
         actor_name=schedule.actor_name,
         detail={"batch": batch.pk, "schedule": schedule.pk},
     )

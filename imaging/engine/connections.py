@@ -11,6 +11,7 @@ import time
 import uuid
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from imaging.engine.errors import CredentialsInvalid
@@ -25,6 +26,7 @@ from imaging.k5 import (
 )
 from imaging.k5 import deadline as k5_deadline
 from imaging.k5.client import SERVICES
+from imaging.messages import Said, said
 from imaging.models import EngineLease, EventKind, ImageJob, JobEvent, K5Project
 
 _clients: dict[int, tuple[str, K5Client]] = {}
@@ -236,7 +238,7 @@ def same_credential(project: K5Project) -> list[K5Project]:
 
 
 def _clear_credentials_invalid(project: K5Project) -> None:
-    message = f"K5 accepted the credential of {project.username} again; waiting jobs go on."
+    message = said("credentials.accepted_again", username=project.username)
     with transaction.atomic():
         for same in same_credential(project):
             if same.credentials_valid:
@@ -245,21 +247,34 @@ def _clear_credentials_invalid(project: K5Project) -> None:
                 credentials_invalid_at=None, credentials_error=""
             )
             JobEvent.record(project_id=same.pk, job_id=None, kind=EventKind.NOTE, message=message)
-            ImageJob.objects.active().filter(
-                project=same, waiting_reason=same.credentials_error
-            ).update(waiting_reason="")
+            ImageJob.objects.active().filter(project=same).filter(
+                Q(waiting_reason=same.credentials_error)
+                | Q(waiting_code__in=("credentials.rejected", "waiting.credentials_invalid"))
+            ).update(**ImageJob.said_fields(waiting_reason=""))
     project.credentials_invalid_at = None
     project.credentials_error = ""
+
+
+def credentials_waiting(project: K5Project) -> Said | str:
+    """Why a job of a project whose credential is rejected waits: what the rejection said
+    (its event keeps the meaning), else the project's English."""
+    rejected = (
+        JobEvent.objects.filter(project=project, code="credentials.rejected")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if rejected is None:
+        return project.credentials_error
+    params = rejected.params
+    return said("credentials.rejected", username=params["username"], k5_says=params["k5_says"])
 
 
 def mark_credentials_invalid(project: K5Project, error: K5CredentialError) -> None:
     """Stop using the credential until an admin changes it — in every project that holds the
     same password for the same K5 user — and tell every waiting job why."""
-    message = (
-        f"K5 rejected the credential of {project.username}: {error.message}. No further "
-        "attempt is made until an admin updates it (K5 locks the user after 5 wrong "
-        "passwords in 15 minutes)."
-    )
+    said_ = said("credentials.rejected", username=project.username, k5_says=error.message)
+    # The project keeps the English (its page shows it); jobs and events keep the meaning.
+    message = said_.english()
     now = timezone.now()
     with transaction.atomic():
         for same in same_credential(project):
@@ -271,11 +286,18 @@ def mark_credentials_invalid(project: K5Project, error: K5CredentialError) -> No
                     project_id=same.pk,
                     job_id=None,
                     kind=EventKind.NOTE,
-                    message=message
+                    message=said_
                     if same.pk == project.pk
-                    else f"{message} (Signing in for project {project.name}.)",
+                    else said(
+                        "credentials.rejected_shared",
+                        username=project.username,
+                        project=project.name,
+                        k5_says=error.message,
+                    ),
                     detail={"request_id": error.request_id, "project": project.name},
                 )
-            ImageJob.objects.active().filter(project=same).update(waiting_reason=message)
+            ImageJob.objects.active().filter(project=same).update(
+                **ImageJob.said_fields(waiting_reason=said_)
+            )
     project.credentials_invalid_at = project.credentials_invalid_at or now
     project.credentials_error = message

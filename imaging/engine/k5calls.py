@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 
 from imaging.k5 import CallRecord
+from imaging.messages import said
 from imaging.models import EventKind, ImageJob
 
 _calls: contextvars.ContextVar[list[CallRecord] | None] = contextvars.ContextVar(
@@ -40,4 +41,8 @@ def recording_calls(job: ImageJob) -> Iterator[list[dict]]:
             detail["duration"] = round(call.duration, 3)
             summary.append(detail)
             outcome = f"HTTP {call.status}" if call.status else (call.error or "no answer")
-            job.record(EventKind.K5_CALL, f"{call.method} {call.path} → {outcome}", detail=detail)
+            job.record(
+                EventKind.K5_CALL,
+                said("k5.call", method=call.method, path=call.path, outcome=outcome),
+                detail=detail,
+            )

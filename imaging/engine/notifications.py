@@ -18,16 +18,23 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
+from django.utils import formats, timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from imaging.models import EventKind, ImageJob, JobState
+from imaging.messages import K5_SAYS, render, said
+from imaging.models import EventKind, ImageJob, JobState, Preference
 
 logger = logging.getLogger(__name__)
 
-SUBJECTS: dict[str, str] = {
-    JobState.SUCCEEDED: "Image {name} is ready in every availability zone",
-    JobState.FAILED: "Image {name} could not be created",
-    JobState.SYNC_FAILED: "Image {name} is not usable: availability-zone sync failed",
-    JobState.CANCELLED: "Image job {name} was cancelled",
+SUBJECTS: dict[str, Promise] = {
+    JobState.SUCCEEDED: gettext_lazy("Image %(name)s is ready in every availability zone"),
+    JobState.FAILED: gettext_lazy("Image %(name)s could not be created"),
+    JobState.SYNC_FAILED: gettext_lazy(
+        "Image %(name)s is not usable: availability-zone sync failed"
+    ),
+    JobState.CANCELLED: gettext_lazy("Image job %(name)s was cancelled"),
 }
 
 
@@ -53,7 +60,13 @@ def job_payload(job: ImageJob) -> dict:
         "image_id": job.image_id or None,
         "volume_id": job.volume_id,
         "requested_by": job.requested_by_name,
-        "error": job.error_message or None,
+        # The explanation in the project's language, its code and parameters for tools.
+        "language": job.project.language,
+        "error": render(job.error_code, job.error_params, job.project.language)
+        if job.error_code
+        else job.error_message or None,
+        "error_code": job.error_code or None,
+        "error_params": job.error_params if job.error_code else None,
         "finished_at": job.finished_at,
         "url": settings.PORTAL_BASE_URL.rstrip("/") + job_path(job),
         "zones": [
@@ -92,35 +105,51 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def _email(job: ImageJob, recipient: str) -> str:
-    subject = SUBJECTS[job.state].format(name=job.image_name)
-    lines = [
-        f"Project: {job.project.name}",
-        f"Volume: {job.volume.get('name') or job.volume_id}",
-        f"Image: {job.image_name} ({job.image_id or 'not created'})",
-        f"State: {job.get_state_display()}",
-    ]
-    if job.error_message:
-        lines.append(f"Why: {job.error_message}")
-    if job.state == JobState.SYNC_FAILED:
-        lines.append("Remedy: delete the image and create it again (the Retry action does both).")
-    if job.state == JobState.SUCCEEDED and job.is_windows:
-        lines.append("After imaging Windows: restore the server's snapshot, then restart it.")
-    lines.append(settings.PORTAL_BASE_URL.rstrip("/") + job_path(job))
+    # In the recipient's saved language and time zone.
+    language = Preference.language_of(job.requested_by)
+    with translation.override(language), timezone.override(Preference.zone_of(job.requested_by)):
+        subject, body = _email_text(job)
     try:
-        send_mail(subject, "\n".join(lines), None, [recipient])
+        send_mail(subject, body, None, [recipient])
     except Exception as exc:
         job.record(
             EventKind.NOTIFICATION,
-            f"E-mail to {recipient} failed: {exc}",
+            said("notify.email_failed", recipient=recipient, error=str(exc)),
             detail={"channel": "email", "delivered": False},
         )
         return "email failed"
     job.record(
         EventKind.NOTIFICATION,
-        f"E-mailed {recipient}.",
+        said("notify.email_sent", recipient=recipient),
         detail={"channel": "email", "delivered": True},
     )
     return "email sent"
+
+
+def _email_text(job: ImageJob) -> tuple[str, str]:
+    subject = str(SUBJECTS[job.state] % {"name": job.image_name})
+    lines = [
+        _("Project: %(project)s") % {"project": job.project.name},
+        _("Volume: %(volume)s") % {"volume": job.volume.get("name") or job.volume_id},
+        _("Image: %(name)s (%(id)s)")
+        % {"name": job.image_name, "id": job.image_id or _("not created")},
+        _("State: %(state)s") % {"state": job.get_state_display()},
+    ]
+    if job.finished_at:
+        when = formats.date_format(timezone.localtime(job.finished_at), "Y-m-d H:i T")
+        lines.append(_("Finished: %(when)s") % {"when": when})
+    if job.error_message:
+        lines.append(_("Why: %(why)s") % {"why": job.error_text})
+    if job.error_detail:
+        lines.append(str(K5_SAYS % {"text": job.error_detail}))
+    if job.state == JobState.SYNC_FAILED:
+        lines.append(
+            _("Remedy: delete the image and create it again (the Retry action does both).")
+        )
+    if job.state == JobState.SUCCEEDED and job.is_windows:
+        lines.append(_("After imaging Windows: restore the server's snapshot, then restart it."))
+    lines.append(settings.PORTAL_BASE_URL.rstrip("/") + job_path(job))
+    return subject, "\n".join(str(line) for line in lines)
 
 
 def _webhook(job: ImageJob) -> str:
@@ -144,8 +173,11 @@ def _webhook(job: ImageJob) -> str:
         delivered, what = False, f"{type(exc).__name__}"
     job.record(
         EventKind.NOTIFICATION,
-        f"Webhook {webhook_origin(project.webhook_url)} "
-        f"{'delivered' if delivered else 'failed'} ({what}).",
+        said(
+            "notify.webhook_delivered" if delivered else "notify.webhook_failed",
+            origin=webhook_origin(project.webhook_url),
+            answer=what,
+        ),
         detail={"channel": "webhook", "delivered": delivered, "answer": what},
     )
     return "webhook delivered" if delivered else "webhook failed"

@@ -20,6 +20,7 @@ from django.db.models import Case, Q, QuerySet, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from imaging.messages import said
 from imaging.models import Automation, ImageJob, JobState, K5Project, StepState, UploadAttempt
 
 
@@ -101,7 +102,7 @@ def start_due_uploads(project: K5Project, now: datetime | None = None) -> list[I
                 # server is down for the copy only, not for a wait in the queue.
                 job.transition(
                     JobState.PREPARING,
-                    message="Upload slot taken; stopping the server first.",
+                    message=said("slot.taken_stopping_server"),
                     detail=detail,
                     submit_attempts=job.submit_attempts + 1,
                     waiting_reason="",
@@ -111,7 +112,7 @@ def start_due_uploads(project: K5Project, now: datetime | None = None) -> list[I
                 continue
             job.transition(
                 JobState.SUBMITTING,
-                message="Upload slot taken; sending to K5.",
+                message=said("slot.taken"),
                 detail=detail,
                 submit_started_at=None,
                 submit_attempts=job.submit_attempts + 1,

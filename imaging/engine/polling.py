@@ -26,12 +26,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from imaging.engine.connections import client_for, mark_credentials_invalid
-from imaging.engine.durations import duration_words
 from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import recording_calls
 from imaging.engine.upload import CLOCK_SKEW, reconcile_submitting
 from imaging.k5 import K5CredentialError, K5Error, K5NotFound, blockstorage, image
 from imaging.k5.types import Image, Volume
+from imaging.messages import Said, said
 from imaging.models import (
     Automation,
     EventKind,
@@ -166,7 +166,7 @@ def apply_listing(
     # K5 answered: any "credentials invalid" or "unreachable" note on running jobs is history.
     ImageJob.objects.filter(
         project=project, state__in=(JobState.UPLOADING, JobState.VERIFYING)
-    ).exclude(waiting_reason="").update(waiting_reason="")
+    ).exclude(waiting_reason="").update(**ImageJob.said_fields(waiting_reason=""))
     watching = []
     for job in jobs:
         if job.image_id in listing.unknown or job.volume_id in listing.volumes_unknown:
@@ -255,7 +255,7 @@ def _follow_upload(
         # (or already ended) the copy itself.
         return fail(
             job,
-            "The volume was deleted while the image was being created.",
+            said("upload.volume_deleted"),
             evidence={"volume": None, "image_status": found and found.status},
             clean_up=False,
         )
@@ -266,25 +266,25 @@ def _follow_upload(
             # then puts the volume back: the usual shape of a failed copy.
             return fail(
                 job,
-                "K5 could not create the image (the copy failed and K5 removed the image).",
+                said("upload.copy_failed_removed"),
                 evidence={"volume_status": volume.status, "image": None},
             )
         return fail(
             job,
-            "The image was deleted in K5 before it was ready.",
+            said("upload.image_deleted"),
             evidence={"volume_status": volume.status, "image": None},
         )
     if found.status in DEAD_IMAGE_STATES:
         return fail(
             job,
-            f"K5 could not create the image: it ended {found.status}.",
+            said("upload.image_ended", status=found.status),
             evidence={"volume_status": volume.status, "image_status": found.status},
             image_found=found,
         )
     if volume.status == "error":
         return fail(
             job,
-            "The volume went into an error state during the upload.",
+            said("upload.volume_error"),
             evidence={"volume_status": volume.status, "image_status": found.status},
             image_found=found,
         )
@@ -299,8 +299,11 @@ def _follow_upload(
         settle = timedelta(seconds=job.project.sync_settle_seconds(size_gb))
         job.transition(
             JobState.VERIFYING,
-            message="The image is active; checking that every availability zone received it "
-            f"(watched for {duration_words(settle.total_seconds())}, for {size_gb} GB).",
+            message=said(
+                "image.active_checking_zones",
+                settle_seconds=int(settle.total_seconds()),
+                size_gb=size_gb,
+            ),
             detail={
                 "image_status": found.status,
                 "volume_status": volume.status,
@@ -319,10 +322,12 @@ def _follow_upload(
     if elapsed > limit:
         return fail(
             job,
-            f"The upload looks stuck: it has run {duration_words(elapsed)}, more than "
-            f"{settings.ENGINE_STUCK_FACTOR:g} times the {duration_words(job.expected_seconds)}"
-            " expected for this size. K5 was not touched; check the volume and image "
-            "in K5 before retrying.",
+            said(
+                "upload.stuck",
+                elapsed_seconds=int(elapsed),
+                factor=f"{settings.ENGINE_STUCK_FACTOR:g}",
+                expected_seconds=job.expected_seconds,
+            ),
             evidence={
                 "volume_status": volume.status,
                 "image_status": found.status,
@@ -348,8 +353,7 @@ def _copy_ended_unfinished(
         return None
     return fail(
         job,
-        "The copy stopped before the image was complete (an expired K5 sign-in is the usual "
-        "cause).",
+        said("upload.copy_stopped"),
         evidence={
             "volume_status": volume.status,
             "image_status": found.status,
@@ -371,7 +375,7 @@ def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None
         status = found.status if found else "gone"
         return fail(
             job,
-            f"The image became {status} while its zones were being checked.",
+            said("image.became_unusable", status=status),
             evidence={"image_status": status},
             clean_up=False,
         )
@@ -393,14 +397,13 @@ def _watch_sync(job: ImageJob, found: Image | None, now: datetime) -> str | None
             # remedy for a zone's failure is another upload from that disk.
             job.transition(
                 JobState.FINISHING,
-                message="The image is active and registered to every availability zone; "
-                "restoring the server's snapshot and starting it.",
+                message=said("image.synced_restoring"),
                 detail=detail,
             )
             return "finishing"
         job.transition(
             JobState.SUCCEEDED,
-            message="The image is active and registered to every availability zone.",
+            message=said("image.synced"),
             detail=detail,
         )
         return "succeeded"
@@ -420,25 +423,21 @@ def _sync_failed(job: ImageJob, reason: str, now: datetime, *, late: bool = Fals
     zone = _zone_of_reason(job.project, reason)
     replicas = job.zones.filter(role=SyncRole.REPLICA)
     failed = replicas.filter(availability_zone=zone) if zone else replicas
-    where = f"availability zone {zone}" if zone else "another availability zone"
-    when = (
-        " K5 reported it after the job had succeeded: the image is no longer usable."
-        if late
-        else ""
-    )
+    code = ("sync.failed_late" if late else "sync.failed") + ("" if zone else "_unknown_zone")
     with transaction.atomic():
         failed.update(status=SyncStatus.FAILED, reason=reason, checked_at=now)
         job.transition(
             JobState.SYNC_FAILED,
-            message=f"The image could not be registered to {where}.{when} The remedy is "
-            "to delete the image and create it again.",
+            message=said(code, zone=zone, sync_status_reason=reason),
             detail={
                 "sync_status_reason": reason,
                 "zone": zone,
                 "zones": list(failed.values_list("availability_zone", flat=True)),
                 "after_success": late,
             },
-            error_message=f"The image is not usable: registering it to {where} failed.",
+            error_message=said(
+                "error.sync_failed" if zone else "error.sync_failed_unknown_zone", zone=zone
+            ),
             error_detail=reason,
         )
     return "sync_failed"
@@ -457,7 +456,7 @@ def _zone_of_reason(project: K5Project, reason: str) -> str | None:
 
 def fail(
     job: ImageJob,
-    message: str,
+    message: Said,
     *,
     evidence: dict,
     image_found: Image | None = None,
@@ -484,11 +483,13 @@ def delete_leftover_image(job: ImageJob, image_id: str, status: str) -> bool:
     except K5NotFound:
         return True
     except (K5Error, CredentialsInvalid) as exc:
-        job.record(EventKind.NOTE, f"Could not delete the leftover image {image_id}: {exc}")
+        job.record(
+            EventKind.NOTE, said("leftover.not_deleted", image_id=image_id, k5_says=str(exc))
+        )
         return False
     job.record(
         EventKind.NOTE,
-        f"Deleted the leftover {status} image {image_id}.",
+        said("leftover.deleted", status=status, image_id=image_id),
         detail={"image_id": image_id, "status": status},
     )
     return True

@@ -16,7 +16,6 @@ from imaging.access import can_act_on
 from imaging.engine.connections import client_for
 from imaging.engine.errors import (
     Refusal,
-    english,
     interpolate_lazy,
 )
 from imaging.engine.replacement import DELETE, ReplacedImage, replaced_image
@@ -24,6 +23,7 @@ from imaging.engine.submission import submit_job
 from imaging.engine.validation import Submission, k5_not_available
 from imaging.k5 import K5Error
 from imaging.k5 import deadline as k5_deadline
+from imaging.messages import Said, said
 from imaging.models import (
     Automation,
     EventKind,
@@ -72,7 +72,9 @@ def cancel_job(job: ImageJob, user) -> ImageJob:
     try:
         with transaction.atomic():
             job.transition(
-                JobState.CANCELLED, message=f"Cancelled by {user.get_username()}.", actor=user
+                JobState.CANCELLED,
+                message=said("job.cancelled_by", user=user.get_username()),
+                actor=user,
             )
             # A stop/start job holds its upload slot while its server stops: free it.
             job.upload_attempts.filter(outcome=UploadAttempt.Outcome.SENDING).update(
@@ -196,16 +198,9 @@ def retry_consequence(job: ImageJob, plan: ReplacedImage | None):
     )
 
 
-def _planned_message(job: ImageJob, plan: ReplacedImage) -> str:
-    if plan.kept:
-        return (
-            f"Image {plan.id} of job {job.pk} ({plan.described}) is kept; this job creates "
-            "another image."
-        )
-    return (
-        f"Image {plan.id} of job {job.pk} ({plan.described}) is to be deleted just before this "
-        "job's upload is sent, if it is still not usable then."
-    )
+def _planned_message(job: ImageJob, plan: ReplacedImage) -> Said:
+    code = "retry.keeps_image" if plan.kept else "retry.replaces_image"
+    return said(code, image_id=plan.id, job=job.pk, described=plan.described)
 
 
 def _replaced_image_now(job: ImageJob) -> ReplacedImage | None:
@@ -266,6 +261,9 @@ def tick_after_task(job: ImageJob, user, task: str) -> None:
         ImageJob.objects.filter(pk=job.pk).update(after_tasks=done)
         # The audit log stays in English, whoever's language ticked the task.
         job.record(
-            EventKind.ACTION, f"{english(AFTER_TASKS[task])}.", actor=user, detail={"task": task}
+            EventKind.ACTION,
+            said(f"job.after_task.{task}"),
+            actor=user,
+            detail={"task": task},
         )
     job.after_tasks = done

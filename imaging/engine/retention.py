@@ -26,6 +26,7 @@ from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import recording_calls
 from imaging.k5 import K5Error, K5NotFound, image
 from imaging.k5.types import Image
+from imaging.messages import Said, said
 from imaging.models import EngineLease, EventKind, ImageJob, JobEvent, JobState, Schedule
 
 logger = logging.getLogger(__name__)
@@ -122,9 +123,7 @@ def _prune(schedule: Schedule, volume_id: str) -> Pruned:
         _note(
             schedule,
             beyond[0],
-            f"Retention postponed: K5 could not be asked about the "
-            f"images to delete ({exc}); nothing was deleted. Tried again after the "
-            "schedule's next success.",
+            said("retention.postponed", k5_says=str(exc)),
         )
         return result
     newest = [job.image_id for job in kept]
@@ -134,8 +133,9 @@ def _prune(schedule: Schedule, volume_id: str) -> Pruned:
             _mark_deleted(
                 job,
                 schedule,
-                f"Image {job.image_id} ({job.image_name!r}) of job "
-                f"{job.pk} was already gone from K5 (404).",
+                said(
+                    "retention.gone", image_id=job.image_id, image_name=job.image_name, job=job.pk
+                ),
                 newest,
                 gone=True,
             )
@@ -144,8 +144,12 @@ def _prune(schedule: Schedule, volume_id: str) -> Pruned:
             _note(
                 schedule,
                 job,
-                f"Kept image {job.image_id} ({seen.name!r}) of job {job.pk}: "
-                "it is protected in K5.",
+                said(
+                    "retention.kept_protected",
+                    image_id=job.image_id,
+                    image_name=seen.name,
+                    job=job.pk,
+                ),
                 image_id=job.image_id,
                 image_name=seen.name,
             )
@@ -154,8 +158,7 @@ def _prune(schedule: Schedule, volume_id: str) -> Pruned:
             _note(
                 schedule,
                 job,
-                f"Kept image {job.image_id} of job {job.pk}: K5 says "
-                f"another project ({seen.owner}) owns it.",
+                said("retention.kept_foreign", image_id=job.image_id, job=job.pk, owner=seen.owner),
                 image_id=job.image_id,
             )
             result.kept.append(job.image_id)
@@ -167,8 +170,7 @@ def _prune(schedule: Schedule, volume_id: str) -> Pruned:
                 _mark_deleted(
                     job,
                     schedule,
-                    f"Image {job.image_id} ({seen.name!r}) of job "
-                    f"{job.pk} was already gone from K5 (404).",
+                    said("retention.gone", image_id=job.image_id, image_name=seen.name, job=job.pk),
                     newest,
                     gone=True,
                 )
@@ -179,18 +181,27 @@ def _prune(schedule: Schedule, volume_id: str) -> Pruned:
                 _note(
                     schedule,
                     job,
-                    f"Could not delete image {job.image_id} ({seen.name!r}) "
-                    f"of job {job.pk}: {exc}. Tried again after the schedule's next "
-                    "success.",
+                    said(
+                        "retention.not_deleted",
+                        image_id=job.image_id,
+                        image_name=seen.name,
+                        job=job.pk,
+                        k5_says=str(exc),
+                    ),
                     image_id=job.image_id,
                 )
                 return result
             _mark_deleted(
                 job,
                 schedule,
-                f"Deleted image {job.image_id} ({seen.name!r}) of job "
-                f"{job.pk}: schedule {schedule.name!r} keeps the newest "
-                f"{schedule.keep} per volume.",
+                said(
+                    "retention.deleted",
+                    image_id=job.image_id,
+                    image_name=seen.name,
+                    job=job.pk,
+                    schedule=schedule.name,
+                    keep=schedule.keep,
+                ),
                 newest,
                 name=seen.name,
             )
@@ -199,7 +210,7 @@ def _prune(schedule: Schedule, volume_id: str) -> Pruned:
 
 
 def _mark_deleted(
-    job: ImageJob, schedule: Schedule, message: str, newest: list[str], *, gone=False, name=None
+    job: ImageJob, schedule: Schedule, message: Said, newest: list[str], *, gone=False, name=None
 ) -> None:
     with transaction.atomic():
         ImageJob.objects.filter(pk=job.pk, image_deleted_at__isnull=True).update(
@@ -221,7 +232,7 @@ def _mark_deleted(
         )
 
 
-def _note(schedule: Schedule, job: ImageJob, message: str, **detail) -> None:
+def _note(schedule: Schedule, job: ImageJob, message: Said, **detail) -> None:
     JobEvent.record(
         project_id=job.project_id,
         job_id=job.pk,

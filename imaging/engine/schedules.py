@@ -34,6 +34,7 @@ from imaging.engine.batches import (
     queue_batch,
 )
 from imaging.engine.errors import K5NotAvailable, Refusal, interpolate_lazy
+from imaging.messages import Said, said
 from imaging.models import (
     Automation,
     Batch,
@@ -226,8 +227,13 @@ def create_schedule(request: ScheduleRequest, *, user, channel: str) -> Schedule
             )
             _record(
                 schedule,
-                f"Schedule {schedule.name!r} created: {cron} ({schedule.time_zone})"
-                f", keeping {schedule.keep} image(s) per volume.",
+                said(
+                    "schedule.created",
+                    schedule=schedule.name,
+                    cron=cron,
+                    time_zone=schedule.time_zone,
+                    keep=schedule.keep,
+                ),
                 actor=user,
             )
     except IntegrityError:
@@ -246,8 +252,8 @@ def set_enabled(schedule: Schedule, user, enabled: bool) -> Schedule:
     following = next_time(schedule.cron, zone_of(schedule), timezone.now()) if enabled else None
     with transaction.atomic():
         Schedule.objects.filter(pk=schedule.pk).update(enabled=enabled, next_run_at=following)
-        word = "Resumed" if enabled else "Paused"
-        _record(schedule, f"{word} schedule {schedule.name!r}.", actor=user)
+        code = "schedule.resumed" if enabled else "schedule.paused"
+        _record(schedule, said(code, schedule=schedule.name), actor=user)
     schedule.enabled, schedule.next_run_at = enabled, following
     return schedule
 
@@ -258,7 +264,7 @@ def delete_schedule(schedule: Schedule, user) -> None:
     with transaction.atomic():
         _record(
             schedule,
-            f"Deleted schedule {schedule.name!r}; its images are kept and no longer pruned.",
+            said("schedule.deleted", schedule=schedule.name),
             actor=user,
         )
         schedule.delete()
@@ -272,7 +278,7 @@ def _require_manage(schedule: Schedule, user) -> None:
         )
 
 
-def _record(schedule: Schedule, message: str, *, actor=None, detail: dict | None = None) -> None:
+def _record(schedule: Schedule, message: Said, *, actor=None, detail: dict | None = None) -> None:
     JobEvent.record(
         project_id=schedule.project_id,
         job_id=None,
@@ -331,12 +337,14 @@ def _start_run(schedule: Schedule, now: datetime) -> Batch | None:
             channel=schedule.channel,
             prepare_requested_at=now,
         )
-        message = f"Run due at {batch.due_at:%Y-%m-%d %H:%M} UTC started as batch {batch.pk}."
+        message = said("schedule.run_started", due_at=batch.due_at, batch=batch.pk)
         if count > 1:
             more = "+" if count >= MAX_MISSED_COUNTED else ""
-            message += (
-                f" {count}{more} times had passed while the portal was not running; they are "
-                "run once."
+            message = said(
+                "schedule.run_started_missed",
+                due_at=batch.due_at,
+                batch=batch.pk,
+                count=f"{count}{more}",
             )
         _record(schedule, message, detail={"batch": batch.pk, "times_due": count})
         dispatch.enqueue(dispatch.PREPARE_SCHEDULED_RUN, batch.pk)
@@ -413,9 +421,13 @@ def _prepare(batch: Batch) -> str:
     if skipped:
         _record(
             schedule,
-            f"Batch {batch.pk}: {skipped} volume(s) skipped: "
-            + "; ".join(
-                f"{r['volume_name'] or r['volume_id']} ({r['message']})" for r in batch.refused
+            said(
+                "schedule.volumes_skipped",
+                batch=batch.pk,
+                count=skipped,
+                volumes="; ".join(
+                    f"{r['volume_name'] or r['volume_id']} ({r['message']})" for r in batch.refused
+                ),
             ),
             detail={"batch": batch.pk, "skipped": batch.refused},
         )

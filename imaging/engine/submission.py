@@ -19,6 +19,7 @@ from imaging.engine.errors import Refusal
 from imaging.engine.validation import CheckedSubmission, Submission, check_submission
 from imaging.k5 import K5Error, compute
 from imaging.k5 import deadline as k5_deadline
+from imaging.messages import said
 from imaging.models import (
     Automation,
     Batch,
@@ -226,24 +227,32 @@ def _create_job(
     }
     job.record(
         EventKind.ACTION,
-        f"Requested image {job.image_name!r} from volume {volume.name or volume.id}.",
+        said("job.requested", image_name=job.image_name, volume=volume.name or volume.id),
         actor=user,
         detail=detail,
     )
     if job.os_stopped_override and checked.server:
         job.record(
             EventKind.ACTION,
-            f"Confirmed that the OS of {checked.server['name']} is "
-            f"stopped although K5 reports it {checked.server['status']}.",
+            said(
+                "job.os_stopped_confirmed",
+                server=checked.server["name"],
+                status=checked.server["status"],
+            ),
             actor=user,
             detail={"server": checked.server},
         )
     job.record(
-        EventKind.ACTION, f"Confirmed the preparation: {job.preparation_confirmed}.", actor=user
+        EventKind.ACTION,
+        said("job.preparation_confirmed", preparation=job.preparation_confirmed),
+        actor=user,
     )
     if retry_of:
         retry_of.record(
-            EventKind.ACTION, f"Retried as job {job.pk}.", actor=user, detail={"retry": job.pk}
+            EventKind.ACTION,
+            said("job.retried_as", job=job.pk),
+            actor=user,
+            detail={"retry": job.pk},
         )
     return job
 

@@ -18,8 +18,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from imaging import dispatch
-from imaging.engine.connections import client_for, mark_credentials_invalid
-from imaging.engine.durations import copy_token_seconds, duration_words
+from imaging.engine.connections import (
+    client_for,
+    credentials_waiting,
+    mark_credentials_invalid,
+)
+from imaging.engine.durations import copy_token_seconds
 from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import recording_calls
 from imaging.engine.replacement import replaced_image
@@ -34,6 +38,7 @@ from imaging.k5 import (
     image,
 )
 from imaging.k5.types import Image, Volume
+from imaging.messages import Said, said
 from imaging.models import EventKind, ImageJob, InvalidTransition, JobState, UploadAttempt
 
 logger = logging.getLogger(__name__)
@@ -59,13 +64,16 @@ def send_upload(job_id: int) -> str:
         UploadAttempt.objects.filter(pk=attempt.pk).update(sent_at=now)
     try:
         client = client_for(job.project)
-    except CredentialsInvalid as exc:
-        return _back_to_queue(job, attempt, Outcome.NOT_SENT, str(exc), waiting_reason=str(exc))
+    except CredentialsInvalid:
+        return _credentials_invalid(job, attempt)
     except K5Error as exc:
         # Signing in failed (K5's identity unreachable, another worker still signing in): the
         # upload never left.
         return _not_sent_for_now(
-            job, attempt, f"Could not sign in to K5 ({exc.message})", "K5 sign-in failed"
+            job,
+            attempt,
+            said("upload.sign_in_failed", k5_says=exc.message),
+            "waiting.sign_in_failed",
         )
 
     not_replaced = _delete_replaced_image(job, client, attempt)
@@ -73,11 +81,14 @@ def send_upload(job_id: int) -> str:
         return not_replaced
     try:
         token = _token_for_copy(job, client)
-    except CredentialsInvalid as exc:
-        return _back_to_queue(job, attempt, Outcome.NOT_SENT, str(exc), waiting_reason=str(exc))
+    except CredentialsInvalid:
+        return _credentials_invalid(job, attempt)
     except K5Error as exc:
         return _not_sent_for_now(
-            job, attempt, f"Could not sign in to K5 ({exc.message})", "K5 sign-in failed"
+            job,
+            attempt,
+            said("upload.sign_in_failed", k5_says=exc.message),
+            "waiting.sign_in_failed",
         )
     with recording_calls(job) as calls:
         try:
@@ -91,10 +102,10 @@ def send_upload(job_id: int) -> str:
             )
         except K5Error as exc:
             error: K5Error | None = exc
-        except CredentialsInvalid as exc:
+        except CredentialsInvalid:
             # K5 refused the token (401: the upload was not taken) and signing in again
             # showed the credential rejected.
-            return _back_to_queue(job, attempt, Outcome.NOT_SENT, str(exc), waiting_reason=str(exc))
+            return _credentials_invalid(job, attempt)
         else:
             error = None
     if error is not None:
@@ -103,9 +114,12 @@ def send_upload(job_id: int) -> str:
     try:
         job.transition(
             JobState.UPLOADING,
-            message=f"K5 accepted the upload; image {accepted.image_id} is being created "
-            f"(sent with a K5 sign-in valid until {token['token_expires_at'] or 'unknown'}, "
-            f"for a copy expected to take {duration_words(job.expected_seconds)}).",
+            message=said(
+                "upload.accepted",
+                image_id=accepted.image_id,
+                token_expires_at=token["token_expires_at"] or "?",
+                expected_seconds=job.expected_seconds,
+            ),
             detail={
                 "image_id": accepted.image_id,
                 "request_id": accepted.request_id,
@@ -149,15 +163,14 @@ def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None)
                 image.image_delete(client, old.image_id)
     except K5NotFound:
         plan = None
-    except CredentialsInvalid as exc:
-        return _back_to_queue(job, attempt, Outcome.NOT_SENT, str(exc), waiting_reason=str(exc))
+    except CredentialsInvalid:
+        return _credentials_invalid(job, attempt)
     except K5Error as exc:
         return _not_sent_for_now(
             job,
             attempt,
-            f"The image {old.image_id} this job replaces could not be looked up or deleted "
-            f"({exc.message})",
-            "Deleting the image it replaces failed",
+            said("upload.replaced_lookup_failed", image_id=old.image_id, k5_says=exc.message),
+            "waiting.replaced_failed",
         )
     detail = {
         "image_id": old.image_id,
@@ -166,15 +179,13 @@ def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None)
         "calls": calls,
     }
     if plan is None:
-        message = (
-            f"Image {old.image_id} of job {old.pk}, which this job replaces, was already gone."
-        )
+        message = said("upload.replaced_gone", image_id=old.image_id, job=old.pk)
     elif plan.kept:
-        message = f"Kept image {old.image_id} of job {old.pk}: it is {plan.described} in K5."
-    else:
-        message = (
-            f"Deleted image {old.image_id} of job {old.pk} just before sending its replacement."
+        message = said(
+            "upload.replaced_kept", image_id=old.image_id, job=old.pk, described=plan.described
         )
+    else:
+        message = said("upload.replaced_deleted", image_id=old.image_id, job=old.pk)
     if plan is None or not plan.kept:
         ImageJob.objects.filter(pk=old.pk).update(image_deleted_at=timezone.now())
     job.record(EventKind.ACTION, message, detail=detail)
@@ -183,9 +194,11 @@ def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None)
         # It became usable after the retry was asked for: two images of one name would be
         # hard to tell apart, so this one is not created.
         _set_outcome(attempt, Outcome.NOT_SENT)
-        error = (
-            f"Image {old.image_id} of job {old.pk} became usable after this retry was asked "
-            f"for, so it is kept and holds the name {job.image_name!r}; retry with another name."
+        error = said(
+            "upload.replaced_became_usable",
+            image_id=old.image_id,
+            job=old.pk,
+            image_name=job.image_name,
         )
         try:
             job.transition(JobState.FAILED, message=error, error_message=error)
@@ -195,16 +208,27 @@ def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None)
     return None
 
 
-def _not_sent_for_now(job: ImageJob, attempt: UploadAttempt | None, why: str, short: str) -> str:
+def _not_sent_for_now(job: ImageJob, attempt: UploadAttempt | None, why: Said, waiting: str) -> str:
     """K5 could not be asked before the upload left: back to the queue for a little while."""
     backoff = settings.ENGINE_UNAVAILABLE_BACKOFF_SECONDS
     return _back_to_queue(
         job,
         attempt,
         Outcome.NOT_SENT,
-        f"{why}; the upload was not sent and will be tried again.",
+        why,
         not_before=timezone.now() + timedelta(seconds=backoff),
-        waiting_reason=f"{short}; trying again in {int(backoff)} s.",
+        waiting_reason=said(waiting, backoff_seconds=int(backoff)),
+    )
+
+
+def _credentials_invalid(job: ImageJob, attempt: UploadAttempt | None) -> str:
+    """The project's K5 credential is rejected: the job waits for an admin."""
+    return _back_to_queue(
+        job,
+        attempt,
+        Outcome.NOT_SENT,
+        said("upload.credential_rejected"),
+        waiting_reason=credentials_waiting(job.project),
     )
 
 
@@ -215,26 +239,18 @@ def _upload_refused(job: ImageJob, attempt: UploadAttempt | None, exc: K5Error) 
             job,
             attempt,
             Outcome.RATE_LIMITED,
-            f"K5 answered that the project's upload limit is reached; waiting {wait} s as it "
-            "asked.",
+            said("upload.rate_limited", wait_seconds=wait),
             not_before=timezone.now() + timedelta(seconds=wait),
-            waiting_reason=f"K5's upload limit is reached; next try after {wait} s.",
+            waiting_reason=said("waiting.rate_limited", wait_seconds=wait),
         )
     if isinstance(exc, K5CredentialError):
         mark_credentials_invalid(job.project, exc)
-        return _back_to_queue(
-            job,
-            attempt,
-            Outcome.NOT_SENT,
-            "The K5 credential was rejected; the job waits until an admin updates it.",
-            waiting_reason=job.project.credentials_error,
-        )
+        return _credentials_invalid(job, attempt)
     if isinstance(exc, K5UploadOutcomeUnknown):
         _set_outcome(attempt, Outcome.UNKNOWN)
         job.record(
             EventKind.NOTE,
-            f"K5 did not answer the upload call clearly ({exc.message});"
-            " K5 will be checked before anything is sent again.",
+            said("upload.outcome_unknown", k5_says=exc.message),
             detail={"error": str(exc)},
         )
         return "outcome unknown: left for reconciliation"
@@ -244,13 +260,12 @@ def _upload_refused(job: ImageJob, attempt: UploadAttempt | None, exc: K5Error) 
             job,
             attempt,
             Outcome.NOT_SENT,
-            f"K5 could not be reached ({exc.message}); the "
-            "upload was not sent and will be tried again.",
+            said("upload.k5_unreachable", k5_says=exc.message),
             not_before=timezone.now() + timedelta(seconds=backoff),
-            waiting_reason=f"K5 was unreachable; trying again in {int(backoff)} s.",
+            waiting_reason=said("waiting.k5_unreachable", backoff_seconds=int(backoff)),
         )
     _set_outcome(attempt, Outcome.REJECTED)
-    _fail(job, f"K5 refused to create the image: {exc.message}", exc)
+    _fail(job, said("upload.refused", k5_says=exc.message), exc)
     return "rejected"
 
 
@@ -263,7 +278,7 @@ def reconcile_submitting(
     if job.submit_started_at is None:
         # Slot taken but the send task never ran (lost with a Redis worker, or still queued).
         if attempt and now - attempt.sent_at > grace:
-            job.record(EventKind.NOTE, "The upload task was lost before it ran; sending again.")
+            job.record(EventKind.NOTE, said("upload.task_lost"))
             dispatch.enqueue(dispatch.SEND_UPLOAD, job.pk)
             return "resent task"
         return None
@@ -285,8 +300,7 @@ def reconcile_submitting(
         _set_outcome(attempt, Outcome.ACCEPTED)
         job.transition(
             JobState.UPLOADING,
-            message=f"The upload call's answer was lost, but K5 shows image {image.id} "
-            f"({image.status}) created from it; following that image.",
+            message=said("upload.accepted_found", image_id=image.id, status=image.status),
             detail={
                 "image_id": image.id,
                 "image_status": image.status,
@@ -303,8 +317,7 @@ def reconcile_submitting(
         job,
         attempt,
         Outcome.NOT_SENT,
-        "K5 shows no image and the volume is not uploading: the interrupted upload "
-        "never happened; it will be sent again.",
+        said("upload.never_happened"),
         detail={"volume_status": volume.status if volume else None},
     )
     return "requeued"
@@ -341,7 +354,7 @@ def _set_outcome(attempt: UploadAttempt | None, outcome: str) -> None:
     UploadAttempt.objects.filter(pk=attempt.pk).update(**fields)
 
 
-def _fail(job: ImageJob, message: str, exc: K5Error) -> None:
+def _fail(job: ImageJob, message: Said, exc: K5Error) -> None:
     try:
         job.transition(
             JobState.FAILED,

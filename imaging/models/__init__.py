@@ -27,6 +27,7 @@ from imaging.models.jobs import (
 )
 from imaging.models.lease import EngineLease
 from imaging.models.outbox import PendingTask
+from imaging.models.preferences import Preference
 from imaging.models.projects import (
     BlockStorageVersion,
     K5Project,
@@ -70,6 +71,7 @@ __all__ = [
     "MembershipSource",
     "OsFamily",
     "PendingTask",
+    "Preference",
     "ProjectPoll",
     "Role",
     "Schedule",

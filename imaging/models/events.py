@@ -10,6 +10,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from imaging.messages import Said, text_of
+
 
 class EventKind(models.TextChoices):
     TRANSITION = "transition", _("State change")
@@ -53,6 +55,11 @@ class JobEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20, blank=True)
+    # What happened, as meaning (imaging/messages.py): rendered in the reader's language.
+    # Empty for rows written before codes existed: their `message` is shown as is.
+    code = models.CharField(max_length=64, blank=True, db_index=True)
+    params = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # The English rendering at record time: for the logs and for what reads the table.
     message = models.TextField()
     detail = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
@@ -73,6 +80,11 @@ class JobEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise AppendOnly("audit events are never deleted")
 
+    @property
+    def text(self) -> str:
+        """The event's sentence in the active language."""
+        return text_of(self.code, self.params, self.message)
+
     @classmethod
     def record(
         cls,
@@ -80,18 +92,28 @@ class JobEvent(models.Model):
         project_id: int,
         job_id: int | None,
         kind: str,
-        message: str,
+        message: str | Said = "",
         actor=None,
+        code: str = "",
+        params: dict | None = None,
         from_state: str = "",
         to_state: str = "",
         detail: dict | None = None,
         actor_name: str | None = None,
     ) -> JobEvent:
-        """`actor_name` names an actor that is no user (a schedule: "schedule:<name>")."""
+        """`actor_name` names an actor that is no user (a schedule: "schedule:<name>").
+        The message is a `Said` (imaging.messages.said) or `code`/`params`; a plain string is
+        stored as literal text (shown as is in every language)."""
+        if isinstance(message, Said):
+            code, params = message.code, message.params
+        if code:
+            message = Said(code, params or {}).english()
         event = cls.objects.create(
             project_id=project_id,
             job_id=job_id,
             kind=kind,
+            code=code,
+            params=params or {},
             message=message,
             actor=actor if actor is not None and actor.is_authenticated else None,
             actor_name=actor_name or (actor.get_username() if actor is not None else WORKER),
@@ -109,6 +131,7 @@ class JobEvent(models.Model):
                 "job_id": job_id,
                 "project_id": project_id,
                 "actor": event.actor_name,
+                "code": code,
             },
         )
         return event

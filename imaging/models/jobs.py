@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from imaging.k5 import types as k5types
+from imaging.messages import Said, text_of
 from imaging.models.events import EventKind, JobEvent
 from imaging.signals import job_finished
 
@@ -150,13 +151,19 @@ class ImageJob(models.Model):
         max_length=20, choices=JobState.choices, default=JobState.QUEUED, db_index=True
     )
     # Why a non-terminal job is not moving ("waiting for a slot", "credentials invalid", ...).
-    waiting_reason = models.CharField(max_length=500, blank=True)
+    waiting_reason = models.CharField(max_length=500, blank=True)  # in English
+    waiting_code = models.CharField(max_length=64, blank=True)  # imaging/messages.py
+    waiting_params = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     not_before = models.DateTimeField(null=True, blank=True)
     image_id = models.CharField(max_length=64, blank=True, db_index=True)
     # When the portal deleted that image in K5 (a leftover, or replaced by this job's retry).
     image_deleted_at = models.DateTimeField(null=True, blank=True)
     k5_request_ids = models.JSONField(default=list, blank=True)
+    # Why the job failed: as meaning (rendered for the reader), and in English. Rows failed
+    # before codes existed have only the English. `error_detail` is K5's own text, verbatim.
     error_message = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_params = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     error_detail = models.TextField(blank=True)
     retry_of = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="retries"
@@ -233,6 +240,32 @@ class ImageJob(models.Model):
         return f"job {self.pk}: {self.image_name} from {self.volume_id} ({self.state})"
 
     @property
+    def error_text(self) -> str:
+        """Why the job failed, in the active language."""
+        return text_of(self.error_code, self.error_params, self.error_message)
+
+    @property
+    def waiting_text(self) -> str:
+        """Why the job is not moving, in the active language."""
+        return text_of(self.waiting_code, self.waiting_params, self.waiting_reason)
+
+    @staticmethod
+    def said_fields(**fields) -> dict:
+        """`waiting_reason=` / `error_message=` given as a `Said` become the three fields
+        each is stored in (code, params, English); as a string, a literal with no code.
+        Use it for every write of those fields, updates of querysets included."""
+        for name, code_field, params_field, limit in _SAID_FIELDS:
+            if name not in fields:
+                continue
+            value = fields[name]
+            if isinstance(value, Said):
+                fields[name] = value.english()[:limit]
+                fields[code_field], fields[params_field] = value.code, value.params
+            else:
+                fields[code_field], fields[params_field] = "", {}
+        return fields
+
+    @property
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
@@ -262,10 +295,19 @@ class ImageJob(models.Model):
         return 0.0
 
     def transition(
-        self, to_state: str, *, message: str, actor=None, detail: dict | None = None, **fields
+        self,
+        to_state: str,
+        *,
+        message: str | Said = "",
+        actor=None,
+        detail: dict | None = None,
+        code: str = "",
+        params: dict | None = None,
+        **fields,
     ) -> None:
         """Move to `to_state`, saving `fields` with it, and record the event — or raise
-        InvalidTransition when the move is not allowed from the job's current state."""
+        InvalidTransition when the move is not allowed from the job's current state. The
+        event's message, `waiting_reason` and `error_message` are best given as `Said`."""
         from_state = self.state
         if to_state not in ALLOWED_TRANSITIONS.get(from_state, ()):
             raise InvalidTransition(
@@ -279,6 +321,7 @@ class ImageJob(models.Model):
                 # The engine settles the automation steps of a job that ended (starts the
                 # server it stopped, deletes a snapshot no longer needed).
                 fields.setdefault("steps_open", True)
+        fields = self.said_fields(**fields)
         with transaction.atomic():
             moved = ImageJob.objects.filter(pk=self.pk, state=from_state).update(
                 state=to_state, updated_at=now, **fields
@@ -290,6 +333,8 @@ class ImageJob(models.Model):
                 job_id=self.pk,
                 kind=EventKind.TRANSITION,
                 message=message,
+                code=code,
+                params=params,
                 actor=actor,
                 from_state=from_state,
                 to_state=to_state,
@@ -302,15 +347,32 @@ class ImageJob(models.Model):
         if to_state in TERMINAL_STATES:
             job_finished.send(sender=ImageJob, job=self)
 
-    def record(self, kind: str, message: str, *, actor=None, detail: dict | None = None):
+    def record(
+        self,
+        kind: str,
+        message: str | Said = "",
+        *,
+        actor=None,
+        detail: dict | None = None,
+        code: str = "",
+        params: dict | None = None,
+    ):
         return JobEvent.record(
             project_id=self.project_id,
             job_id=self.pk,
             kind=kind,
             message=message,
+            code=code,
+            params=params,
             actor=actor,
             detail=detail,
         )
+
+
+_SAID_FIELDS = (
+    ("waiting_reason", "waiting_code", "waiting_params", 500),
+    ("error_message", "error_code", "error_params", 100_000),
+)
 
 
 class SyncRole(models.TextChoices):

@@ -82,6 +82,10 @@ class K5Project(models.Model):
     # the password; read and set through `webhook_url`.
     webhook_url_encrypted = models.TextField(blank=True, editable=False)
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    # The language of the message in the project's webhooks (beside its code and parameters).
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

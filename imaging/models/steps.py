@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from imaging.messages import label_params
+
 
 class StepName(models.TextChoices):
     SNAPSHOT = "snapshot", _("Take a snapshot of the volume")
@@ -25,6 +27,8 @@ class StepState(models.TextChoices):
     FAILED = "failed", _("Failed")  # K5 refused it: a person retries it or does it by hand
     SKIPPED = "skipped", _("Skipped")
 
+
+label_params(step=StepName, step_state=StepState)
 
 OPEN_STEP_STATES = (StepState.PENDING, StepState.RUNNING)
 CLOSED_STEP_STATES = (StepState.DONE, StepState.SKIPPED)

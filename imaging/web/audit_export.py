@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from datetime import tzinfo
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from imaging import csv_export
 from imaging.access import event_detail_shown
+from imaging.messages import render
 
 EXPORT_FIELDS = [
     "id",
@@ -24,6 +26,7 @@ EXPORT_FIELDS = [
     "actor",
     "from_state",
     "to_state",
+    "code",
     "message",
     "detail",
 ]
@@ -34,8 +37,14 @@ WRITE_CHUNK = 200  # rows per piece handed to the web server
 def export_response(events, kind: str, showing_addresses: set[int]) -> StreamingHttpResponse:
     """`events` (a queryset of JobEvent, its project selected) as a CSV (`kind` "csv") or JSON
     download, in the queryset's order; client addresses only for the projects in
-    `showing_addresses` (imaging.access.projects_showing_addresses)."""
-    rows = (row_of(event, showing_addresses) for event in events.iterator(chunk_size=READ_CHUNK))
+    `showing_addresses` (imaging.access.projects_showing_addresses). Messages and times are
+    in the requester's language and time zone, fixed now: the rows are written after the
+    view has returned."""
+    language, zone = translation.get_language(), timezone.get_current_timezone()
+    rows = (
+        row_of(event, showing_addresses, language=language, zone=zone)
+        for event in events.iterator(chunk_size=READ_CHUNK)
+    )
     if kind == "json":
         response = StreamingHttpResponse(_json_pieces(rows), content_type="application/json")
     else:
@@ -45,18 +54,21 @@ def export_response(events, kind: str, showing_addresses: set[int]) -> Streaming
     return response
 
 
-def row_of(event, showing_addresses: set[int]) -> dict:
+def row_of(
+    event, showing_addresses: set[int], *, language: str | None = None, zone: tzinfo | None = None
+) -> dict:
     """One event as a row of the export (a dict of EXPORT_FIELDS)."""
     return {
         "id": event.pk,
-        "created_at": event.created_at.isoformat(),
+        "created_at": timezone.localtime(event.created_at, zone).isoformat(),
         "project": event.project.name,
         "job": event.job_id,
         "kind": event.kind,
         "actor": event.actor_name,
         "from_state": event.from_state,
         "to_state": event.to_state,
-        "message": event.message,
+        "code": event.code,
+        "message": render(event.code, event.params, language) if event.code else event.message,
         "detail": event_detail_shown(event, showing_addresses),
     }
 

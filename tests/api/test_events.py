@@ -23,6 +23,8 @@ EVENT_FIELDS = [
     "actor",
     "from_state",
     "to_state",
+    "code",
+    "params",
     "message",
     "detail",
 ]

@@ -95,7 +95,7 @@ def test_the_events_link_leads_to_the_jobs_history(api, project, bob):
     events = api(bob).get(created["events"]).json()
     assert events["count"] == 2
     assert [e["message"] for e in events["results"]] == [
-        "Requested image 'web-golden' from volume centos-web-01.",
+        "Requested image “web-golden” from volume centos-web-01.",
         "Confirmed the preparation: linux-network-settings-removed.",
     ]
     assert {e["job"] for e in events["results"]} == {created["id"]}
@@ -165,6 +165,8 @@ def test_a_failed_job_says_why_and_a_failed_zone_names_itself(api, project, bob)
     )
     shown = api(bob).get(f"/api/v1/jobs/{job.pk}/").json()
     assert shown["error"] == {
+        "code": "",  # failed before codes existed: its English, as written
+        "params": {},
         "message": "The image did not reach jp-east-1b.",
         "detail": "ERROR:A timeout occurred during synchronize image",
     }

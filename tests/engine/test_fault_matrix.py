@@ -116,14 +116,15 @@ ROWS = [
         "400 with a message: the volume went into error before the upload",
         volume_status("error"),
         JobState.FAILED,
-        "K5 refused to create the image: Invalid volume: Volume status must be available/in-use.",
+        "K5 refused to create the image. K5 says: Invalid volume: Volume status must be "
+        "available/in-use.",
         {UPLOADS: 1},
     ),
     Row(
         "413 with Retry-After: K5's hourly upload window is full",
         fill_k5_rate_window,
         JobState.QUEUED,
-        "K5's upload limit is reached; next try after 3600 s.",
+        "K5's upload limit is reached; next try after 60 min.",
         {UPLOADS: 4 + 1, TOKENS: 1},  # someone else's sign-in and four uploads, then ours
     ),
     Row(

@@ -86,7 +86,7 @@ def test_it_deletes_the_images_beyond_the_newest_keep_and_records_each(k5sim, sc
         event = JobEvent.objects.get(job=job, kind=EventKind.ACTION, actor_name="schedule:weekly")
         assert event.detail["image_id"] == job.image_id
         assert event.detail["image_name"] == job.image_name
-        assert f"Deleted image {job.image_id} ('{job.image_name}')" in event.message
+        assert f"Deleted image {job.image_id} (“{job.image_name}”)" in event.message
     deletes = [e for e in k5sim.requests_log() if e["method"] == "DELETE"]
     gets = [e for e in k5sim.requests_log() if e["method"] == "GET" and "/v2/images/" in e["path"]]
     assert len(deletes) == 2 and len(gets) == 2, "each looked up by id before it is deleted"

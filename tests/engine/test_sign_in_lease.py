@@ -195,7 +195,7 @@ def test_projects_sharing_a_k5_user_send_its_changed_password_once_in_all(k5sim,
     assert not any(K5Project.objects.get(pk=each.pk).credentials_valid for each in shared)
     waiting.refresh_from_db()
     assert "K5 rejected the credential of demo-user" in waiting.waiting_reason
-    assert f"Signing in for project {project.name}" in shared[3].events.get(kind="note").message
+    assert f"signing in for project {project.name}" in shared[3].events.get(kind="note").message
 
     connections.client_for(K5Project.objects.get(pk=updated.pk))  # its own password: signed in
     assert token_answers(k5sim) == [401, 201]

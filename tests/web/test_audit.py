@@ -19,6 +19,7 @@ EXPORT_FIELDS = [
     "actor",
     "from_state",
     "to_state",
+    "code",
     "message",
     "detail",
 ]

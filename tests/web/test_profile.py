@@ -1,5 +1,7 @@
 """The profile page: bob's API tokens — a new key shown once, and disabling one."""
 
+from zoneinfo import ZoneInfo
+
 from imaging.models import ApiToken
 from tests.web.page import Page, page
 
@@ -51,7 +53,7 @@ def test_a_token_needs_a_name_and_a_sensible_expiry(signed_in, project, bob):
     client = signed_in(bob)
     nameless = create_token(client, name="")
     assert not nameless.main.has("code", id_="new-key")
-    assert "This field is required." in nameless.main.one("form", cls="form")
+    assert "This field is required." in nameless.main.one("form", id_="token-form")
     too_short = create_token(client, name="x", expires_days="0")
     assert "Ensure this value is greater than or equal to 1." in too_short.main
     assert not ApiToken.objects.exists()
@@ -90,3 +92,39 @@ def test_every_control_has_a_label(signed_in, project, bob):
     view = page(signed_in(bob), "/profile/")
     assert view.label_for("name") == "What is it for?"
     assert view.label_for("expires_days") == "Expires after (days)"
+
+
+def test_bob_saves_japanese_and_tokyo_and_the_portal_reads_so_everywhere(signed_in, project, bob):
+    from imaging.models import Preference
+
+    client = signed_in(bob)
+    form = page(client, "/profile/")
+    assert 'name="pref-language"' in form.html and 'name="pref-time_zone"' in form.html
+    assert '<option value="UTC" selected>' in form.html, "the portal's zone until bob picks one"
+
+    response = client.post(
+        "/profile/", {"preferences": "1", "pref-language": "ja", "pref-time_zone": "Asia/Tokyo"}
+    )
+    assert response.status_code == 302
+    saved = Preference.objects.get(user=bob)
+    assert (saved.language, saved.time_zone) == ("ja", "Asia/Tokyo")
+
+    ApiToken.issue(bob, "nightly")
+    token = ApiToken.objects.get(user=bob, name="nightly")
+    again = page(client, "/profile/")
+    assert '<html lang="ja">' in again.html and "API トークン" in again.html
+    tokyo = token.created_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert tokyo.strftime("%Y-%m-%d %H:%M") in again.html, "times in bob's zone"
+
+    # A new browser, no language cookie: bob's saved language still.
+    fresh = signed_in(bob)
+    assert '<html lang="ja">' in page(fresh, "/").html
+
+
+def test_the_headers_language_switch_also_saves_the_language(signed_in, project, bob):
+    from imaging.models import Preference
+
+    client = signed_in(bob)
+    response = client.post("/i18n/setlang/", {"language": "ja", "next": "/"})
+    assert response.status_code == 302
+    assert Preference.objects.get(user=bob).language == "ja"
