@@ -484,3 +484,30 @@ def test_bob_images_two_volumes_at_once_and_watches_the_batch_page(
     assert tab.locator("#batch-counts tbody").inner_text().split() == ["Succeeded", "2"]
     assert tab.locator("#batch-expected-end").count() == 0, "nothing left to wait for"
     screenshot(tab, "11-batch-succeeded")
+
+
+def test_a_japanese_reader_follows_a_sync_failure_in_japanese(
+    tab, portal, sim, project, bob, engine
+):
+    """Everything the engine wrote about the job reads in Japanese, K5's own words as K5
+    wrote them; the screenshots use the machine's Japanese font (fonts-noto-cjk, which
+    bin/test installs where it can)."""
+    from tests.support.jobs import submit
+
+    sim.add_fault(kind="sync_failure", zone="jp-east-1b")
+    sign_in(tab, portal, "bob")
+    tab.select_option("#language", "ja")
+    tab.locator("form.language button[type=submit]").click()
+    tab.wait_for_load_state()
+    assert tab.locator("html").get_attribute("lang") == "ja"
+
+    job = submit(project, bob, CENTOS_WEB, "web-golden")
+    tab.goto(f"{portal}/jobs/{job.pk}/")
+    wait_for_state(tab, "同期失敗")
+
+    timeline = tab.locator("#job-live ol.timeline").inner_text()
+    assert "ボリューム centos-web-01 からイメージ「web-golden」の作成を依頼しました。" in timeline
+    problem = tab.locator("#job-live section.bad").inner_text()
+    assert "アベイラビリティゾーン jp-east-1b" in problem
+    assert "Sync failed" not in tab.locator("#content").inner_text()
+    screenshot(tab, "31-job-sync-failed-ja")
