@@ -239,6 +239,41 @@ MESSAGES: dict[str, Promise] = {
         "%(user)s asked to restore the server now: the snapshot is restored, the server "
         "started and the snapshot deleted; no image is kept from this job."
     ),
+    # --- what an automation step shows of itself (JobStep.detail) ------------------------
+    "text.literal": _("%(text)s"),
+    "detail.handed_over": _("Handed over to job %(job)s, which uses the same snapshot."),
+    "detail.sending_upload": _("Sending the upload to K5."),
+    "detail.image_created": _("K5 created image %(image_id)s."),
+    "detail.not_sent": _("Not sent: the job is %(job_state)s."),
+    "detail.ended_first": _("Not needed: the job ended first."),
+    "detail.stopped_before_end": _("Stopped before the job ended."),
+    "detail.not_stopped_by_portal": _("Not needed: the portal did not stop the server."),
+    "detail.job_ended": _("The job is %(job_state)s."),
+    "detail.not_shut_down_for_sysprep": _("Not needed: the server was not shut down for Sysprep."),
+    "detail.snapshot_available": _("Snapshot %(snapshot_id)s is available."),
+    "detail.waiting_for_sysprep": _("Waiting for Sysprep's shutdown."),
+    "detail.snapshot_in_progress": _("K5 is taking snapshot %(snapshot_id)s (%(status)s)."),
+    "detail.server_gone": _("The server %(server)s no longer exists."),
+    "detail.server_shutoff": _("%(server)s is SHUTOFF."),
+    "detail.server_waiting_sysprep": _("The server is %(status)s; waiting for Sysprep's shutdown."),
+    "detail.server_stayed": _("The server stayed %(status)s for %(waited_seconds)s."),
+    "detail.already_shutoff": _(
+        "The server was already SHUTOFF; the portal will not start it afterwards."
+    ),
+    "detail.k5_working": _("K5 is working on it (%(task)s)."),
+    "detail.waiting_copy_end": _("Waiting for the copy to end (the volume is %(status)s)."),
+    "detail.server_active_again": _("%(server)s is ACTIVE again."),
+    "detail.server_already_active": _("%(server)s was already ACTIVE."),
+    "detail.restoring": _("K5 is restoring the volume (%(status)s)."),
+    "detail.volume_back": _("The volume is back (%(status)s)."),
+    "detail.waiting_volume_rest": _("Waiting for the volume to be at rest (%(status)s)."),
+    "detail.snapshot_kept": _("Snapshot %(snapshot_id)s is kept, as asked."),
+    "detail.no_snapshot": _("No snapshot was taken."),
+    "detail.snapshot_status": _("Snapshot %(snapshot_id)s is %(status)s."),
+    "detail.snapshot_deleted": _("Snapshot %(snapshot_id)s is deleted."),
+    "detail.transient": _("K5 did not answer clearly; trying again."),
+    "detail.retried_by": _("Retried by %(user)s."),
+    "detail.done_by_hand": _("Done by hand, as %(user)s said."),
     # --- schedules and retention -------------------------------------------------------
     "schedule.created": _(
         "Schedule “%(schedule)s” created: %(cron)s (%(time_zone)s), keeping %(keep)s image(s) "

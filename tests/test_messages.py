@@ -14,7 +14,7 @@ from imaging.messages import MESSAGES, render, said
 from imaging.models import ImageJob, JobEvent
 
 # Templates that read the same in every language (an HTTP call: method, path, status).
-LANGUAGE_NEUTRAL = {"k5.call"}
+LANGUAGE_NEUTRAL = {"k5.call", "text.literal"}  # an HTTP call line; a text kept as written
 
 
 def placeholders(text: str) -> set[str]:

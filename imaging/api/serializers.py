@@ -199,16 +199,17 @@ def steps_by_job(jobs: Iterable[ImageJob]) -> dict[int, list[dict]]:
     rows = (
         JobStep.objects.filter(job__in=automated)
         .order_by("job", "position")
-        .values_list("job_id", *StepSerializer.Meta.fields)
+        .values_list("job_id", *StepSerializer.Meta.fields, "detail_code", "detail_params")
     )
-    for job_id, name, state, started_at, finished_at, detail in rows:
+    for job_id, name, state, started_at, finished_at, detail, code, params in rows:
         steps[job_id].append(
             {
                 "name": name,
                 "state": state,
                 "started_at": _when(started_at, here),
                 "finished_at": _when(finished_at, here),
-                "detail": detail,
+                # In the reader's language (Accept-Language), as the events' messages.
+                "detail": for_reader(code, params, detail),
             }
         )
     return steps

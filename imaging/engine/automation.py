@@ -116,7 +116,7 @@ def plan_steps(job: ImageJob, *, inherited_from: ImageJob | None = None) -> None
             state__in=(StepState.PENDING, StepState.FAILED),
         ).update(
             state=StepState.SKIPPED,
-            detail=f"Handed over to job {job.pk}, which uses the same snapshot.",
+            **JobStep.detail_fields(said("detail.handed_over", job=job.pk)),
             finished_at=timezone.now(),
             updated_at=timezone.now(),
         )
@@ -197,7 +197,7 @@ def _record_closed(job: ImageJob, steps: list[JobStep], before: dict[int, str]) 
         if step.state != before.get(step.pk) and step.state in (StepState.DONE, StepState.SKIPPED):
             job.record(
                 EventKind.NOTE,
-                said("step.closed", step=step.name, step_state=step.state, detail=step.detail),
+                said("step.closed", step=step.name, step_state=step.state, detail=step.said()),
                 detail={"step": step.name, "state": step.state, "request_id": step.request_id},
             )
 
@@ -264,41 +264,56 @@ def _settle(job: ImageJob, steps: list[JobStep], now: datetime) -> None:
     upload = by_name.get(StepName.UPLOAD)
     if upload is not None and not upload.closed and upload.state != StepState.FAILED:
         if job.state in (JobState.SUBMITTING, JobState.UPLOADING) and upload.state != "running":
-            _set(upload, StepState.RUNNING, "Sending the upload to K5.", started=now)
+            _set(upload, StepState.RUNNING, said("detail.sending_upload"), started=now)
         elif job.state in (
             JobState.VERIFYING,
             JobState.FINISHING,
             JobState.SUCCEEDED,
             JobState.SYNC_FAILED,
         ):
-            _set(upload, StepState.DONE, f"K5 created image {job.image_id}.", finished=now)
+            _set(
+                upload,
+                StepState.DONE,
+                said("detail.image_created", image_id=job.image_id),
+                finished=now,
+            )
         elif job.state == JobState.FAILED and (job.image_id or job.submitted_at):
-            _set(upload, StepState.FAILED, job.error_message or "The upload failed.", finished=now)
+            _set(upload, StepState.FAILED, job.error_said(), finished=now)
         elif job.state in TERMINAL_STATES:
-            _set(upload, StepState.SKIPPED, f"Not sent: the job {job.state}.", finished=now)
+            _set(
+                upload,
+                StepState.SKIPPED,
+                said("detail.not_sent", job_state=job.state),
+                finished=now,
+            )
     if job.state not in TERMINAL_STATES:
         return
     if job.automation == Automation.STOP_START:
         stop, start = by_name[StepName.STOP_SERVER], by_name[StepName.START_SERVER]
         if not stop.closed and stop.sent_at is None:
-            _set(stop, StepState.SKIPPED, "Not needed: the job ended first.", finished=now)
+            _set(stop, StepState.SKIPPED, said("detail.ended_first"), finished=now)
         elif not stop.closed:
-            _set(stop, StepState.DONE, "Stopped before the job ended.", finished=now)
+            _set(stop, StepState.DONE, said("detail.stopped_before_end"), finished=now)
         if stop.state == StepState.SKIPPED and not start.closed:
-            _set(start, StepState.SKIPPED, "Not needed: the portal did not stop it.", finished=now)
+            _set(start, StepState.SKIPPED, said("detail.not_stopped_by_portal"), finished=now)
         return
     shut_down = by_name[StepName.AWAIT_SHUTDOWN]
     if shut_down.state != StepState.DONE:
         # Ended before Sysprep's shutdown: the disk is as it was; only the snapshot goes.
         for name in (StepName.SNAPSHOT, StepName.AWAIT_SHUTDOWN):
             if not by_name[name].closed and by_name[name].state != StepState.FAILED:
-                _set(by_name[name], StepState.SKIPPED, f"The job {job.state}.", finished=now)
+                _set(
+                    by_name[name],
+                    StepState.SKIPPED,
+                    said("detail.job_ended", job_state=job.state),
+                    finished=now,
+                )
         for name in (StepName.RESTORE_SNAPSHOT, StepName.START_SERVER):
             if not by_name[name].closed:
                 _set(
                     by_name[name],
                     StepState.SKIPPED,
-                    "Not needed: the server was not shut down for Sysprep.",
+                    said("detail.not_shut_down_for_sysprep"),
                     finished=now,
                 )
 
@@ -352,9 +367,14 @@ def _snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
         job.snapshot_id = snap.id
     if snap.status == SNAPSHOT_AVAILABLE:
         with transaction.atomic():
-            _set(step, StepState.DONE, f"Snapshot {snap.id} is available.", finished=now)
+            _set(
+                step,
+                StepState.DONE,
+                said("detail.snapshot_available", snapshot_id=snap.id),
+                finished=now,
+            )
             shut_down = _step(steps, StepName.AWAIT_SHUTDOWN)
-            _set(shut_down, StepState.RUNNING, "Waiting for Sysprep's shutdown.", started=now)
+            _set(shut_down, StepState.RUNNING, said("detail.waiting_for_sysprep"), started=now)
             if job.retry_of_id and step.sent_at is None:
                 message = said(
                     "automation.snapshot_reused", snapshot_id=snap.id, job=job.retry_of_id
@@ -367,14 +387,18 @@ def _snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
     elif snap.status == SNAPSHOT_ERROR:
         _fail_step(job, step, said("step.snapshot_error", snapshot_id=snap.id), now)
     else:
-        _set(step, StepState.RUNNING, f"K5 is taking snapshot {snap.id} ({snap.status}).")
+        _set(
+            step,
+            StepState.RUNNING,
+            said("detail.snapshot_in_progress", snapshot_id=snap.id, status=snap.status),
+        )
 
 
 def _await_shutdown(job: ImageJob, step: JobStep, steps, client, now) -> None:
     try:
         server = compute.server_get(client, job.server_id)
     except K5NotFound:
-        _set(step, StepState.FAILED, f"The server {job.server_id} no longer exists.", finished=now)
+        _set(step, StepState.FAILED, said("detail.server_gone", server=job.server_id), finished=now)
         job.transition(
             JobState.FAILED,
             message=said("automation.server_deleted"),
@@ -383,7 +407,12 @@ def _await_shutdown(job: ImageJob, step: JobStep, steps, client, now) -> None:
         return
     if server.status == SHUTOFF and not server.task_state:
         with transaction.atomic():
-            _set(step, StepState.DONE, f"{server.name or server.id} is SHUTOFF.", finished=now)
+            _set(
+                step,
+                StepState.DONE,
+                said("detail.server_shutoff", server=server.name or server.id),
+                finished=now,
+            )
             job.transition(
                 JobState.QUEUED,
                 message=said("automation.shut_down", server=server.name or server.id),
@@ -398,7 +427,7 @@ def _await_shutdown(job: ImageJob, step: JobStep, steps, client, now) -> None:
             _set(
                 step,
                 StepState.FAILED,
-                f"The server stayed {server.status} for {int(waited)} s.",
+                said("detail.server_stayed", status=server.status, waited_seconds=int(waited)),
                 finished=now,
             )
             job.transition(
@@ -410,7 +439,7 @@ def _await_shutdown(job: ImageJob, step: JobStep, steps, client, now) -> None:
                 detail={"server_status": server.status, "waited_seconds": int(waited)},
             )
         return
-    _set(step, StepState.RUNNING, f"The server is {server.status}; waiting for Sysprep's shutdown.")
+    _set(step, StepState.RUNNING, said("detail.server_waiting_sysprep", status=server.status))
 
 
 def _stop_server(job: ImageJob, step: JobStep, steps, client, now) -> None:
@@ -418,16 +447,21 @@ def _stop_server(job: ImageJob, step: JobStep, steps, client, now) -> None:
     if server.status == SHUTOFF and not server.task_state:
         with transaction.atomic():
             if step.sent_at is not None:
-                _set(step, StepState.DONE, f"{server.name or server.id} is SHUTOFF.", finished=now)
+                _set(
+                    step,
+                    StepState.DONE,
+                    said("detail.server_shutoff", server=server.name or server.id),
+                    finished=now,
+                )
             else:
                 _set(
                     step,
                     StepState.SKIPPED,
-                    "The server was already SHUTOFF; the portal will not start it afterwards.",
+                    said("detail.already_shutoff"),
                     finished=now,
                 )
                 start = _step(steps, StepName.START_SERVER)
-                _set(start, StepState.SKIPPED, "The portal did not stop it.", finished=now)
+                _set(start, StepState.SKIPPED, said("detail.not_stopped_by_portal"), finished=now)
             _to_upload(job, said("automation.server_shutoff_sending"))
         return
     _power(
@@ -441,7 +475,7 @@ def _power(job: ImageJob, step: JobStep, server, now, *, verb: str, only: str, s
     if _power_timed_out(job, step, now, verb):
         return
     if server.task_state or _recently_sent(step, now):
-        _set(step, StepState.RUNNING, f"K5 is on it ({server.task_state or 'sent'}).")
+        _set(step, StepState.RUNNING, said("detail.k5_working", task=server.task_state or "—"))
         return
     if server.status != only:
         refused = "step.server_not_active" if verb == "stop" else "step.server_not_shutoff"
@@ -468,13 +502,13 @@ def _start_server(job: ImageJob, step: JobStep, steps, client, now) -> None:
     else:
         volume = blockstorage.volume_get(client, job.volume_id)
         if volume.status not in VOLUME_AT_REST:
-            _set(step, StepState.PENDING, f"Waiting for the copy to end (volume {volume.status}).")
+            _set(step, StepState.PENDING, said("detail.waiting_copy_end", status=volume.status))
             return
     server = compute.server_get(client, job.server_id)
     name = server.name or server.id
     if server.status == ACTIVE and not server.task_state:
-        done = "is ACTIVE again." if step.sent_at else "was already ACTIVE."
-        _set(step, StepState.DONE, f"{name} {done}", finished=now)
+        done = "detail.server_active_again" if step.sent_at else "detail.server_already_active"
+        _set(step, StepState.DONE, said(done, server=name), finished=now)
         return
     _power(
         job, step, server, now, verb="start", only=SHUTOFF, send=compute.server_start, client=client
@@ -485,12 +519,14 @@ def _restore_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
     volume = blockstorage.volume_get(client, job.volume_id)
     if step.sent_at is not None:
         if volume.status not in VOLUME_AT_REST:
-            _set(step, StepState.RUNNING, f"K5 is restoring the volume ({volume.status}).")
+            _set(step, StepState.RUNNING, said("detail.restoring", status=volume.status))
             if not step.seen_before.get("busy"):
                 _seen(step, busy=True)
             return
         if step.seen_before.get("busy") or _updated_since(volume, step):
-            _set(step, StepState.DONE, f"The volume is back ({volume.status}).", finished=now)
+            _set(
+                step, StepState.DONE, said("detail.volume_back", status=volume.status), finished=now
+            )
             return
         waited = (now - step.sent_at).total_seconds()
         if step.request_id and waited > settings.ENGINE_RESTORE_WAIT_SECONDS:
@@ -514,7 +550,7 @@ def _restore_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
         )
         return
     if volume.status not in VOLUME_AT_REST:
-        _set(step, StepState.RUNNING, f"Waiting for the volume to be at rest ({volume.status}).")
+        _set(step, StepState.RUNNING, said("detail.waiting_volume_rest", status=volume.status))
         return
     _claim(
         step,
@@ -536,24 +572,43 @@ def _updated_since(volume, step: JobStep) -> bool:
 
 def _delete_snapshot(job: ImageJob, step: JobStep, steps, client, now) -> None:
     if job.keep_snapshot:
-        _set(step, StepState.SKIPPED, f"Snapshot {job.snapshot_id} kept, as asked.", finished=now)
+        _set(
+            step,
+            StepState.SKIPPED,
+            said("detail.snapshot_kept", snapshot_id=job.snapshot_id),
+            finished=now,
+        )
         return
     if not job.snapshot_id:
-        _set(step, StepState.SKIPPED, "No snapshot was taken.", finished=now)
+        _set(step, StepState.SKIPPED, said("detail.no_snapshot"), finished=now)
         return
     try:
         snap = blockstorage.snapshot_get(client, job.snapshot_id)
     except K5NotFound:
-        _set(step, StepState.DONE, f"Snapshot {job.snapshot_id} is deleted.", finished=now)
+        _set(
+            step,
+            StepState.DONE,
+            said("detail.snapshot_deleted", snapshot_id=job.snapshot_id),
+            finished=now,
+        )
         return
     if snap.status not in (SNAPSHOT_AVAILABLE, SNAPSHOT_ERROR) or _recently_sent(step, now):
-        _set(step, StepState.RUNNING, f"Snapshot {snap.id} is {snap.status}.")
+        _set(
+            step,
+            StepState.RUNNING,
+            said("detail.snapshot_status", snapshot_id=snap.id, status=snap.status),
+        )
         return
     _claim(step, now)
     try:
         request_id = blockstorage.snapshot_delete(client, job.snapshot_id)
     except K5NotFound:
-        _set(step, StepState.DONE, f"Snapshot {job.snapshot_id} is deleted.", finished=now)
+        _set(
+            step,
+            StepState.DONE,
+            said("detail.snapshot_deleted", snapshot_id=job.snapshot_id),
+            finished=now,
+        )
         return
     _acted(job, step, said("step.asked_delete_snapshot", snapshot_id=job.snapshot_id), request_id)
 
@@ -578,19 +633,24 @@ def _step(steps: list[JobStep], name: str) -> JobStep:
 def _set(
     step: JobStep,
     state: str,
-    detail: str,
+    detail: Said,
     *,
     started: datetime | None = None,
     finished: datetime | None = None,
 ) -> None:
-    fields: dict[str, object] = {"state": state, "detail": detail, "updated_at": timezone.now()}
+    fields: dict[str, object] = {"state": state, **JobStep.detail_fields(detail)}
     if state == StepState.RUNNING and step.started_at is None:
         fields["started_at"] = started or timezone.now()
     if finished is not None:
         fields["finished_at"] = finished
         fields["next_try_at"] = None
-    if state == step.state and detail == step.detail and len(fields) == 3:
+    if all(getattr(step, name) == value for name, value in fields.items()):
         return  # nothing new: no write per waiting tick
+    _update(step, **fields)
+
+
+def _update(step: JobStep, **fields) -> None:
+    fields["updated_at"] = timezone.now()
     JobStep.objects.filter(pk=step.pk).update(**fields)
     for name, value in fields.items():
         setattr(step, name, value)
@@ -619,9 +679,7 @@ def _claim(step: JobStep, now: datetime, *, seen_before: dict | None = None) -> 
 
 
 def _acted(job: ImageJob, step: JobStep, message: Said, request_id: str | None) -> None:
-    english = message.english()
-    JobStep.objects.filter(pk=step.pk).update(request_id=request_id or "", detail=english)
-    step.request_id, step.detail = request_id or "", english
+    _update(step, request_id=request_id or "", **JobStep.detail_fields(message))
     job.record(
         EventKind.K5_CALL,
         message,
@@ -651,7 +709,7 @@ def _power_timed_out(job: ImageJob, step: JobStep, now: datetime, verb: str) -> 
 def _fail_step(job: ImageJob, step: JobStep, why: Said, now: datetime) -> None:
     """The step waits for a person: retry it, or do it by hand and mark it done."""
     with transaction.atomic():
-        _set(step, StepState.FAILED, why.english(), finished=now)
+        _set(step, StepState.FAILED, why, finished=now)
         waiting = said("step.refused", step=step.name, why=why)
         job.record(EventKind.NOTE, waiting, detail={"step": step.name})
         if job.state == JobState.PREPARING and step.name == StepName.STOP_SERVER:
@@ -671,17 +729,19 @@ def _refused(job: ImageJob, step: JobStep, exc: K5Error, now: datetime) -> None:
     _fail_step(job, step, said("step.k5_refused", k5_says=exc.message), now)
     if exc.request_id:
         _acted(job, step, said("step.k5_refused_call", step=step.name), exc.request_id)
-        JobStep.objects.filter(pk=step.pk).update(detail=f"K5 refused it: {exc.message}")
+        _update(step, **JobStep.detail_fields(said("step.k5_refused", k5_says=exc.message)))
 
 
 def _transient(job: ImageJob, step: JobStep, exc: K5Error, now: datetime) -> None:
     tries = step.attempts + (0 if step.sent_at == now else 1)
     wait = min(settings.ENGINE_STEP_RETRY_SECONDS * 2 ** max(tries - 1, 0), MAX_RETRY_SECONDS)
     next_try = now + timedelta(seconds=wait)
-    JobStep.objects.filter(pk=step.pk).update(
-        attempts=tries, next_try_at=next_try, detail=f"K5 answered: {exc}; trying again."
+    _update(
+        step,
+        attempts=tries,
+        next_try_at=next_try,
+        **JobStep.detail_fields(said("detail.transient", k5_says=str(exc))),
     )
-    step.attempts, step.next_try_at = tries, next_try
     job.record(
         EventKind.NOTE,
         said("step.transient", step=step.name, k5_says=str(exc), wait_seconds=int(wait)),
@@ -703,7 +763,7 @@ def retry_step(job: ImageJob, step_name: str, user) -> JobStep:
             request_id="",
             next_try_at=None,
             finished_at=None,
-            detail=f"Retried by {user.get_username()}.",
+            **JobStep.detail_fields(said("detail.retried_by", user=user.get_username())),
             updated_at=now,
         )
         _reopen(job)
@@ -731,7 +791,7 @@ def mark_step_done(job: ImageJob, step_name: str, user) -> JobStep:
             state=StepState.DONE,
             finished_at=now,
             next_try_at=None,
-            detail=f"Done by hand, as {user.get_username()} said.",
+            **JobStep.detail_fields(said("detail.done_by_hand", user=user.get_username())),
             updated_at=now,
         )
         _reopen(job)

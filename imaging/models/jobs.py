@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from imaging.k5 import types as k5types
-from imaging.messages import Said, text_of
+from imaging.messages import Said, label_params, said, text_of
 from imaging.models.events import EventKind, JobEvent
 from imaging.signals import job_finished
 
@@ -35,6 +35,8 @@ class JobState(models.TextChoices):
     SYNC_FAILED = "sync_failed", _("Sync failed")
     CANCELLED = "cancelled", _("Cancelled")
 
+
+label_params(job_state=JobState)
 
 # Tools and reports depend on these names.
 TERMINAL_STATES = frozenset(
@@ -243,6 +245,13 @@ class ImageJob(models.Model):
     def error_text(self) -> str:
         """Why the job failed, in the active language."""
         return text_of(self.error_code, self.error_params, self.error_message)
+
+    def error_said(self) -> Said:
+        """The job's error as meaning, for a message that quotes it (its text if it has no
+        code: a row written before codes)."""
+        if self.error_code:
+            return Said(self.error_code, self.error_params)
+        return said("text.literal", text=self.error_message or "—")
 
     @property
     def waiting_text(self) -> str:

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from imaging.messages import label_params
+from imaging.messages import Said, label_params, text_of
 
 
 class StepName(models.TextChoices):
@@ -41,8 +41,11 @@ class JobStep(models.Model):
     state = models.CharField(max_length=8, choices=StepState.choices, default=StepState.PENDING)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # What happened last, in English for the audit history (the page words it by state).
+    # What happened last: as meaning (imaging.messages), shown in the reader's language; the
+    # English text beside it for logs (and rows written before codes).
     detail = models.TextField(blank=True)
+    detail_code = models.CharField(max_length=64, blank=True)
+    detail_params = models.JSONField(default=dict, blank=True)
     # When the K5 action of this step (os-stop, fcx-restore, ...) was claimed to be sent:
     # committed before the call, so a worker killed after it looks at K5 before sending again.
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -65,6 +68,24 @@ class JobStep(models.Model):
     @property
     def closed(self) -> bool:
         return self.state in CLOSED_STEP_STATES
+
+    @staticmethod
+    def detail_fields(detail: Said) -> dict:
+        """The columns that store `detail`: its code, parameters and English text."""
+        return {
+            "detail": detail.english(),
+            "detail_code": detail.code,
+            "detail_params": detail.params,
+        }
+
+    def said(self) -> Said | str:
+        """The detail as meaning (for an event that quotes it), or its text for older rows."""
+        return Said(self.detail_code, self.detail_params) if self.detail_code else self.detail
+
+    @property
+    def detail_text(self) -> str:
+        """The detail in the active language (the reader's)."""
+        return text_of(self.detail_code, self.detail_params, self.detail)
 
     def as_dict(self) -> dict:
         return {

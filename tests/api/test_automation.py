@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from imaging.engine.automation import advance_project
 from imaging.models import (
     Automation,
     EventKind,
@@ -17,7 +18,7 @@ from imaging.models import (
     StepState,
 )
 from tests.api.client import error_of, job_body
-from tests.support.demo import CENTOS_BATCH, CENTOS_WEB, UBUNTU_FRONT, WIN_AD, WIN_FILE
+from tests.support.demo import CENTOS_BATCH, CENTOS_WEB, UBUNTU_FRONT, WIN_AD, WIN_APP, WIN_FILE
 from tests.support.jobs import make_job
 
 ROUND_TRIP_STEPS = [
@@ -277,3 +278,21 @@ def test_only_the_requester_or_an_admin_may_have_it_restored(
         api(request.getfixturevalue("alice")).post(f"/api/v1/jobs/{job.pk}/restore/").status_code
         == 200
     )
+
+
+def test_the_steps_read_in_the_readers_language(api, k5sim, project, bob):
+    body = job_body(project, WIN_APP, "win-golden", automation="sysprep_round_trip")
+    job_id = api(bob).post("/api/v1/jobs/", body).json()["id"]
+    advance_project(project)  # asks K5 for the snapshot
+    k5sim.advance(60)
+    advance_project(project)  # the snapshot is available: wait for Sysprep
+    snapshot_id = ImageJob.objects.get(pk=job_id).snapshot_id
+
+    def steps(language):
+        answer = api(bob).get(f"/api/v1/jobs/{job_id}/", headers={"Accept-Language": language})
+        return {step["name"]: step["detail"] for step in answer.json()["steps"]}
+
+    assert steps("ja")["snapshot"] == f"スナップショット {snapshot_id} は利用可能です。"
+    assert steps("ja")["await_shutdown"] == "Sysprep によるシャットダウンを待っています。"
+    assert steps("en")["snapshot"] == f"Snapshot {snapshot_id} is available."
+    assert steps("en")["await_shutdown"] == "Waiting for Sysprep's shutdown."
