@@ -281,6 +281,38 @@ MESSAGES: dict[str, Promise] = {
     "notify.email_failed": _("E-mail to %(recipient)s failed: %(error)s"),
     "notify.webhook_delivered": _("Webhook %(origin)s delivered (%(answer)s)."),
     "notify.webhook_failed": _("Webhook %(origin)s failed (%(answer)s)."),
+    # === Added for issue 19, part 2 (access, credentials, batch refusals) ===================
+    # Kept at the end of the registry so that parallel additions above merge cleanly.
+    # --- access: who joined or left a project, and why (imaging/signin/memberships.py) --
+    "access.joined_k5": _(
+        "%(account)s joined the project as %(role)s through a K5 sign-in (K5 roles: %(because)s)."
+    ),
+    "access.joined_sso": _(
+        "%(account)s joined the project as %(role)s through a single sign-on (groups: %(because)s)."
+    ),
+    "access.left_k5": _(
+        "%(account)s no longer belongs to the project: at a K5 sign-in, nothing gave a portal "
+        "role (K5 roles: %(because)s)."
+    ),
+    "access.left_sso": _(
+        "%(account)s no longer belongs to the project: at a single sign-on, nothing gave a "
+        "portal role (groups: %(because)s)."
+    ),
+    "access.role_changed_k5": _(
+        "%(account)s's role changed from %(before)s to %(after)s at a K5 sign-in (K5 roles: "
+        "%(because)s)."
+    ),
+    "access.role_changed_sso": _(
+        "%(account)s's role changed from %(before)s to %(after)s at a single sign-on (groups: "
+        "%(because)s)."
+    ),
+    # A role or "none", as a parameter of the sentences above (nested: {"code": ...}).
+    "access.role.viewer": _("viewer"),
+    "access.role.member": _("member"),
+    "access.role.admin": _("admin"),
+    "access.none": _("none"),
+    # --- a schedule's run: one skipped volume and why (the why: a refusal, see below) ----
+    "schedule.volume_skipped": _("%(volume)s (%(reason)s)"),
 }
 
 
