@@ -343,6 +343,8 @@ def said(code: str, **params: Any) -> Said:
 def _json(value: Any) -> Any:
     if isinstance(value, Said):
         return value.as_json()
+    if isinstance(value, list | tuple):
+        return [_json(item) for item in value]
     if isinstance(value, Promise):
         return str(value)
     return value
@@ -378,6 +380,10 @@ def render(code: str, params: Mapping[str, Any] | None = None, language: str | N
 def _word(key: str, value: Any) -> str:
     if isinstance(value, Mapping) and "code" in value:
         return render(value["code"], value.get("params"))
+    if isinstance(value, Mapping) and ({"msgid", "texts", "text"} & value.keys()):
+        return render_text(value)
+    if isinstance(value, list):
+        return "; ".join(_word(key, item) for item in value)
     if key in LABELS and value in LABELS[key].values:
         return str(LABELS[key](value).label)
     if key.endswith("_seconds") and isinstance(value, int | float):
@@ -433,3 +439,38 @@ def text_of(code: str, params: Mapping[str, Any] | None, stored: str) -> str:
     """What a row says in the active language: rendered from its code, else its stored text
     (rows written before codes existed)."""
     return render(code, params) if code else stored
+
+
+# --- Texts kept as their gettext msgid: the engine's refusals (imaging/engine/errors.py) ------
+# A refusal's message is a lazy translation written where the rule is (not a code here); what
+# must outlive the request (a batch's refused volumes) keeps it as one of:
+#   {"msgid": …, "params": {…}}  translated and filled in when read (a parameter may itself be
+#                                 one of these three);
+#   {"texts": {language: …}}     a composition no msgid re-renders, in every language then;
+#   {"text": …}                  a literal (K5's words, a name): the same in every language.
+def render_text(meaning: Mapping[str, Any], language: str | None = None) -> str:
+    """A stored text (above) in `language` (default: the active one)."""
+    if language:
+        with translation.override(language):
+            return render_text(meaning)
+    if "msgid" in meaning:
+        template = translation.gettext(meaning["msgid"])
+        params = meaning.get("params") or {}
+        if not params:
+            return template
+        values = {key: _text_word(value) for key, value in params.items()}
+        try:
+            return template % values
+        except (KeyError, TypeError, ValueError):
+            return template  # a template changed since: its words, unfilled
+    if "texts" in meaning:
+        texts = meaning["texts"]
+        return str(texts.get(translation.get_language()) or texts.get("en") or "")
+    return str(meaning.get("text", ""))
+
+
+def _text_word(value: Any) -> Any:
+    """A parameter of a stored text: raw (a `%(limit)d` needs its int), or a text itself."""
+    if isinstance(value, Mapping) and ({"msgid", "texts", "text"} & value.keys()):
+        return render_text(value)
+    return value
