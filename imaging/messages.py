@@ -272,6 +272,13 @@ MESSAGES: dict[str, Promise] = {
     "detail.snapshot_status": _("Snapshot %(snapshot_id)s is %(status)s."),
     "detail.snapshot_deleted": _("Snapshot %(snapshot_id)s is deleted."),
     "detail.transient": _("K5 did not answer clearly; trying again."),
+    "detail.waiting_credentials": _(
+        "Waiting for a working K5 credential (a project admin updates it)."
+    ),
+    "step.waiting_credentials": _(
+        "%(step)s: K5 rejected the project's credential; trying again in %(wait_seconds)s, "
+        "once a project admin has updated it."
+    ),
     "detail.retried_by": _("Retried by %(user)s."),
     "detail.done_by_hand": _("Done by hand, as %(user)s said."),
     # --- schedules and retention -------------------------------------------------------
@@ -316,6 +323,38 @@ MESSAGES: dict[str, Promise] = {
     "notify.email_failed": _("E-mail to %(recipient)s failed: %(error)s"),
     "notify.webhook_delivered": _("Webhook %(origin)s delivered (%(answer)s)."),
     "notify.webhook_failed": _("Webhook %(origin)s failed (%(answer)s)."),
+    # === Added for issue 19, part 2 (access, credentials, batch refusals) ===================
+    # Kept at the end of the registry so that parallel additions above merge cleanly.
+    # --- access: who joined or left a project, and why (imaging/signin/memberships.py) --
+    "access.joined_k5": _(
+        "%(account)s joined the project as %(role)s through a K5 sign-in (K5 roles: %(because)s)."
+    ),
+    "access.joined_sso": _(
+        "%(account)s joined the project as %(role)s through a single sign-on (groups: %(because)s)."
+    ),
+    "access.left_k5": _(
+        "%(account)s no longer belongs to the project: at a K5 sign-in, nothing gave a portal "
+        "role (K5 roles: %(because)s)."
+    ),
+    "access.left_sso": _(
+        "%(account)s no longer belongs to the project: at a single sign-on, nothing gave a "
+        "portal role (groups: %(because)s)."
+    ),
+    "access.role_changed_k5": _(
+        "%(account)s's role changed from %(before)s to %(after)s at a K5 sign-in (K5 roles: "
+        "%(because)s)."
+    ),
+    "access.role_changed_sso": _(
+        "%(account)s's role changed from %(before)s to %(after)s at a single sign-on (groups: "
+        "%(because)s)."
+    ),
+    # A role or "none", as a parameter of the sentences above (nested: {"code": ...}).
+    "access.role.viewer": _("viewer"),
+    "access.role.member": _("member"),
+    "access.role.admin": _("admin"),
+    "access.none": _("none"),
+    # --- a schedule's run: one skipped volume and why (the why: a refusal, see below) ----
+    "schedule.volume_skipped": _("%(volume)s (%(reason)s)"),
 }
 
 
@@ -346,6 +385,8 @@ def said(code: str, **params: Any) -> Said:
 def _json(value: Any) -> Any:
     if isinstance(value, Said):
         return value.as_json()
+    if isinstance(value, list | tuple):
+        return [_json(item) for item in value]
     if isinstance(value, Promise):
         return str(value)
     return value
@@ -381,6 +422,10 @@ def render(code: str, params: Mapping[str, Any] | None = None, language: str | N
 def _word(key: str, value: Any) -> str:
     if isinstance(value, Mapping) and "code" in value:
         return render(value["code"], value.get("params"))
+    if isinstance(value, Mapping) and ({"msgid", "texts", "text"} & value.keys()):
+        return render_text(value)
+    if isinstance(value, list):
+        return "; ".join(_word(key, item) for item in value)
     if key in LABELS and value in LABELS[key].values:
         return str(LABELS[key](value).label)
     if key.endswith("_seconds") and isinstance(value, int | float):
@@ -436,3 +481,38 @@ def text_of(code: str, params: Mapping[str, Any] | None, stored: str) -> str:
     """What a row says in the active language: rendered from its code, else its stored text
     (rows written before codes existed)."""
     return render(code, params) if code else stored
+
+
+# --- Texts kept as their gettext msgid: the engine's refusals (imaging/engine/errors.py) ------
+# A refusal's message is a lazy translation written where the rule is (not a code here); what
+# must outlive the request (a batch's refused volumes) keeps it as one of:
+#   {"msgid": …, "params": {…}}  translated and filled in when read (a parameter may itself be
+#                                 one of these three);
+#   {"texts": {language: …}}     a composition no msgid re-renders, in every language then;
+#   {"text": …}                  a literal (K5's words, a name): the same in every language.
+def render_text(meaning: Mapping[str, Any], language: str | None = None) -> str:
+    """A stored text (above) in `language` (default: the active one)."""
+    if language:
+        with translation.override(language):
+            return render_text(meaning)
+    if "msgid" in meaning:
+        template = translation.gettext(meaning["msgid"])
+        params = meaning.get("params") or {}
+        if not params:
+            return template
+        values = {key: _text_word(value) for key, value in params.items()}
+        try:
+            return template % values
+        except (KeyError, TypeError, ValueError):
+            return template  # a template changed since: its words, unfilled
+    if "texts" in meaning:
+        texts = meaning["texts"]
+        return str(texts.get(translation.get_language()) or texts.get("en") or "")
+    return str(meaning.get("text", ""))
+
+
+def _text_word(value: Any) -> Any:
+    """A parameter of a stored text: raw (a `%(limit)d` needs its int), or a text itself."""
+    if isinstance(value, Mapping) and ({"msgid", "texts", "text"} & value.keys()):
+        return render_text(value)
+    return value

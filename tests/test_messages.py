@@ -3,15 +3,19 @@ the migration that introduced codes gave the events and errors written before it
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone, translation
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
-from imaging.messages import MESSAGES, render, said
-from imaging.models import ImageJob, JobEvent
+from imaging.engine.errors import Refusal, interpolate_lazy
+from imaging.messages import MESSAGES, render, render_text, said
+from imaging.models import ImageJob, JobEvent, JobState
 
 # Templates that read the same in every language (an HTTP call: method, path, status).
 LANGUAGE_NEUTRAL = {"k5.call", "text.literal"}  # an HTTP call line; a text kept as written
@@ -118,3 +122,24 @@ def test_the_migration_gives_codes_to_the_sentences_written_before_it(project, b
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_a_refusal_is_kept_as_meaning_and_reads_again_in_each_language():
+    ended = Refusal(
+        "not_allowed",
+        interpolate_lazy(
+            _("The job has already ended (%(state)s)."),
+            # A word no msgid gives again (a label, lowercased): kept in every language.
+            {"state": lazy(lambda: str(JobState.FAILED.label).lower(), str)()},
+        ),
+    )
+    k5 = Refusal("k5_unavailable", "Quota exceeded for resource 'volumes'")
+    stored = json.loads(json.dumps([ended.meaning, k5.meaning]))
+
+    assert stored[0]["msgid"] == "The job has already ended (%(state)s)."
+    for language in ("en", "ja"):
+        with translation.override(language):
+            assert render_text(stored[0], language) == str(ended.localized_message)
+    assert render_text(stored[0], "en") == "The job has already ended (failed)."
+    assert render_text(stored[0], "ja") != render_text(stored[0], "en")
+    assert render_text(stored[1], "ja") == "Quota exceeded for resource 'volumes'"

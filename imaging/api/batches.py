@@ -30,7 +30,9 @@ from imaging.engine.schedules import (
     recent_runs,
     set_enabled,
 )
+from imaging.messages import reader_language
 from imaging.models import Automation, Batch, BatchState, Channel, Schedule
+from imaging.models.batches import reason_of
 from portal.addresses import client_address
 
 
@@ -52,7 +54,9 @@ class RefusedVolumeSerializer(serializers.Serializer):
     volume_id = serializers.CharField()
     volume_name = serializers.CharField(allow_blank=True)
     code = serializers.CharField(help_text="the rule, as a single submission's error `code`")
-    message = serializers.CharField()
+    message = serializers.CharField(
+        help_text="why, in the reader's language (Accept-Language, else the saved language)"
+    )
 
 
 class BatchCreateSerializer(serializers.Serializer):
@@ -125,12 +129,17 @@ class BatchSerializer(serializers.Serializer):
             "due_at": _iso(batch.due_at),
             "requested_by": batch.requested_by_name,
             "created_at": _iso(batch.created_at),
-            "refused": [
-                {key: row.get(key, "") for key in ("volume_id", "volume_name", "code", "message")}
-                for row in batch.refused
-            ],
+            "refused": [_refused(row) for row in batch.refused],
             "jobs": JobSerializer(summary.jobs, many=True, context=context).data,
         }
+
+
+def _refused(row: dict) -> dict:
+    """A volume that got no job: the refusal's code, and why in the reader's language."""
+    return {
+        **{key: row.get(key, "") for key in ("volume_id", "volume_name", "code")},
+        "message": reason_of(row, reader_language()),
+    }
 
 
 def _iso(value):
@@ -325,10 +334,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
             "missed_runs": batch.missed_runs,
             "state": summary.state,
             "counts": summary.counts,
-            "skipped": [
-                {key: row.get(key, "") for key in ("volume_id", "volume_name", "code", "message")}
-                for row in batch.refused
-            ],
+            "skipped": [_refused(row) for row in batch.refused],
         }
 
     @extend_schema_field(RunSerializer(many=True))

@@ -214,8 +214,10 @@ def advance_step(job: ImageJob, step: JobStep, steps: list[JobStep], client, now
             _refused(job, step, exc, now)
         else:
             _transient(job, step, exc, now)
-    except CredentialsInvalid as exc:
-        _transient(job, step, K5Error(str(exc)), now)
+    except CredentialsInvalid:
+        # Our own finding, not K5's words: the step waits like the project's other work
+        # until an admin fixes the credential.
+        _transient(job, step, None, now)
     _finish_if_done(job, steps, now)
     return int((step.state, step.sent_at) != before)
 
@@ -732,21 +734,22 @@ def _refused(job: ImageJob, step: JobStep, exc: K5Error, now: datetime) -> None:
         _update(step, **JobStep.detail_fields(said("step.k5_refused", k5_says=exc.message)))
 
 
-def _transient(job: ImageJob, step: JobStep, exc: K5Error, now: datetime) -> None:
+def _transient(job: ImageJob, step: JobStep, exc: K5Error | None, now: datetime) -> None:
+    """Tried again after a back-off: K5 failed (`exc`), or the project's credential was
+    rejected (None) and waits for an admin."""
     tries = step.attempts + (0 if step.sent_at == now else 1)
     wait = min(settings.ENGINE_STEP_RETRY_SECONDS * 2 ** max(tries - 1, 0), MAX_RETRY_SECONDS)
     next_try = now + timedelta(seconds=wait)
-    _update(
-        step,
-        attempts=tries,
-        next_try_at=next_try,
-        **JobStep.detail_fields(said("detail.transient", k5_says=str(exc))),
-    )
-    job.record(
-        EventKind.NOTE,
-        said("step.transient", step=step.name, k5_says=str(exc), wait_seconds=int(wait)),
-        detail={"step": step.name, "status": exc.status, "request_id": exc.request_id},
-    )
+    if exc is None:
+        detail = said("detail.waiting_credentials")
+        note = said("step.waiting_credentials", step=step.name, wait_seconds=int(wait))
+        facts: dict = {"step": step.name}
+    else:
+        detail = said("detail.transient", k5_says=str(exc))
+        note = said("step.transient", step=step.name, k5_says=str(exc), wait_seconds=int(wait))
+        facts = {"step": step.name, "status": exc.status, "request_id": exc.request_id}
+    _update(step, attempts=tries, next_try_at=next_try, **JobStep.detail_fields(detail))
+    job.record(EventKind.NOTE, note, detail=facts)
 
 
 # --- what people do -------------------------------------------------------------------------

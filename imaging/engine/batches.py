@@ -335,6 +335,7 @@ def _refusal_row(volume_id: str, volume_name: str, refusal: Refusal, image: str 
         "code": refusal.code,
         "message": refusal.message,
         "field": refusal.field or "",
+        "said": refusal.meaning,
     }
 
 

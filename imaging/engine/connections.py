@@ -13,6 +13,7 @@ import uuid
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import lazy
 
 from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.telemetry import k5_observer
@@ -26,7 +27,7 @@ from imaging.k5 import (
 )
 from imaging.k5 import deadline as k5_deadline
 from imaging.k5.client import SERVICES
-from imaging.messages import Said, said
+from imaging.messages import Said, render, said
 from imaging.models import EngineLease, EventKind, ImageJob, JobEvent, K5Project
 
 _clients: dict[int, tuple[str, K5Client]] = {}
@@ -52,11 +53,11 @@ def client_for(project: K5Project, *, despite_rejection: bool = False) -> K5Clie
     waiting jobs move on.
     """
     if not project.credentials_valid and not despite_rejection:
-        raise CredentialsInvalid(project.credentials_error or "the K5 credential was rejected")
+        raise credentials_invalid(project)
     client = _cached_client(project)
     if despite_rejection and not project.credentials_valid:
         _sign_in(project.pk, _key(project), client, despite_rejection=True)
-        project.refresh_from_db(fields=["credentials_invalid_at", "credentials_error"])
+        project.refresh_from_db(fields=[*CREDENTIALS_FIELDS, "credentials_invalid_at"])
     else:
         client.ensure_signed_in()
     return client
@@ -170,7 +171,7 @@ def _sign_in_now(
 ) -> None:
     project = K5Project.objects.get(pk=project_pk)
     if not project.credentials_valid and not despite_rejection:
-        raise CredentialsInvalid(project.credentials_error)
+        raise credentials_invalid(project)
     if _key(project) != key:
         # The password (or connection) changed since this client was made: never send the
         # old one, which K5 may now refuse and count towards the lockout.
@@ -185,7 +186,7 @@ def _sign_in_now(
     except K5CredentialError as exc:
         _proven_passwords.pop(lease, None)
         mark_credentials_invalid(project, exc)
-        raise CredentialsInvalid(project.credentials_error) from None
+        raise credentials_invalid(project) from None
     _proven_passwords[lease] = (
         hashlib.sha256(client.config.password.encode()).digest(),
         time.monotonic(),
@@ -244,7 +245,7 @@ def _clear_credentials_invalid(project: K5Project) -> None:
             if same.credentials_valid:
                 continue
             K5Project.objects.filter(pk=same.pk).update(
-                credentials_invalid_at=None, credentials_error=""
+                credentials_invalid_at=None, **_credentials_fields("")
             )
             JobEvent.record(project_id=same.pk, job_id=None, kind=EventKind.NOTE, message=message)
             ImageJob.objects.active().filter(project=same).filter(
@@ -252,12 +253,15 @@ def _clear_credentials_invalid(project: K5Project) -> None:
                 | Q(waiting_code__in=("credentials.rejected", "waiting.credentials_invalid"))
             ).update(**ImageJob.said_fields(waiting_reason=""))
     project.credentials_invalid_at = None
-    project.credentials_error = ""
+    for name, value in _credentials_fields("").items():
+        setattr(project, name, value)
 
 
 def credentials_waiting(project: K5Project) -> Said | str:
-    """Why a job of a project whose credential is rejected waits: what the rejection said
-    (its event keeps the meaning), else the project's English."""
+    """Why a job of a project whose credential is rejected waits: what the rejection said —
+    the project keeps its meaning; one marked before it did, its event; else its English."""
+    if project.credentials_error_code:
+        return project.credentials_said
     rejected = (
         JobEvent.objects.filter(project=project, code="credentials.rejected")
         .order_by("-created_at", "-id")
@@ -273,13 +277,13 @@ def mark_credentials_invalid(project: K5Project, error: K5CredentialError) -> No
     """Stop using the credential until an admin changes it — in every project that holds the
     same password for the same K5 user — and tell every waiting job why."""
     said_ = said("credentials.rejected", username=project.username, k5_says=error.message)
-    # The project keeps the English (its page shows it); jobs and events keep the meaning.
-    message = said_.english()
+    # Projects, jobs and events keep the meaning (and the English, for the logs).
+    fields = _credentials_fields(said_)
     now = timezone.now()
     with transaction.atomic():
         for same in same_credential(project):
             changed = K5Project.objects.filter(pk=same.pk, credentials_invalid_at=None).update(
-                credentials_invalid_at=now, credentials_error=message
+                credentials_invalid_at=now, **fields
             )
             if changed:
                 JobEvent.record(
@@ -300,4 +304,27 @@ def mark_credentials_invalid(project: K5Project, error: K5CredentialError) -> No
                 **ImageJob.said_fields(waiting_reason=said_)
             )
     project.credentials_invalid_at = project.credentials_invalid_at or now
-    project.credentials_error = message
+    for name, value in fields.items():
+        setattr(project, name, value)
+
+
+CREDENTIALS_FIELDS = ("credentials_error", "credentials_error_code", "credentials_error_params")
+
+
+def _credentials_fields(why: Said | str) -> dict:
+    """The three fields a credential's rejection is stored in (code, params, English)."""
+    if isinstance(why, Said):
+        return dict(zip(CREDENTIALS_FIELDS, (why.english(), why.code, why.params), strict=True))
+    return dict(zip(CREDENTIALS_FIELDS, (why, "", {}), strict=True))
+
+
+def credentials_invalid(project: K5Project) -> CredentialsInvalid:
+    """The refusal for a project whose credential K5 rejected: English for the API and logs,
+    the reader's language on pages (rendered when shown)."""
+    why = project.credentials_said
+    if isinstance(why, Said):
+        return CredentialsInvalid(_rendered(why.code, why.params))
+    return CredentialsInvalid(why or "the K5 credential was rejected")
+
+
+_rendered = lazy(render, str)

@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from imaging import dispatch
-from imaging.engine.connections import client_for
+from imaging.engine.connections import client_for, credentials_invalid
 from imaging.engine.errors import K5NotAvailable, interpolate_lazy
 from imaging.engine.validation import SLOW_K5_RETRY_AFTER, Eligibility, eligibility
 from imaging.k5 import K5Error, blockstorage, compute
@@ -49,6 +50,9 @@ class Inventory:
     refreshing: bool  # a listing has been asked for and has not come back yet
     error: str = ""  # K5's words for why the last listing failed (after the rows above)
     error_at: datetime | None = None
+    # The same in the reader's language, when the portal knows it as meaning (a rejected
+    # credential): rendered when shown.
+    error_text: str | Promise = ""
 
     @property
     def known(self) -> bool:
@@ -60,7 +64,8 @@ class Inventory:
         if not self.error:
             return None
         return interpolate_lazy(
-            _("K5 could not be asked for the volumes: %(message)s"), {"message": self.error}
+            _("K5 could not be asked for the volumes: %(message)s"),
+            {"message": self.error_text or self.error},
         )
 
 
@@ -198,4 +203,13 @@ def _inventory(project: K5Project, record: VolumeInventory) -> Inventory:
         refreshing=_refreshing(record),
         error=record.error,
         error_at=record.error_at,
+        error_text=_credentials_text(project, record.error),
     )
+
+
+def _credentials_text(project: K5Project, error: str) -> str | Promise:
+    """A listing that failed because K5 rejected the credential: why, rendered for the
+    reader (the record keeps the English)."""
+    if error and not project.credentials_valid and error == project.credentials_error:
+        return credentials_invalid(project).localized_message
+    return ""

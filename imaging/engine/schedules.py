@@ -425,9 +425,14 @@ def _prepare(batch: Batch) -> str:
                 "schedule.volumes_skipped",
                 batch=batch.pk,
                 count=skipped,
-                volumes="; ".join(
-                    f"{r['volume_name'] or r['volume_id']} ({r['message']})" for r in batch.refused
-                ),
+                volumes=[
+                    said(
+                        "schedule.volume_skipped",
+                        volume=r["volume_name"] or r["volume_id"],
+                        reason=r.get("said") or {"text": r["message"]},
+                    )
+                    for r in batch.refused
+                ],
             ),
             detail={"batch": batch.pk, "skipped": batch.refused},
         )
@@ -435,6 +440,7 @@ def _prepare(batch: Batch) -> str:
 
 
 def _not_run(batch: Batch, refusal: Refusal) -> None:
+    said_ = refusal.meaning
     _finish(
         batch,
         [
@@ -445,6 +451,7 @@ def _not_run(batch: Batch, refusal: Refusal) -> None:
                 "code": refusal.code,
                 "message": refusal.message,
                 "field": refusal.field or "",
+                "said": said_,
             }
             for volume_id in batch.volume_ids
         ],

@@ -16,6 +16,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from imaging.messages import render_text
 from imaging.models.jobs import Automation, Channel
 
 
@@ -99,7 +100,9 @@ class Batch(models.Model):
     automation = models.CharField(
         max_length=20, choices=Automation.choices, default=Automation.NONE
     )
-    # Volumes that got no job: [{volume_id, volume_name, code, message, field}].
+    # Volumes that got no job: [{volume_id, volume_name, code, message, field, said}]: `code`
+    # the refusal's, `message` its English, `said` its text as meaning (imaging/engine/
+    # errors.py, `meaning_of`; rows stored before it have none). Read through `refusals`.
     refused = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
 
     requested_by = models.ForeignKey(
@@ -120,3 +123,16 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.pk} of {len(self.volume_ids)} volume(s)"
+
+    @property
+    def refusals(self) -> list[dict]:
+        """`refused`, each row with `text`: why, in the active language."""
+        return [{**row, "text": reason_of(row)} for row in self.refused]
+
+
+def reason_of(row: dict, language: str | None = None) -> str:
+    """Why a volume of a batch got no job, in `language` (default: the active one); a row
+    stored before reasons were kept as meaning: its English."""
+    if row.get("said"):
+        return render_text(row["said"], language)
+    return str(row.get("message", ""))

@@ -7,11 +7,13 @@ events.py.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from imaging import credentials
 from imaging.k5 import K5Config
+from imaging.messages import Said, text_of
 
 
 class BlockStorageVersion(models.TextChoices):
@@ -77,7 +79,14 @@ class K5Project(models.Model):
     # Set when K5 rejects the password: no further attempt until an admin changes it (K5 locks
     # the user after 5 wrong passwords in 15 minutes, and the user may be shared).
     credentials_invalid_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Why, as meaning (imaging/messages.py: "credentials.rejected", K5's words in `k5_says`),
+    # rendered for the reader; `credentials_error` keeps the English for logs and operators.
+    # Rows marked before codes existed have no code: their English is shown as is.
     credentials_error = models.TextField(blank=True, editable=False)
+    credentials_error_code = models.CharField(max_length=64, blank=True, editable=False)
+    credentials_error_params = models.JSONField(
+        default=dict, blank=True, editable=False, encoder=DjangoJSONEncoder
+    )
     # The webhook's URL often carries a bearer secret (Slack, Teams): encrypted at rest like
     # the password; read and set through `webhook_url`.
     webhook_url_encrypted = models.TextField(blank=True, editable=False)
@@ -101,10 +110,26 @@ class K5Project(models.Model):
         self.password_encrypted = credentials.encrypt(password)
         self.credentials_invalid_at = None
         self.credentials_error = ""
+        self.credentials_error_code, self.credentials_error_params = "", {}
 
     @property
     def credentials_valid(self) -> bool:
         return self.credentials_invalid_at is None
+
+    @property
+    def credentials_said(self) -> Said | str:
+        """Why K5 rejected the credential: as meaning, or (rows marked before codes existed)
+        the stored English."""
+        if self.credentials_error_code:
+            return Said(self.credentials_error_code, self.credentials_error_params)
+        return self.credentials_error
+
+    @property
+    def credentials_error_text(self) -> str:
+        """Why K5 rejected the credential, in the active language ("" when it did not)."""
+        return text_of(
+            self.credentials_error_code, self.credentials_error_params, self.credentials_error
+        )
 
     def sync_settle_seconds(self, size_gb: int) -> float:
         """How long an active image of `size_gb` is watched for sync_status_reason before

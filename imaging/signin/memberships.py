@@ -21,17 +21,20 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from imaging.messages import Said, said
 from imaging.models import EventKind, JobEvent, K5Project, Membership, MembershipSource, Role
 
 logger = logging.getLogger("imaging.signin")
 
 RANK = {Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
 
-# How each source is named in the audit: "through a K5 sign-in (K5 roles: reader)".
-VIA = {
-    MembershipSource.K5: ("a K5 sign-in", "K5 roles"),
-    MembershipSource.OIDC: ("a single sign-on", "groups"),
-}
+# The access events' codes (imaging/messages.py) by source: "access.joined_k5", ….
+SAID_AS = {MembershipSource.K5: "k5", MembershipSource.OIDC: "sso"}
+
+
+def _role(role) -> Said:
+    """A portal role as a word of the reader's language (nested in the event's params)."""
+    return said(f"access.role.{role}")
 
 
 @dataclass(frozen=True)
@@ -142,19 +145,22 @@ def _named(changes: list[Change], kept: list[K5Project]) -> dict[str, list[str]]
 
 
 def _audit(user, source, change: Change, summary: dict) -> None:
-    via, kind = VIA[MembershipSource(source)]
     before, after = change.before, change.after
-    named = f"{kind}: {', '.join(change.because) if change.because else 'none'}"
+    where = SAID_AS[MembershipSource(source)]
+    because = ", ".join(change.because) if change.because else said("access.none")
     name = user.get_username()
     if before is None:
-        message = f"{name} joined the project as {after} through {via} ({named})."
+        message = said(f"access.joined_{where}", account=name, role=_role(after), because=because)
     elif after is None:
-        message = (
-            f"{name} no longer belongs to the project: at {via}, nothing gave a portal role "
-            f"({named})."
-        )
+        message = said(f"access.left_{where}", account=name, because=because)
     else:
-        message = f"{name}'s role changed from {before} to {after} at {via} ({named})."
+        message = said(
+            f"access.role_changed_{where}",
+            account=name,
+            before=_role(before),
+            after=_role(after),
+            because=because,
+        )
     JobEvent.record(
         project_id=change.project.pk,
         job_id=None,

@@ -36,6 +36,7 @@ from imaging.engine.schedules import (
     set_enabled,
 )
 from imaging.models import Automation, Batch, Channel, JobState, Schedule
+from imaging.models.batches import reason_of
 from portal.addresses import client_address
 
 
@@ -74,7 +75,7 @@ def batch_create(request, project_id):
     except BatchRefused as refused:
         messages.error(request, refused.localized_message)
         for row in refused.refused:
-            messages.error(request, f"{row['volume_name'] or row['volume_id']}: {row['message']}")
+            messages.error(request, f"{row['volume_name'] or row['volume_id']}: {reason_of(row)}")
         return redirect("volumes", project.pk)
     except Refusal as refusal:
         messages.error(request, refusal.localized_message)

@@ -67,6 +67,27 @@ def test_a_volume_that_fails_is_listed_with_its_reason(api, project, bob):
 
 
 @pytest.mark.django_db
+def test_a_volumes_reason_reads_in_the_readers_language_the_code_the_same(api, project, bob, dana):
+    client = api(bob)
+    created = client.post(
+        "/api/v1/batches/",
+        batch_body(project, [CENTOS_WEB, CENTOS_BROKEN]),
+        headers={"Accept-Language": "ja"},
+    ).json()
+    path = f"/api/v1/batches/{created['id']}/"
+    [japanese] = created["refused"]
+    [english] = client.get(path, headers={"Accept-Language": "en"}).json()["refused"]
+    [again] = api(dana).get(path, headers={"Accept-Language": "ja"}).json()["refused"]
+
+    assert japanese["code"] == english["code"] == again["code"] == "volume_not_ready"
+    assert english["message"] == (
+        "The volume is error: only an available volume, or an in-use one with force, can be imaged."
+    )
+    assert japanese["message"] == again["message"]
+    assert japanese["message"].startswith("ボリュームのステータスが error です。")
+
+
+@pytest.mark.django_db
 def test_all_or_nothing_refuses_the_whole_batch_naming_each_volume(api, project, bob):
     response = api(bob).post(
         "/api/v1/batches/", batch_body(project, [CENTOS_WEB, CENTOS_BROKEN], all_or_nothing=True)

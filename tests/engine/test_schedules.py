@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from imaging.engine import schedules
 from imaging.engine.batches import summarize
@@ -150,6 +150,33 @@ def test_a_run_queues_a_job_per_volume_and_skips_a_busy_one(k5sim, project, bob)
         actor_name="schedule:nightly", message__contains="1 volume(s) skipped"
     ).exists()
     assert schedules.prepare_run(batch.pk) == "already prepared"
+
+
+@pytest.mark.django_db
+def test_a_skipped_volume_and_why_read_in_the_readers_language(k5sim, project, bob):
+    make_job(project, bob, volume_id=UBUNTU_APP, image_name="by-hand")
+    schedule = create_schedule(every_minute(project), user=bob, channel="api")
+    Schedule.objects.filter(pk=schedule.pk).update(next_run_at=timezone.now())
+    [batch] = run_due()
+    schedules.prepare_run(batch.pk)
+
+    event = JobEvent.objects.get(actor_name="schedule:nightly", code="schedule.volumes_skipped")
+    batch.refresh_from_db()
+    with translation.override("en"):
+        english, [reason_en] = event.text, [row["text"] for row in batch.refusals]
+    with translation.override("ja"):
+        japanese, [reason_ja] = event.text, [row["text"] for row in batch.refusals]
+    assert reason_en == (
+        "Another image job for this volume is still running; wait for it to end or cancel it."
+    )
+    assert reason_ja == (
+        "このボリュームの別のイメージ作成ジョブが実行中です。終了を待つか、キャンセルしてください。"
+    )
+    assert english == f"Batch {batch.pk}: 1 volume(s) skipped: ubuntu-app-01 ({reason_en})"
+    assert japanese == (
+        f"バッチ {batch.pk}: 1 個のボリュームをスキップしました: ubuntu-app-01（{reason_ja}）"
+    )
+    assert event.message == english, "the English kept for the logs"
 
 
 @pytest.mark.django_db

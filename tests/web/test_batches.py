@@ -5,12 +5,14 @@ paused and deleted from their pages, with the dry run of the next run's deletion
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from imaging.engine.batches import BatchRequest, create_batch
 from imaging.engine.inventory import refresh_inventory
 from imaging.models import Batch, ImageJob, JobState, Schedule
 from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, UBUNTU_APP
+from tests.web.page import Page
 
 
 @pytest.fixture
@@ -45,6 +47,36 @@ def test_a_member_chooses_volumes_and_follows_the_batch(signed_in, listed, bob):
 
     browser.post(f"/batches/{batch.pk}/cancel/")
     assert set(batch.jobs.values_list("state", flat=True)) == {JobState.CANCELLED}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "reason"),
+    [
+        ("en", "centos-broken-01: The volume is error: only an available volume"),
+        ("ja", "centos-broken-01: ボリュームのステータスが error です。"),
+    ],
+)
+def test_a_volume_not_queued_says_why_in_the_readers_language(
+    signed_in, listed, bob, language, reason
+):
+    browser = signed_in(bob)
+    browser.post(
+        f"/projects/{listed.pk}/batches/new/",
+        {
+            "volume_ids": [CENTOS_WEB, CENTOS_BROKEN],
+            "image_name_template": "{volume}-{seq}",
+            "preparation_confirmed": "1",
+            "force": "1",
+        },
+    )
+    batch = Batch.objects.get()
+    assert [row["code"] for row in batch.refused] == ["volume_not_ready"]
+
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    page = Page(browser.get(f"/batches/{batch.pk}/"))
+    [item] = page.main.one("section", cls="message").all("li")
+    assert item.text.startswith(reason)
 
 
 @pytest.mark.django_db

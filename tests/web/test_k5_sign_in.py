@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from imaging.access import role_in, visible_projects
 from imaging.models import (
@@ -205,6 +205,38 @@ def test_the_next_sign_in_adds_changes_and_removes_memberships_with_an_audit(
             "kept": 0,
         },
     }
+
+
+def test_the_access_events_read_in_the_readers_language(k5_login, k5sim, project, other_project):
+    k5sim.control("PUT", "users/view-user/projects/demo-project-2/roles/_member_")
+    k5_sign_in(Client())
+    k5sim.control("DELETE", "users/view-user/projects/demo-project-1/roles/reader")
+    k5sim.control("PUT", "users/view-user/projects/demo-project-2/roles/admin")
+    k5_sign_in(Client())
+
+    events = JobEvent.objects.filter(kind=EventKind.ACCESS).order_by("code", "id")
+    assert [e.code for e in events] == [
+        "access.joined_k5",
+        "access.joined_k5",
+        "access.left_k5",
+        "access.role_changed_k5",
+    ]
+    with translation.override("ja"):
+        japanese = [e.text for e in events]
+    with translation.override("en"):
+        english = [e.text for e in events]
+    assert japanese[2:] == [
+        "demo/view-user はプロジェクトのメンバーではなくなりました: K5 へのサインインで、"
+        "ポータルのロールを与えるものがありませんでした（K5 のロール: なし）。",
+        "K5 へのサインインで demo/view-user のロールがメンバーから管理者に変わりました"
+        "（K5 のロール: _member_, admin）。",
+    ]
+    assert english[2:] == [
+        "demo/view-user no longer belongs to the project: at a K5 sign-in, nothing gave a "
+        "portal role (K5 roles: none).",
+        "demo/view-user's role changed from member to admin at a K5 sign-in "
+        "(K5 roles: _member_, admin).",
+    ]
 
 
 def test_an_unchanged_role_is_renewed_without_an_audit_event(k5_login, project):

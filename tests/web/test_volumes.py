@@ -5,9 +5,12 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from imaging import dispatch
+from imaging.engine.errors import CredentialsInvalid
+from imaging.engine.inventory import refresh_inventory
 from imaging.models import JobState, VolumeInventory
 from tests.support.demo import (
     CENTOS_BATCH,
@@ -251,6 +254,33 @@ def test_it_says_when_k5_rejected_the_projects_credential_and_asks_k5_nothing(
         "wrong password."
     )
     assert k5sim.request_counts() == {}, "no sign-in that could lock the K5 user"
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        ("en", "K5 could not be asked for the volumes: K5 rejected the credential of demo-user. "),
+        ("ja", "K5 からボリューム一覧を取得できませんでした: K5 が demo-user の認証情報を拒否"),
+    ],
+)
+def test_a_rejected_credential_reads_in_the_readers_language_with_k5s_words_as_k5s(
+    signed_in, k5sim, project, bob, language, says
+):
+    project.set_password("wrong-password")
+    project.save()
+    with pytest.raises(CredentialsInvalid):
+        refresh_inventory(project)
+    project.refresh_from_db()
+    assert project.credentials_error_code == "credentials.rejected"
+    assert project.credentials_error.startswith("K5 rejected the credential of demo-user.")
+    k5_says = project.credentials_error_params["k5_says"]
+
+    client = signed_in(bob)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    alert = volumes_page(client, project).main.one("p", role="alert").text
+    assert alert.startswith(says)
+    marked = "「K5 の応答: {}」" if language == "ja" else "K5 says: {}"
+    assert alert.endswith(marked.format(k5_says))
 
 
 def test_refreshes_are_coalesced_one_k5_listing_whoever_asks(signed_in, k5sim, project, bob, dana):
