@@ -167,7 +167,7 @@ def test_bob_creates_an_image_and_watches_it_become_usable_in_every_zone(
     assert "Succeeded" in tab.locator("#content table").inner_text()
     screenshot(tab, "06-jobs-list")
     tab.get_by_role("link", name="Audit", exact=True).click()
-    assert "Requested image 'web-golden'" in tab.locator("#content table").inner_text()
+    assert "Requested image “web-golden”" in tab.locator("#content table").inner_text()
     screenshot(tab, "07-audit")
 
 
@@ -505,8 +505,8 @@ def test_a_japanese_reader_follows_a_sync_failure_in_japanese(
     tab.goto(f"{portal}/jobs/{job.pk}/")
     wait_for_state(tab, "同期失敗")
 
-    timeline = tab.locator("#job-live ol.timeline").inner_text()
-    assert "ボリューム centos-web-01 からイメージ「web-golden」の作成を依頼しました。" in timeline
+    history = tab.locator("#content").inner_text()
+    assert "ボリューム centos-web-01 からイメージ「web-golden」の作成を依頼しました。" in history
     problem = tab.locator("#job-live section.bad").inner_text()
     assert "アベイラビリティゾーン jp-east-1b" in problem
     assert "Sync failed" not in tab.locator("#content").inner_text()
