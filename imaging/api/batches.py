@@ -188,9 +188,12 @@ class BatchViewSet(
             400: OpenApiResponse(
                 description="a rule was broken: the template (`fields.image_name_template`: "
                 "an unknown placeholder, a name too long, two volumes given one name — "
-                "`image_name_duplicate`), or `batch_refused`: no volume could be queued, or "
-                "one could not and `all_or_nothing` was asked (`fields.volume_ids` says why "
-                "for each); nothing was queued"
+                "`image_name_duplicate`); nothing was queued"
+            ),
+            409: OpenApiResponse(
+                description="`batch_refused`: no volume could be queued, or one could not "
+                "and `all_or_nothing` was asked (`fields.volume_ids` says why for each); "
+                "nothing was queued"
             ),
             403: OpenApiResponse(description="viewers cannot submit"),
             404: OpenApiResponse(description="no such project"),
@@ -301,6 +304,11 @@ class RunSerializer(serializers.Serializer):
 
 class ScheduleSerializer(serializers.ModelSerializer):
     timezone = serializers.CharField(source="time_zone")
+    # Declared: a model's PositiveIntegerField would give the schema its database's range
+    # (SQLite's and PostgreSQL's differ), and the committed schema must be one.
+    keep = serializers.IntegerField(
+        min_value=1, max_value=1000, help_text="succeeded images kept per volume"
+    )
     created_by = serializers.CharField(source="created_by_name")
     recent_runs = serializers.SerializerMethodField()
 

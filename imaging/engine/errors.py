@@ -79,8 +79,8 @@ class Refusal(Exception):
     """A rule was not met, or the engine cannot act now.
 
     `code` is stable for tools: conflicts (`volume_busy`, `image_name_taken`,
-    `idempotency_conflict`, `not_allowed`) map to HTTP 409, `not_found` to 404, `forbidden` to
-    403, `k5_unavailable` to 503, the rest to 400.
+    `idempotency_conflict`, `not_allowed`, `batch_refused`) map to HTTP 409, `not_found` to
+    404, `forbidden` to 403, `k5_unavailable` to 503, the rest to 400.
 
     `message` is English whatever the request's language (the API and logs give it);
     `localized_message` is the same text in the reader's language, for the web pages.
@@ -100,8 +100,9 @@ class Refusal(Exception):
         return meaning_of(self.localized_message)
 
 
+# `batch_refused`: the volumes' state (not the request's form) left nothing to queue.
 CONFLICT_CODES = frozenset(
-    {"volume_busy", "image_name_taken", "idempotency_conflict", "not_allowed"}
+    {"volume_busy", "image_name_taken", "idempotency_conflict", "not_allowed", "batch_refused"}
 )
 
 

@@ -92,7 +92,7 @@ def test_all_or_nothing_refuses_the_whole_batch_naming_each_volume(api, project,
     response = api(bob).post(
         "/api/v1/batches/", batch_body(project, [CENTOS_WEB, CENTOS_BROKEN], all_or_nothing=True)
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
     error = error_of(response)
     assert error["code"] == "batch_refused"
     [reason] = error["fields"]["volume_ids"]
