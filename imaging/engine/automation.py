@@ -758,26 +758,17 @@ def _transient(job: ImageJob, step: JobStep, exc: K5Error | None, now: datetime)
 def retry_step(job: ImageJob, step_name: str, user) -> JobStep:
     """Try a step K5 refused again (after the person fixed the cause)."""
     step = _failed_step(job, step_name, user)
-    now = timezone.now()
-    with transaction.atomic():
-        JobStep.objects.filter(pk=step.pk, state=StepState.FAILED).update(
-            state=StepState.PENDING,
-            sent_at=None,
-            request_id="",
-            next_try_at=None,
-            finished_at=None,
-            **JobStep.detail_fields(said("detail.retried_by", user=user.get_username())),
-            updated_at=now,
-        )
-        _reopen(job)
-        job.record(
-            EventKind.ACTION,
-            said("step.retried_by", step=step.name, user=user.get_username()),
-            actor=user,
-            detail={"step": step.name},
-        )
-    step.refresh_from_db()
-    return step
+    return _settled_by_person(
+        job,
+        step,
+        user,
+        said("detail.retried_by", user=user.get_username()),
+        said("step.retried_by", step=step.name, user=user.get_username()),
+        state=StepState.PENDING,
+        sent_at=None,
+        request_id="",
+        finished_at=None,
+    )
 
 
 def mark_step_done(job: ImageJob, step_name: str, user) -> JobStep:
@@ -788,22 +779,28 @@ def mark_step_done(job: ImageJob, step_name: str, user) -> JobStep:
             "not_allowed",
             _("This step cannot be marked done by hand: the portal needs what K5 returns."),
         )
-    now = timezone.now()
+    return _settled_by_person(
+        job,
+        step,
+        user,
+        said("detail.done_by_hand", user=user.get_username()),
+        said("step.marked_done_by", step=step.name, user=user.get_username()),
+        state=StepState.DONE,
+        finished_at=timezone.now(),
+    )
+
+
+def _settled_by_person(
+    job: ImageJob, step: JobStep, user, detail: Said, event: Said, **fields
+) -> JobStep:
+    """A failed step moved on by a person (claimed: still failed), the job visited again,
+    and the person's act in the history."""
     with transaction.atomic():
         JobStep.objects.filter(pk=step.pk, state=StepState.FAILED).update(
-            state=StepState.DONE,
-            finished_at=now,
-            next_try_at=None,
-            **JobStep.detail_fields(said("detail.done_by_hand", user=user.get_username())),
-            updated_at=now,
+            next_try_at=None, updated_at=timezone.now(), **JobStep.detail_fields(detail), **fields
         )
         _reopen(job)
-        job.record(
-            EventKind.ACTION,
-            said("step.marked_done_by", step=step.name, user=user.get_username()),
-            actor=user,
-            detail={"step": step.name},
-        )
+        job.record(EventKind.ACTION, event, actor=user, detail={"step": step.name})
     step.refresh_from_db()
     return step
 
