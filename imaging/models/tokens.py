@@ -45,6 +45,10 @@ class ApiToken(models.Model):
         while True:
             key = secrets.token_urlsafe(32)
             prefix = key[:PREFIX_LENGTH]
+            # A key (and so its prefix) starting with "-" reads as an option on a command line:
+            # `apitoken disable -Xy…` would be refused. One in 64 keys would; draw again.
+            if key.startswith("-"):
+                continue
             if not cls.objects.filter(prefix=prefix).exists():
                 break
         expires = timezone.now() + timedelta(days=days) if days else None

@@ -140,6 +140,23 @@ def test_the_command_prints_a_working_key_once(project, bob):
     assert Api(key).get("/api/v1/projects/").status_code == 401
 
 
+def test_a_key_never_starts_with_a_dash_so_the_command_line_can_disable_it(bob, monkeypatch):
+    drawn = iter(["-dashfirst" + "x" * 33, "plainkey" + "y" * 35])
+    monkeypatch.setattr("imaging.models.tokens.secrets.token_urlsafe", lambda n: next(drawn))
+    token, key = ApiToken.issue(bob, "tool")
+    assert key.startswith("plainkey")
+    assert token.prefix == "plainkey"
+
+
+def test_an_older_token_whose_prefix_starts_with_a_dash_is_disabled_after_a_double_dash(bob):
+    token = ApiToken.objects.create(user=bob, name="old", prefix="-Ab3xYz9", digest="0" * 64)
+    out = StringIO()
+    call_command("apitoken", "disable", "--", "-Ab3xYz9", stdout=out)
+    token.refresh_from_db()
+    assert not token.enabled
+    assert "-Ab3xYz9" in out.getvalue()
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [

@@ -7,7 +7,8 @@ from imaging.models import ApiToken
 class Command(BaseCommand):
     help = (
         "API tokens: `create USERNAME [--name N] [--expires DAYS]` prints the key once; "
-        "`list [USERNAME]`; `disable PREFIX`."
+        "`list [USERNAME]`; `disable PREFIX` (`disable -- PREFIX` for a prefix starting with '-', "
+        "which tokens issued before 2026-12 may have)."
     )
 
     def add_arguments(self, parser):
