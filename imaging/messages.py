@@ -206,6 +206,13 @@ MESSAGES: dict[str, Promise] = {
         "snapshot is deleted."
     ),
     "automation.server_shutoff_sending": _("The server is SHUTOFF; sending the upload with force."),
+    "automation.stop_settled_sending": _(
+        "The server's stop is already settled; sending the upload with force."
+    ),
+    "automation.started_until_turn": _(
+        "The upload went back to the queue after the server was stopped, so the server was "
+        "started again; it is stopped again when the upload's turn comes."
+    ),
     "step.closed": _("%(step)s: %(step_state)s. %(detail)s"),
     "step.asked_snapshot": _("Asked K5 for snapshot %(snapshot_id)s of the volume."),
     "step.asked_stop": _("Asked K5 to stop the server %(server)s."),
@@ -243,6 +250,8 @@ MESSAGES: dict[str, Promise] = {
     "text.literal": _("%(text)s"),
     "detail.handed_over": _("Handed over to job %(job)s, which uses the same snapshot."),
     "detail.sending_upload": _("Sending the upload to K5."),
+    "detail.back_in_queue": _("Back in the queue; sent again when its turn comes."),
+    "detail.again_at_turn": _("Done again when the upload's turn comes."),
     "detail.image_created": _("K5 created image %(image_id)s."),
     "detail.not_sent": _("Not sent: the job is %(job_state)s."),
     "detail.ended_first": _("Not needed: the job ended first."),

@@ -30,7 +30,7 @@ from imaging.engine.schedules import (
     recent_runs,
     set_enabled,
 )
-from imaging.messages import reader_language
+from imaging.messages import reader_language, render_text
 from imaging.models import Automation, Batch, BatchState, Channel, Schedule
 from imaging.models.batches import reason_of
 from portal.addresses import client_address
@@ -246,7 +246,8 @@ class BatchViewSet(
         },
         description="Retry each `failed` or `sync_failed` job of the batch, as a single "
         "retry does (its image is deleted only if not usable); the new jobs join the batch. "
-        "`retry_refused` lists the jobs whose retry was refused, and why.",
+        "`retry_refused` lists the jobs whose retry was refused, and why (`message` in the "
+        "reader's language, as `refused[].message`).",
     )
     @action(detail=True, methods=["post"], url_path="retry-failed")
     def retry_failed(self, request, pk=None):
@@ -255,7 +256,11 @@ class BatchViewSet(
             batch, request.user, channel=Channel.API, client_address=client_address(request)
         )
         refused = [
-            {"job": r.old.pk, "code": r.refusal.code, "message": r.refusal.message}
+            {
+                "job": r.old.pk,
+                "code": r.refusal.code,
+                "message": render_text(r.refusal.meaning, reader_language()),
+            }
             for r in results
             if r.refusal is not None
         ]

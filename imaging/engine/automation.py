@@ -22,6 +22,7 @@ poll deadline: a step costs one or two GETs per tick while it waits, and a POST 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -173,6 +174,8 @@ def advance_project(project: K5Project, now: datetime | None = None) -> int:
             before = {step.pk: step.state for step in steps}
             try:
                 _settle(job, steps, now or timezone.now())
+                if _stop_settled_before_turn(job, steps):
+                    continue
                 step = due_step(job, steps)
                 if step is None:
                     _close_if_settled(job, steps)
@@ -231,6 +234,8 @@ def due_step(job: ImageJob, steps: list[JobStep]) -> JobStep | None:
         if step.name == StepName.UPLOAD:
             if step.state == StepState.FAILED:
                 continue  # the copy failed: what follows it (the server's start) still runs
+            if job.state == JobState.QUEUED and stopped_by_portal(steps):
+                continue  # sent back to the queue: the server is started while it waits
             return None
         if step.state == StepState.FAILED:
             if job.state in TERMINAL_STATES and step.name in BEFORE_UPLOAD:
@@ -253,7 +258,11 @@ def _gate_open(job: ImageJob, step: JobStep, steps: list[JobStep]) -> bool:
     if round_trip and step.name in (StepName.RESTORE_SNAPSHOT, StepName.START_SERVER):
         return state == JobState.FINISHING or (ended and job.restore_requested_at is not None)
     if step.name == StepName.START_SERVER:  # stop/start: once the copy is over (or never came)
-        return ended or state in (JobState.VERIFYING, JobState.SUCCEEDED)
+        return (
+            ended
+            or state in (JobState.VERIFYING, JobState.SUCCEEDED)
+            or (state == JobState.QUEUED and stopped_by_portal(steps))
+        )
     if step.name == StepName.DELETE_SNAPSHOT:
         return state == JobState.FINISHING or ended
     return False
@@ -279,6 +288,9 @@ def _settle(job: ImageJob, steps: list[JobStep], now: datetime) -> None:
                 said("detail.image_created", image_id=job.image_id),
                 finished=now,
             )
+        elif job.state == JobState.QUEUED and upload.state == StepState.RUNNING:
+            # Sent back to the queue (K5's upload limit, K5 unreachable, the credential).
+            _set(upload, StepState.PENDING, said("detail.back_in_queue"))
         elif job.state == JobState.FAILED and (job.image_id or job.submitted_at):
             _set(upload, StepState.FAILED, job.error_said(), finished=now)
         elif job.state in TERMINAL_STATES:
@@ -288,6 +300,8 @@ def _settle(job: ImageJob, steps: list[JobStep], now: datetime) -> None:
                 said("detail.not_sent", job_state=job.state),
                 finished=now,
             )
+    if job.automation == Automation.STOP_START and job.state == JobState.QUEUED:
+        _plan_again_once_started(job, by_name)
     if job.state not in TERMINAL_STATES:
         return
     if job.automation == Automation.STOP_START:
@@ -318,6 +332,51 @@ def _settle(job: ImageJob, steps: list[JobStep], now: datetime) -> None:
                     said("detail.not_shut_down_for_sysprep"),
                     finished=now,
                 )
+
+
+def stopped_by_portal(steps: list[JobStep]) -> bool:
+    """The portal's own stop of the server took effect (not one a person marked done: that
+    step's send was cleared, see mark_step_done)."""
+    stop = next((s for s in steps if s.name == StepName.STOP_SERVER), None)
+    return stop is not None and stop.state == StepState.DONE and stop.sent_at is not None
+
+
+def _plan_again_once_started(job: ImageJob, by_name: dict[str, JobStep]) -> None:
+    """A stop/start job sent back to the queue after its server was stopped: the start step
+    runs now (its gate), so the server is not down while the job waits for its turn; once the
+    server is running again, the stop and the start are planned afresh for that turn."""
+    stop, start = by_name[StepName.STOP_SERVER], by_name[StepName.START_SERVER]
+    if not (stopped_by_portal([stop]) and start.state == StepState.DONE):
+        return
+    with transaction.atomic():
+        for step in (stop, start):
+            _update(
+                step,
+                state=StepState.PENDING,
+                started_at=None,
+                finished_at=None,
+                sent_at=None,
+                request_id="",
+                attempts=0,
+                seen_before={},
+                next_try_at=None,
+                **JobStep.detail_fields(said("detail.again_at_turn")),
+            )
+        job.record(EventKind.NOTE, said("automation.started_until_turn"))
+
+
+def _stop_settled_before_turn(job: ImageJob, steps: list[JobStep]) -> bool:
+    """A stop/start job given its slot whose stop is already settled — marked done by a
+    person who stopped the server by hand, or skipped because the server was already off —
+    goes on to the upload. Returns whether it did."""
+    if job.automation != Automation.STOP_START or job.state != JobState.PREPARING:
+        return False
+    stop = _step(steps, StepName.STOP_SERVER)
+    if not stop.closed:
+        return False
+    with contextlib.suppress(InvalidTransition):  # another worker moved it first
+        _to_upload(job, said("automation.stop_settled_sending"))
+    return True
 
 
 def _close_if_settled(job: ImageJob, steps: list[JobStep]) -> None:
@@ -787,6 +846,9 @@ def mark_step_done(job: ImageJob, step_name: str, user) -> JobStep:
         said("step.marked_done_by", step=step.name, user=user.get_username()),
         state=StepState.DONE,
         finished_at=timezone.now(),
+        # Done by the person, not by the portal's (refused) call: a stop so marked is not
+        # undone while the job waits in the queue (`stopped_by_portal`).
+        sent_at=None,
     )
 
 

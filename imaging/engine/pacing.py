@@ -21,7 +21,16 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from imaging.messages import said
-from imaging.models import Automation, ImageJob, JobState, K5Project, StepState, UploadAttempt
+from imaging.models import (
+    Automation,
+    ImageJob,
+    JobState,
+    JobStep,
+    K5Project,
+    StepName,
+    StepState,
+    UploadAttempt,
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,13 @@ def start_due_uploads(project: K5Project, now: datetime | None = None) -> list[I
             ImageJob.objects.filter(project=project, state=JobState.QUEUED)
             # A job whose automation step K5 refused waits for a person, not for a slot.
             .exclude(steps__state=StepState.FAILED)
+            # A stop/start job sent back to the queue takes a slot once its server runs again
+            # (imaging.engine.automation): its stop is then planned afresh.
+            .exclude(
+                pk__in=JobStep.objects.filter(
+                    name=StepName.STOP_SERVER, state=StepState.DONE, sent_at__isnull=False
+                ).values("job_id")
+            )
             .order_by("created_at", "id")[:free]
         )
         for job in queued:

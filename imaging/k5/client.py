@@ -45,7 +45,6 @@ from .errors import (
     K5InvalidResponse,
     K5NotSignedIn,
     K5OutcomeUnknown,
-    K5TokenRejected,
     K5Unavailable,
     error_from_response,
     message_from_body,
@@ -431,14 +430,9 @@ class K5Client:
                 signed_in_again = True
                 continue
             if status == 401:
-                error = error_from_response(response, method, shown_path)
-                raise K5TokenRejected(
-                    f"K5 refused a fresh token too: {error.message}",
-                    status=status,
-                    request_id=error.request_id,
-                    method=method,
-                    path=shown_path,
-                )
+                # A K5TokenRejected (error_from_response), with K5's words only: the portal's
+                # own sentence about it is written where it is shown, in the reader's language.
+                raise error_from_response(response, method, shown_path)
             if status in _RETRIABLE_STATUSES and attempt < retries and self._may_retry(attempt):
                 attempt = self._pause_before_retry(attempt, method, shown_path, f"HTTP {status}")
                 continue

@@ -13,6 +13,7 @@ from imaging.engine.pacing import start_due_uploads
 from imaging.engine.schedules import prepare_run, run_due
 from imaging.models import Batch, ImageJob, JobState, Schedule
 from tests.api.client import error_of
+from tests.support.jobs import make_job
 from tests.support.demo import CENTOS_APP, CENTOS_BROKEN, CENTOS_WEB, UBUNTU_APP
 
 
@@ -151,6 +152,29 @@ def test_retry_failed_retries_the_failed_jobs_into_the_batch(api, project, bob):
     assert answer["retry_refused"] == []
     [retry] = [job for job in answer["jobs"] if job["retry_of"] == failed.pk]
     assert retry["volume_id"] == failed.volume_id
+
+
+@pytest.mark.django_db
+def test_a_refused_retry_is_listed_with_its_reason_in_the_readers_language(api, project, bob):
+    batch = api(bob).post("/api/v1/batches/", batch_body(project)).json()
+    first, second = ImageJob.objects.filter(batch_id=batch["id"]).order_by("pk")
+    ImageJob.objects.filter(batch_id=batch["id"]).update(
+        state=JobState.FAILED, finished_at=timezone.now()
+    )
+    # Someone imaged the first volume again meanwhile: its retry would be a second active job.
+    make_job(project, bob, volume_id=first.volume_id, image_name="taken-meanwhile")
+
+    response = api(bob).post(
+        f"/api/v1/batches/{batch['id']}/retry-failed/", headers={"Accept-Language": "ja"}
+    )
+
+    assert response.status_code == 200, response.content
+    [refused] = response.json()["retry_refused"]
+    assert refused["job"] == first.pk
+    assert refused["code"] == "volume_busy"
+    assert "ボリューム" in refused["message"], refused["message"]
+    assert ImageJob.objects.filter(retry_of=second).exists()
+    assert not ImageJob.objects.filter(retry_of=first).exists()
 
 
 @pytest.mark.django_db

@@ -245,6 +245,55 @@ def test_a_refused_stop_gives_the_slot_back_and_waits_for_a_person(k5sim, projec
 
 
 @pytest.mark.django_db
+def test_an_upload_sent_back_to_the_queue_starts_the_server_until_its_turn(k5sim, project, bob):
+    # Someone outside the portal used this hour's uploads: K5 answers the upload 413 after
+    # the portal has stopped the server.
+    k5sim.add_fault(
+        kind="http",
+        path="/volumes/[^/]+/action$",
+        action="os-volume_upload_image",
+        status=413,
+    )
+    job = submit(project, bob, CENTOS_APP, "app-golden", automation=STOP_START)
+    run_until(project, k5sim, lambda: len(actions(k5sim, "os-volume_upload_image")) == 1)
+    assert state_of(job) == JobState.QUEUED
+    assert len(actions(k5sim, "os-stop")) == 1
+
+    # K5 asked for a minute: the server is not kept down for it.
+    run_until(project, k5sim, lambda: server(k5sim, CENTOS_APP_SERVER)["status"] == "ACTIVE")
+    run_until(project, k5sim, lambda: steps(job)["stop_server"] == "pending")
+    assert state_of(job) == JobState.QUEUED
+    assert steps(job) == {"stop_server": "pending", "upload": "pending", "start_server": "pending"}
+    assert job.events.filter(code="automation.started_until_turn").exists()
+
+    # Its turn again: stopped, copied, started, as the first time.
+    run_until(project, k5sim, lambda: state_of(job) == JobState.SUCCEEDED, step=30, later=120)
+    stops, starts = actions(k5sim, "os-stop"), actions(k5sim, "os-start")
+    uploads = actions(k5sim, "os-volume_upload_image")
+    assert (len(stops), len(uploads), len(starts)) == (2, 2, 2)
+    assert starts[0]["received_at"] < stops[1]["received_at"] < uploads[1]["received_at"]
+    assert server(k5sim, CENTOS_APP_SERVER)["status"] == "ACTIVE"
+    assert steps(job) == {"stop_server": "done", "upload": "done", "start_server": "done"}
+
+
+@pytest.mark.django_db
+def test_a_stop_marked_done_by_hand_goes_on_to_the_upload(k5sim, project, bob, alice):
+    k5sim.add_fault(kind="http", path="/servers/[^/]+/action$", action="os-stop", status=409)
+    job = submit(project, bob, CENTOS_APP, "app-golden", automation=STOP_START)
+    engine_round(project)
+    assert steps(job)["stop_server"] == "failed"
+    # The member stops the server in K5's console, then says so.
+    k5sim.control("POST", f"servers/{CENTOS_APP_SERVER}/power-off", json={"after_seconds": 0})
+    automation.mark_step_done(job, "stop_server", bob)
+
+    run_until(project, k5sim, lambda: state_of(job) == JobState.SUCCEEDED, step=30)
+    assert len(actions(k5sim, "os-stop")) == 1
+    assert len(actions(k5sim, "os-volume_upload_image")) == 1
+    assert steps(job) == {"stop_server": "done", "upload": "done", "start_server": "done"}
+    assert server(k5sim, CENTOS_APP_SERVER)["status"] == "ACTIVE"
+
+
+@pytest.mark.django_db
 def test_a_transient_error_on_the_restore_is_tried_again(k5sim, project, bob):
     job = submit(project, bob, WIN_APP, "win-golden", automation=ROUND_TRIP)
     run_until(project, k5sim, lambda: state_of(job) == JobState.AWAITING_SHUTDOWN)
