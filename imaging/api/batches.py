@@ -11,6 +11,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from imaging.access import visible_projects
+from imaging.api.idempotency import IDEMPOTENCY_KEY, idempotency_key
 from imaging.api.pagination import Pages
 from imaging.api.serializers import JobSerializer, steps_by_job, zones_by_job
 from imaging.api.views import InEnglish
@@ -18,7 +19,7 @@ from imaging.engine.batches import (
     BatchRequest,
     BatchSummary,
     cancel_batch,
-    create_batch,
+    create_batch_once,
     retry_failed,
     summarize,
 )
@@ -183,8 +184,14 @@ class BatchViewSet(
 
     @extend_schema(
         request=BatchCreateSerializer,
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             201: BatchSerializer,
+            200: OpenApiResponse(
+                response=BatchSerializer,
+                description="this Idempotency-Key and body were sent before: the batch "
+                "made then, as it is now",
+            ),
             400: OpenApiResponse(
                 description="a rule was broken: the template (`fields.image_name_template`: "
                 "an unknown placeholder, a name too long, two volumes given one name — "
@@ -193,7 +200,8 @@ class BatchViewSet(
             409: OpenApiResponse(
                 description="`batch_refused`: no volume could be queued, or one could not "
                 "and `all_or_nothing` was asked (`fields.volume_ids` says why for each); "
-                "nothing was queued"
+                "nothing was queued. `idempotency_conflict`: this Idempotency-Key was used "
+                "for another request"
             ),
             403: OpenApiResponse(description="viewers cannot submit"),
             404: OpenApiResponse(description="no such project"),
@@ -205,7 +213,7 @@ class BatchViewSet(
         given.is_valid(raise_exception=True)
         data = given.validated_data
         project = get_object_or_404(visible_projects(request.user), pk=data["project"])
-        batch = create_batch(
+        batch, created = create_batch_once(
             BatchRequest(
                 project=project,
                 volume_ids=data["volume_ids"],
@@ -218,8 +226,9 @@ class BatchViewSet(
             user=request.user,
             channel=Channel.API,
             client_address=client_address(request),
+            idempotency_key=idempotency_key(request),
         )
-        return self._answer(batch, status.HTTP_201_CREATED)
+        return self._answer(batch, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
         request=None,

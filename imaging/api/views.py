@@ -23,6 +23,7 @@ from imaging.access import (
     visible_jobs,
     visible_projects,
 )
+from imaging.api.idempotency import IDEMPOTENCY_KEY, idempotency_key
 from imaging.api.pagination import Pages
 from imaging.api.renderers import BrowsableAPIRenderer, CSVRenderer
 from imaging.api.schema import ApiSchema
@@ -150,7 +151,6 @@ def _header_text(text: str) -> str:
     return " ".join(text.encode("ascii", "replace").decode().split())[:500]
 
 
-MAX_IDEMPOTENCY_KEY = 255  # ImageJob.idempotency_key
 STEP_PATH = r"steps/(?P<step>[a-z_]+)/"
 STEP_PARAMETER = OpenApiParameter(
     "step",
@@ -199,15 +199,7 @@ class JobViewSet(
 
     @extend_schema(
         request=JobCreateSerializer,
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
-                OpenApiParameter.HEADER,
-                description="replaying the same key and body returns "
-                "the same job (200); another body with it is 409",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             201: JobSerializer,
             200: JobSerializer,
@@ -243,16 +235,7 @@ class JobViewSet(
             automation=data["automation"],
             keep_snapshot=data["keep_snapshot"],
         )
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > MAX_IDEMPOTENCY_KEY:
-            # Cut short, two different keys could meet: one request answered as another.
-            raise ValidationError(
-                {
-                    "Idempotency-Key": [
-                        f"At most {MAX_IDEMPOTENCY_KEY} characters (it has {len(key)})."
-                    ]
-                }
-            )
+        key = idempotency_key(request)
         options = {
             "user": request.user,
             "channel": Channel.API,

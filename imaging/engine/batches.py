@@ -10,6 +10,8 @@ listed with its reason and the rest go on — or, with `all_or_nothing`, nothing
 
 from __future__ import annotations
 
+import hashlib
+import json
 import string
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from imaging.engine.connections import client_for
 from imaging.engine.errors import Refusal, english, interpolate_lazy
 from imaging.engine.pacing import queue_forecasts
 from imaging.engine.remedy import can_cancel, can_retry, cancel_job, queue_retry
-from imaging.engine.submission import queue_checked
+from imaging.engine.submission import queue_checked, replayed
 from imaging.engine.validation import (
     MAX_IMAGE_NAME,
     CheckedSubmission,
@@ -46,6 +48,7 @@ from imaging.models import (
     JobEvent,
     JobState,
     K5Project,
+    Preference,
     Schedule,
     VolumeInventory,
 )
@@ -189,13 +192,17 @@ def create_batch(
     channel: str,
     client_address: str | None = None,
     when: datetime | None = None,
+    keyed: tuple[str, str] = ("", ""),
 ) -> Batch:
     """Check and queue a person's batch; raises Refusal (or BatchRefused) with nothing queued.
+    `keyed`: the tool's Idempotency-Key and the request's fingerprint (`create_batch_once`).
 
     Every K5 check of the batch shares one K5_REQUEST_BUDGET_SECONDS: the person waits for
     them. Volumes not reached in time are listed as K5 being slow."""
     check_request(request, user)
-    when = timezone.localtime(when or timezone.now())  # the requester's time zone
+    # The requester's saved time zone — for a tool too, whose token's user the middleware that
+    # activates a person's zone does not know yet (DRF authenticates inside the view).
+    when = timezone.localtime(when or timezone.now(), Preference.zone_of(user))
     batch = Batch(
         project=request.project,
         volume_ids=list(request.volume_ids),
@@ -207,10 +214,57 @@ def create_batch(
         requested_by_name=user.get_username(),
         channel=channel,
         prepared_at=timezone.now(),
+        idempotency_key=keyed[0],
+        request_fingerprint=keyed[1],
     )
     with k5_deadline.within(settings.K5_REQUEST_BUDGET_SECONDS):
         names = image_names(request, when)
         return queue_batch(batch, request, names, user=user, client_address=client_address)
+
+
+def create_batch_once(
+    request: BatchRequest, *, user, channel: str, client_address: str | None, idempotency_key: str
+) -> tuple[Batch, bool]:
+    """`create_batch` for a tool that may send its request again (a timeout, a lost answer):
+    with the same Idempotency-Key and request, the batch made the first time, and False."""
+    if not idempotency_key:
+        return create_batch(
+            request, user=user, channel=channel, client_address=client_address
+        ), True
+    check_request(request, user)
+    fingerprint = batch_fingerprint(request)
+    earlier = Batch.objects.filter(requested_by=user, idempotency_key=idempotency_key).first()
+    if earlier:
+        return replayed(earlier, fingerprint), False
+    try:
+        batch = create_batch(
+            request,
+            user=user,
+            channel=channel,
+            client_address=client_address,
+            keyed=(idempotency_key, fingerprint),
+        )
+    except (Refusal, IntegrityError):
+        # Racing its own original: the original's jobs make every volume busy, or its batch
+        # took the key first. The answer this request deserves is that batch.
+        earlier = Batch.objects.filter(requested_by=user, idempotency_key=idempotency_key).first()
+        if earlier:
+            return replayed(earlier, fingerprint), False
+        raise
+    return batch, True
+
+
+def batch_fingerprint(request: BatchRequest) -> str:
+    data = [
+        request.project.pk,
+        list(request.volume_ids),
+        request.image_name_template,
+        bool(request.preparation_confirmed),
+        bool(request.force),
+        bool(request.all_or_nothing),
+        request.automation,
+    ]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
 def check_request(request: BatchRequest, user) -> None:

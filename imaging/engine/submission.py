@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -53,7 +54,7 @@ def submit_job(
     fingerprint = request_fingerprint(submission)
     earlier = _earlier(user, idempotency_key)
     if earlier:
-        return _replayed(earlier, fingerprint), False
+        return replayed(earlier, fingerprint), False
     try:
         # The one K5 conversation a person waits for: it gets a total time budget, so that a
         # slow K5 answers "nothing was queued" instead of holding the request (and a web
@@ -65,7 +66,7 @@ def submit_job(
         # answer it deserves is that job.
         earlier = _earlier(user, idempotency_key)
         if earlier:
-            return _replayed(earlier, fingerprint), False
+            return replayed(earlier, fingerprint), False
         raise
     try:
         job = queue_checked(
@@ -81,7 +82,7 @@ def submit_job(
         # Lost a race: another request created the job for this key or this volume first.
         earlier = _earlier(user, idempotency_key)
         if earlier:
-            return _replayed(earlier, fingerprint), False
+            return replayed(earlier, fingerprint), False
         raise Refusal(
             "volume_busy",
             _(
@@ -147,7 +148,12 @@ def _earlier(user, idempotency_key: str) -> ImageJob | None:
     return ImageJob.objects.filter(requested_by=user, idempotency_key=idempotency_key).first()
 
 
-def _replayed(job: ImageJob, fingerprint: str) -> ImageJob:
+Replayable = TypeVar("Replayable", ImageJob, Batch)
+
+
+def replayed(job: Replayable, fingerprint: str) -> Replayable:
+    """What a request made earlier with the same Idempotency-Key made (a job, or a batch), if
+    this request is the same; else the key's reuse is refused."""
     if job.request_fingerprint != fingerprint:
         raise Refusal(
             "idempotency_conflict",

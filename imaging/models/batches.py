@@ -115,11 +115,21 @@ class Batch(models.Model):
     # tick hands it to a worker again every few minutes (imaging.engine.schedules).
     prepared_at = models.DateTimeField(null=True, blank=True)
     prepare_requested_at = models.DateTimeField(null=True, blank=True)
+    # A tool's Idempotency-Key (API): the same key and request answer this batch again.
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "batches"
         indexes = [models.Index(fields=["schedule", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requested_by", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="one_batch_per_idempotency_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"batch {self.pk} of {len(self.volume_ids)} volume(s)"

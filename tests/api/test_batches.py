@@ -13,8 +13,8 @@ from imaging.engine.pacing import start_due_uploads
 from imaging.engine.schedules import prepare_run, run_due
 from imaging.models import Batch, ImageJob, JobState, Schedule
 from tests.api.client import error_of
-from tests.support.jobs import make_job
 from tests.support.demo import CENTOS_APP, CENTOS_BROKEN, CENTOS_WEB, UBUNTU_APP
+from tests.support.jobs import make_job
 
 
 def batch_body(project, volume_ids=(CENTOS_WEB, UBUNTU_APP), **options):
@@ -123,6 +123,31 @@ def test_a_viewer_cannot_create_a_batch_and_an_outsider_cannot_see_the_project(
     assert api(victor).get(f"/api/v1/batches/{batch['id']}/").status_code == 200
     assert api(charlie).get(f"/api/v1/batches/{batch['id']}/").status_code == 404
     assert api(victor).post(f"/api/v1/batches/{batch['id']}/cancel/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_batch_sent_again_with_its_idempotency_key_is_answered_not_made_twice(api, project, bob):
+    key = {"Idempotency-Key": "nightly-2026-12-07"}
+    first = api(bob).post("/api/v1/batches/", batch_body(project), headers=key)
+    assert first.status_code == 201, first.content
+
+    again = api(bob).post("/api/v1/batches/", batch_body(project), headers=key)
+
+    assert again.status_code == 200, again.content
+    assert again.json()["id"] == first.json()["id"]
+    assert [j["id"] for j in again.json()["jobs"]] == [j["id"] for j in first.json()["jobs"]]
+    assert Batch.objects.count() == 1 and ImageJob.objects.count() == 2
+
+    other = api(bob).post(
+        "/api/v1/batches/", batch_body(project, volume_ids=[CENTOS_APP]), headers=key
+    )
+    assert (other.status_code, error_of(other)["code"]) == (409, "idempotency_conflict")
+    too_long = api(bob).post(
+        "/api/v1/batches/", batch_body(project), headers={"Idempotency-Key": "k" * 256}
+    )
+    assert too_long.status_code == 400
+    assert "Idempotency-Key" in error_of(too_long)["fields"]
+    assert Batch.objects.count() == 1
 
 
 @pytest.mark.django_db

@@ -1,6 +1,6 @@
-"""A tool that times out and retries, many times at once, still gets exactly one job: 50
-requests with one Idempotency-Key sent in parallel over real HTTP to a live server (its own
-threads and database connections), on SQLite and on PostgreSQL alike."""
+"""A tool that times out and retries, many times at once, still gets exactly one job (or one
+batch): 50 requests with one Idempotency-Key sent in parallel over real HTTP to a live server
+(its own threads and database connections), on SQLite and on PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import requests
 from django.core.servers.basehttp import ThreadedWSGIServer
 from django.test.testcases import LiveServerThread
 
-from imaging.models import ApiToken, ImageJob, JobEvent
+from imaging.models import ApiToken, Batch, ImageJob, JobEvent
 from tests.api.client import job_body
 from tests.support.cast import make_user
+from tests.support.demo import CENTOS_WEB, UBUNTU_APP
 
 PARALLEL = 50
 
@@ -80,6 +81,25 @@ def test_fifty_parallel_requests_with_one_key_make_one_job(live_url, project, to
     assert statuses == [200] * (PARALLEL - 1) + [201], [b for s, b in answers if s >= 300][:3]
     assert {body["id"] for _, body in answers} == {job.pk}
     assert JobEvent.objects.filter(message__startswith="Requested").count() == 1
+
+
+def test_fifty_parallel_batches_with_one_key_make_one_batch(live_url, project, tool):
+    body = {
+        "project": project.pk,
+        "volume_ids": [CENTOS_WEB, UBUNTU_APP],
+        "image_name_template": "{volume}-{date}",
+        "preparation_confirmed": True,
+    }
+    answers = send_all_at_once(f"{live_url}/api/v1/batches/", tool, body, "weekly-2026-12-07")
+
+    statuses = sorted(status for status, _ in answers)
+    print(Counter((s, (b.get("error") or {}).get("code")) for s, b in answers))  # on failure
+    assert statuses == [200] * (PARALLEL - 1) + [201], [b for s, b in answers if s >= 300][:3]
+    batch = Batch.objects.get()
+    assert {body["id"] for _, body in answers} == {batch.pk}
+    assert sorted(ImageJob.objects.values_list("volume_id", flat=True)) == sorted(
+        [CENTOS_WEB, UBUNTU_APP]
+    )
 
 
 def test_a_replay_that_looked_for_its_key_too_early_still_gets_the_job(

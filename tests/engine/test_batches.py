@@ -4,7 +4,7 @@ cancel and retry-failed act only on what they should."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -19,7 +19,7 @@ from imaging.engine.batches import (
 )
 from imaging.engine.errors import Refusal
 from imaging.engine.pacing import start_due_uploads
-from imaging.models import BatchState, ImageJob, JobState
+from imaging.models import BatchState, ImageJob, JobState, Preference
 from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, UBUNTU_APP
 
 
@@ -82,6 +82,19 @@ def test_names_come_from_the_template_in_the_requesters_time_zone(k5sim, project
     assert stamp == "20260302-0830", "23:30 UTC is 08:30 the next day in Tokyo"
     first, second = (k5sim.volume(volume_id)["name"] for volume_id in volumes)
     assert names == [f"{first}-{stamp}-1", f"{second}-{stamp}-2"]
+
+
+@pytest.mark.django_db
+def test_a_tools_batch_is_named_in_its_users_saved_time_zone(k5sim, project, bob, settings):
+    settings.TIME_ZONE = "UTC"
+    Preference.objects.create(user=bob, language="ja", time_zone="Asia/Tokyo")
+    [volume] = bulk_volumes(k5sim, project, 1, prefix="db-")
+    when = datetime(2026, 12, 6, 20, 15, tzinfo=UTC)
+    batch = create_batch(
+        request(project, [volume], "{volume}-{date}-{time}"), user=bob, channel="api", when=when
+    )
+    [name] = batch.jobs.values_list("image_name", flat=True)
+    assert name.endswith("-20261207-0515"), name
 
 
 @pytest.mark.django_db
