@@ -295,6 +295,7 @@ MESSAGES: dict[str, Promise] = {
         "Schedule “%(schedule)s” created: %(cron)s (%(time_zone)s), keeping %(keep)s image(s) "
         "per volume."
     ),
+    "schedule.changed": _("Changed schedule “%(schedule)s”: %(changes)s."),
     "schedule.paused": _("Paused schedule “%(schedule)s”."),
     "schedule.resumed": _("Resumed schedule “%(schedule)s”."),
     "schedule.deleted": _(

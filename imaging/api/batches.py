@@ -26,6 +26,7 @@ from imaging.engine.batches import (
 from imaging.engine.retention import dry_run
 from imaging.engine.schedules import (
     ScheduleRequest,
+    change_schedule,
     create_schedule,
     delete_schedule,
     recent_runs,
@@ -307,6 +308,28 @@ class ScheduleCreateSerializer(serializers.Serializer):
     )
 
 
+class ScheduleChangeSerializer(serializers.Serializer):
+    """Any of a schedule's settings; what is left out stays as it is."""
+
+    name = serializers.CharField(max_length=100, required=False)
+    volume_ids = serializers.ListField(
+        child=volume_id_field(), min_length=1, max_length=100, required=False
+    )
+    cron = serializers.CharField(max_length=100, required=False)
+    timezone = serializers.CharField(max_length=64, required=False)
+    image_name_template = serializers.CharField(
+        max_length=255, trim_whitespace=False, required=False
+    )
+    keep = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    force = serializers.BooleanField(required=False)
+    automation = serializers.ChoiceField(choices=Automation.choices, required=False)
+    preparation_confirmed = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="needed (true) when volumes are added or the automation changes",
+    )
+
+
 class RunSerializer(serializers.Serializer):
     batch = serializers.IntegerField()
     due_at = serializers.DateTimeField(allow_null=True)
@@ -424,6 +447,33 @@ class ScheduleViewSet(
             channel=Channel.API,
         )
         return Response(self.get_serializer(schedule).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ScheduleChangeSerializer,
+        responses={
+            200: ScheduleSerializer,
+            400: OpenApiResponse(
+                description="a rule was broken, as when creating; `preparation_required` "
+                "when volumes are added or the automation changes without "
+                "`preparation_confirmed`"
+            ),
+            403: OpenApiResponse(description="only the creator or a project admin may"),
+        },
+        description="Change any of the schedule's settings; those left out stay. Its runs "
+        "and images stay; a lower `keep` applies from the next succeeded job (see "
+        "`retention/`); another `cron` or `timezone` moves `next_run_at`. Recorded in the "
+        "project's history.",
+    )
+    def partial_update(self, request, *args, **kwargs):
+        schedule = self.get_object()
+        given = ScheduleChangeSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = dict(given.validated_data)
+        confirmed = data.pop("preparation_confirmed")
+        if "timezone" in data:
+            data["time_zone"] = data.pop("timezone")
+        schedule = change_schedule(schedule, request.user, data, confirmed=confirmed)
+        return Response(self.get_serializer(schedule).data)
 
     @extend_schema(
         responses={

@@ -173,9 +173,10 @@ class ScheduleRequest:
     automation: str = Automation.NONE
 
 
-def create_schedule(request: ScheduleRequest, *, user, channel: str) -> Schedule:
-    """Check and save a schedule. Its volumes are checked at each run, as a batch's are; here
-    only what needs no K5: the role, the cron, the zone, the template, the keep count."""
+def check_schedule(request: ScheduleRequest, user) -> tuple[str, ZoneInfo]:
+    """What a schedule must be, made or changed: the role, a name, the cron, the zone, the
+    template, the keep count, the preparation confirmed (its volumes are checked at each run,
+    as a batch's are). Returns the cron as stored and the zone."""
     if not can_submit(user, request.project):
         raise Refusal(
             "forbidden", _("Viewers cannot create schedules; ask a project admin for the role.")
@@ -205,6 +206,12 @@ def create_schedule(request: ScheduleRequest, *, user, channel: str) -> Schedule
         ),
         user,
     )
+    return cron, zone
+
+
+def create_schedule(request: ScheduleRequest, *, user, channel: str) -> Schedule:
+    """Check and save a schedule (`check_schedule`)."""
+    cron, zone = check_schedule(request, user)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -241,6 +248,73 @@ def create_schedule(request: ScheduleRequest, *, user, channel: str) -> Schedule
             "invalid", _("A schedule of this name exists in the project."), field="name"
         ) from None
     return schedule
+
+
+# What a change may set, by ScheduleRequest field: the schedule's own field of that name.
+CHANGEABLE = {
+    "name": "name",
+    "volume_ids": "volume_ids",
+    "cron": "cron",
+    "time_zone": "time_zone",
+    "image_name_template": "image_name_template",
+    "keep": "keep",
+    "force": "force",
+    "automation": "automation",
+}
+# Changing these asks again for the preparation (new volumes, another procedure).
+NEEDS_PREPARATION = frozenset({"volume_ids", "automation"})
+
+
+def change_schedule(schedule: Schedule, user, changes: dict, *, confirmed: bool) -> Schedule:
+    """Change what a schedule does, checked as when it was made. Its runs, batches and the
+    images they made stay; retention applies the new `keep` from the next succeeded job on
+    (the page's dry run shows what that would delete). Another cron or zone moves the next
+    run. Adding volumes or changing the automation needs the preparation confirmed again
+    (`confirmed`). Returns the schedule; nothing changed records nothing."""
+    _require_manage(schedule, user)
+    current = {key: getattr(schedule, field) for key, field in CHANGEABLE.items()}
+    wanted = {**current, **{k: v for k, v in changes.items() if k in CHANGEABLE}}
+    changed = [key for key in CHANGEABLE if wanted[key] != current[key]]
+    if not changed:
+        return schedule
+    added = set(wanted["volume_ids"]) - set(current["volume_ids"])
+    needs_confirmation = bool(added) or "automation" in changed
+    cron, zone = check_schedule(
+        ScheduleRequest(
+            project=schedule.project,
+            preparation_confirmed=confirmed or not needs_confirmation,
+            enabled=schedule.enabled,
+            **wanted,
+        ),
+        user,
+    )
+    fields = {CHANGEABLE[key]: wanted[key] for key in changed}
+    fields["name"] = wanted["name"].strip()
+    fields["cron"] = cron
+    if schedule.enabled and {"cron", "time_zone"} & set(changed):
+        fields["next_run_at"] = next_time(cron, zone, timezone.now())
+    what = "; ".join(f"{key}: {_shown(current[key])} → {_shown(wanted[key])}" for key in changed)
+    try:
+        with transaction.atomic():
+            Schedule.objects.filter(pk=schedule.pk).update(**fields)
+            _record(
+                schedule,
+                said("schedule.changed", schedule=fields["name"], changes=what),
+                actor=user,
+                detail={"changed": changed, "volume_ids": wanted["volume_ids"]},
+            )
+    except IntegrityError:
+        raise Refusal(
+            "invalid", _("A schedule of this name exists in the project."), field="name"
+        ) from None
+    schedule.refresh_from_db()
+    return schedule
+
+
+def _shown(value) -> str:
+    """A value in the history's one-line account of a change (volumes: how many; which ones
+    are in the event's detail and on the schedule's page)."""
+    return str(len(value)) if isinstance(value, list) else str(value)
 
 
 def set_enabled(schedule: Schedule, user, enabled: bool) -> Schedule:

@@ -1,6 +1,6 @@
 """Pages for many volumes at once: a batch from the volumes page (its page follows it live),
-and a project's schedules (create, pause, resume, delete; which images the next run would
-delete)."""
+and a project's schedules (create, change, pause, resume, delete; which images the next run
+would delete)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from imaging.engine.remedy import can_cancel, can_retry
 from imaging.engine.retention import dry_run
 from imaging.engine.schedules import (
     ScheduleRequest,
+    change_schedule,
     create_schedule,
     delete_schedule,
     recent_runs,
@@ -268,7 +269,53 @@ def _schedule(request, schedule_id) -> Schedule:
 
 @login_required
 def schedule_page(request, schedule_id):
+    """The schedule, its runs and the retention dry run; POST changes its settings (the
+    creator or a project admin)."""
     schedule = _schedule(request, schedule_id)
+    can_manage = can_act_on_schedule(request.user, schedule)
+    current = {
+        "name": schedule.name,
+        "cron": schedule.cron,
+        "time_zone": schedule.time_zone,
+        "image_name_template": schedule.image_name_template,
+        "keep": schedule.keep,
+        "force": schedule.force,
+        "automation": schedule.automation,
+    }
+    form = ScheduleForm(request.POST or None, initial=current, prefix="change")
+    form.fields["preparation_confirmed"].label = gettext_lazy(
+        "Every volume I add is prepared as the vendor requires (Linux: network settings "
+        "removed; Windows: Sysprep run), at every run — needed to add volumes or change the "
+        "automation"
+    )
+    offered = form.fields["automation"]
+    if schedule.automation not in dict(offered.choices):  # set through the API
+        offered.choices = [
+            *offered.choices,
+            (schedule.automation, schedule.get_automation_display()),
+        ]
+    chosen = request.POST.getlist("volume_ids") if request.method == "POST" else None
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied(
+                _("Only the member who created this schedule, or a project admin, may do that.")
+            )
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            confirmed = data.pop("preparation_confirmed")
+            data["automation"] = data["automation"] or Automation.NONE
+            try:
+                change_schedule(
+                    schedule,
+                    request.user,
+                    {**data, "volume_ids": chosen},
+                    confirmed=confirmed,
+                )
+            except Refusal as refusal:
+                form.add_error(FORM_FIELDS.get(refusal.field or ""), refusal.localized_message)
+            else:
+                messages.success(request, _("Schedule changed."))
+                return redirect("schedule", schedule.pk)
     runs = [(batch, summarize(batch)) for batch in recent_runs(schedule)]
     return render(
         request,
@@ -277,9 +324,23 @@ def schedule_page(request, schedule_id):
             "schedule": schedule,
             "runs": runs,
             "doomed": dry_run(schedule),
-            "can_manage": can_act_on_schedule(request.user, schedule),
+            "can_manage": can_manage,
+            "form": form,
+            "volume_choices": _volume_choices(schedule) if can_manage else [],
+            "chosen": set(schedule.volume_ids if chosen is None else chosen),
         },
     )
+
+
+def _volume_choices(schedule: Schedule) -> list[tuple[str, str]]:
+    """(id, label) of the project's volumes from the last K5 list, and the schedule's own
+    volumes that list lacks (deleted in K5, or not listed yet), so none is dropped unseen."""
+    listed = [
+        (row.volume.id, row.volume.name or row.volume.id)
+        for row in project_inventory(schedule.project).rows
+    ]
+    known = {volume_id for volume_id, _label in listed}
+    return listed + [(v, v) for v in schedule.volume_ids if v not in known]
 
 
 @login_required

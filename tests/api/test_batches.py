@@ -4,6 +4,7 @@ acts); every refusal in the one error shape, naming the field."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from imaging.engine.pacing import start_due_uploads
 from imaging.engine.schedules import prepare_run, run_due
-from imaging.models import Batch, ImageJob, JobState, Schedule
+from imaging.models import Batch, ImageJob, JobEvent, JobState, Schedule
 from tests.api.client import error_of
 from tests.support.demo import CENTOS_APP, CENTOS_BROKEN, CENTOS_WEB, UBUNTU_APP
 from tests.support.jobs import make_job
@@ -249,6 +250,76 @@ def test_schedule_permissions_are_those_of_jobs(api, project, bob, dana, victor,
     assert api(dana).request("DELETE", path).status_code == 403
     assert api(bob).request("DELETE", path).status_code == 204
     assert not Schedule.objects.exists()
+
+
+def patch(client, path: str, body: dict):
+    return client.request("PATCH", path, data=json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.django_db
+def test_a_schedule_is_changed_in_place_and_its_next_run_moves(api, project, bob):
+    schedule = api(bob).post("/api/v1/schedules/", schedule_body(project)).json()
+    path = f"/api/v1/schedules/{schedule['id']}/"
+
+    response = patch(api(bob), path, {"cron": "30 4 * * *", "keep": 1})
+
+    assert response.status_code == 200, response.content
+    changed = response.json()
+    assert (changed["id"], changed["cron"], changed["keep"]) == (schedule["id"], "30 4 * * *", 1)
+    assert changed["timezone"] == "Asia/Tokyo" and changed["volume_ids"] == schedule["volume_ids"]
+    assert changed["next_run_at"].endswith("T19:30:00Z"), "04:30 in Tokyo, each day"
+    [event] = JobEvent.objects.filter(code="schedule.changed")
+    assert event.actor_name == "bob"
+    assert "cron: 0 3 * * 1 → 30 4 * * *" in event.message and "keep: 2 → 1" in event.message
+    assert patch(api(bob), path, {"keep": 1}).status_code == 200
+    assert JobEvent.objects.filter(code="schedule.changed").count() == 1, "nothing changed"
+
+
+@pytest.mark.django_db
+def test_adding_a_volume_to_a_schedule_asks_for_its_preparation(api, project, bob):
+    schedule = api(bob).post("/api/v1/schedules/", schedule_body(project)).json()
+    path = f"/api/v1/schedules/{schedule['id']}/"
+    more = {"volume_ids": [CENTOS_WEB, UBUNTU_APP, CENTOS_APP]}
+
+    refused = patch(api(bob), path, more)
+    assert refused.status_code == 400
+    assert error_of(refused)["code"] == "preparation_required"
+    assert Schedule.objects.get().volume_ids == [CENTOS_WEB, UBUNTU_APP]
+
+    fewer = patch(api(bob), path, {"volume_ids": [CENTOS_WEB]})
+    assert fewer.status_code == 200, "removing a volume needs no preparation"
+    confirmed = patch(api(bob), path, {**more, "preparation_confirmed": True})
+    assert confirmed.status_code == 200, confirmed.content
+    assert confirmed.json()["volume_ids"] == more["volume_ids"]
+
+
+@pytest.mark.django_db
+def test_a_bad_change_is_400_naming_the_field_and_changes_nothing(api, project, bob, dana, victor):
+    schedule = api(bob).post("/api/v1/schedules/", schedule_body(project)).json()
+    api(bob).post("/api/v1/schedules/", schedule_body(project, name="nightly"))
+    path = f"/api/v1/schedules/{schedule['id']}/"
+
+    for body, field in [
+        ({"cron": "0 3 * *"}, "cron"),
+        ({"timezone": "Tokyo"}, "timezone"),
+        ({"keep": 0}, "keep"),
+        ({"image_name_template": "{host}"}, "image_name_template"),
+        ({"name": "nightly"}, "name"),
+    ]:
+        response = patch(api(bob), path, body)
+        assert response.status_code == 400, body
+        assert list(error_of(response)["fields"]) == [field], body
+    assert (
+        api(bob).get(path).json()
+        == api(victor).get(path).json()
+        == {
+            **schedule,
+            "recent_runs": [],
+        }
+    )
+    assert patch(api(dana), path, {"keep": 5}).status_code == 403
+    assert patch(api(victor), path, {"keep": 5}).status_code == 403
+    assert api(bob).request("PUT", path).status_code == 405
 
 
 @pytest.mark.django_db

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from imaging.engine.batches import BatchRequest, create_batch
 from imaging.engine.inventory import refresh_inventory
+from imaging.engine.schedules import ScheduleRequest, create_schedule
 from imaging.models import Batch, ImageJob, JobState, Schedule
 from tests.support.demo import CENTOS_BROKEN, CENTOS_WEB, UBUNTU_APP
 from tests.web.page import Page
@@ -145,6 +146,49 @@ def test_a_member_creates_pauses_and_deletes_a_schedule(signed_in, listed, bob):
     assert not schedule.enabled and schedule.next_run_at is None
     browser.post(f"/schedules/{schedule.pk}/action/", {"action": "delete"})
     assert not Schedule.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_creator_changes_a_schedules_volumes_and_keep_on_its_page(
+    signed_in, listed, bob, victor
+):
+    schedule = create_schedule(
+        ScheduleRequest(
+            listed, "weekly", [CENTOS_WEB], "0 3 * * 1", "Asia/Tokyo", "{volume}-{date}", 4, True
+        ),
+        user=bob,
+        channel="web",
+    )
+    browser = signed_in(bob)
+    page = browser.get(f"/schedules/{schedule.pk}/").content.decode()
+    assert 'id="change-schedule"' in page
+    assert f'value="{CENTOS_WEB}" checked' in page and f'value="{UBUNTU_APP}">' in page
+    fields = {
+        "change-name": "weekly",
+        "change-cron": "0 3 * * 1",
+        "change-time_zone": "Asia/Tokyo",
+        "change-image_name_template": "{volume}-{date}",
+        "change-keep": "2",
+        "change-automation": "none",
+        "volume_ids": [CENTOS_WEB, UBUNTU_APP],
+    }
+
+    refused = browser.post(f"/schedules/{schedule.pk}/", fields)
+    assert refused.status_code == 200
+    assert "Confirm that every volume is prepared" in refused.content.decode()
+    schedule.refresh_from_db()
+    assert (schedule.volume_ids, schedule.keep) == ([CENTOS_WEB], 4)
+
+    saved = browser.post(
+        f"/schedules/{schedule.pk}/", {**fields, "change-preparation_confirmed": "on"}
+    )
+    assert saved["Location"] == f"/schedules/{schedule.pk}/"
+    schedule.refresh_from_db()
+    assert (schedule.volume_ids, schedule.keep) == ([CENTOS_WEB, UBUNTU_APP], 2)
+
+    viewer = signed_in(victor)
+    assert 'id="change-schedule"' not in viewer.get(f"/schedules/{schedule.pk}/").content.decode()
+    assert viewer.post(f"/schedules/{schedule.pk}/", fields).status_code == 403
 
 
 @pytest.mark.django_db
