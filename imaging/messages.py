@@ -295,6 +295,13 @@ MESSAGES: dict[str, Promise] = {
         "Schedule “%(schedule)s” created: %(cron)s (%(time_zone)s), keeping %(keep)s image(s) "
         "per volume."
     ),
+    "k5.sign_in_busy": _(
+        "Another worker has been signing in to K5 for too long; trying again later."
+    ),
+    "k5.credential_changed": _(
+        "The project's K5 credential was changed meanwhile; the call is made again with the "
+        "new one."
+    ),
     "schedule.changed": _("Changed schedule “%(schedule)s”: %(changes)s."),
     "schedule.paused": _("Paused schedule “%(schedule)s”."),
     "schedule.resumed": _("Resumed schedule “%(schedule)s”."),
@@ -385,6 +392,26 @@ class Said:
         return {"code": self.code, "params": self.params}
 
 
+def render_meaning(meaning: Mapping[str, Any], language: str | None = None) -> str:
+    """A message stored as meaning of either kind — a code and its parameters (`Said`), or
+    a text (`render_text`) — in `language` (default: the active one)."""
+    if language:
+        with translation.override(language):
+            return render_meaning(meaning)
+    return _word("", meaning)
+
+
+def k5_words(exc: Exception, *, detailed: bool = False) -> str | Said:
+    """What a K5 error says, to store as `k5_says`: K5's words (its message; `detailed`: with
+    the call, the status and K5's request id) — or, for an error that is the portal's own
+    finding (`K5Error.said`), that finding, rendered as the portal's words in the reader's
+    language and never marked as K5's."""
+    found = getattr(exc, "said", None)
+    if isinstance(found, Said):
+        return found
+    return str(exc) if detailed else str(getattr(exc, "message", exc))
+
+
 def said(code: str, **params: Any) -> Said:
     """A message to store; an unknown code is a programming error, caught at once."""
     if code not in MESSAGES:
@@ -424,8 +451,12 @@ def render(code: str, params: Mapping[str, Any] | None = None, language: str | N
     )
     text = (str(template) % values).strip()
     for key in K5_WORDS:
-        if params.get(key):
-            text = f"{text} {K5_SAYS % {'text': params[key]}}"
+        value = params.get(key)
+        if isinstance(value, Mapping) and "code" in value:
+            # The portal's own finding where K5's words would be (`k5_words`): its sentence.
+            text = f"{text} {render(value['code'], value.get('params'))}"
+        elif value:
+            text = f"{text} {K5_SAYS % {'text': value}}"
     return text
 
 

@@ -14,7 +14,8 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from imaging.engine.errors import Refusal, interpolate_lazy
-from imaging.messages import MESSAGES, render, render_text, said
+from imaging.k5 import K5Unavailable
+from imaging.messages import MESSAGES, k5_words, render, render_text, said
 from imaging.models import ImageJob, JobEvent, JobState
 
 # Templates that read the same in every language (an HTTP call: method, path, status).
@@ -143,3 +144,19 @@ def test_a_refusal_is_kept_as_meaning_and_reads_again_in_each_language():
     assert render_text(stored[0], "en") == "The job has already ended (failed)."
     assert render_text(stored[0], "ja") != render_text(stored[0], "en")
     assert render_text(stored[1], "ja") == "Quota exceeded for resource 'volumes'"
+
+
+def test_the_portals_own_finding_in_k5s_place_is_never_marked_as_k5s_words():
+    """An error the portal raises itself where K5's answer would be (K5Error.said) is
+    stored as meaning and read in each reader's language; K5's own words stay K5's."""
+    finding = K5Unavailable("another worker has been signing in to K5 for too long")
+    finding.said = said("k5.sign_in_busy")
+    ours = said("upload.k5_unreachable", k5_says=k5_words(finding))
+    theirs = said("upload.k5_unreachable", k5_says=k5_words(K5Unavailable("Service Unavailable")))
+
+    assert render(ours.code, ours.params, "ja").endswith(
+        "別のワーカーによる K5 へのサインインが長く続いています。後でもう一度試します。"
+    )
+    assert "K5 says" not in render(ours.code, ours.params, "en")
+    assert "K5 の応答" not in render(ours.code, ours.params, "ja")
+    assert render(theirs.code, theirs.params, "ja").endswith("「K5 の応答: Service Unavailable」")

@@ -47,7 +47,7 @@ from imaging.k5.types import (
     VOLUME_AVAILABLE,
     VOLUME_IN_USE,
 )
-from imaging.messages import Said, said
+from imaging.messages import Said, k5_words, said
 from imaging.models import (
     ACTIVE_STATES,
     TERMINAL_STATES,
@@ -787,10 +787,10 @@ def _fail_step(job: ImageJob, step: JobStep, why: Said, now: datetime) -> None:
 
 
 def _refused(job: ImageJob, step: JobStep, exc: K5Error, now: datetime) -> None:
-    _fail_step(job, step, said("step.k5_refused", k5_says=exc.message), now)
+    _fail_step(job, step, said("step.k5_refused", k5_says=k5_words(exc)), now)
     if exc.request_id:
         _acted(job, step, said("step.k5_refused_call", step=step.name), exc.request_id)
-        _update(step, **JobStep.detail_fields(said("step.k5_refused", k5_says=exc.message)))
+        _update(step, **JobStep.detail_fields(said("step.k5_refused", k5_says=k5_words(exc))))
 
 
 def _transient(job: ImageJob, step: JobStep, exc: K5Error | None, now: datetime) -> None:
@@ -804,8 +804,13 @@ def _transient(job: ImageJob, step: JobStep, exc: K5Error | None, now: datetime)
         note = said("step.waiting_credentials", step=step.name, wait_seconds=int(wait))
         facts: dict = {"step": step.name}
     else:
-        detail = said("detail.transient", k5_says=str(exc))
-        note = said("step.transient", step=step.name, k5_says=str(exc), wait_seconds=int(wait))
+        detail = said("detail.transient", k5_says=k5_words(exc, detailed=True))
+        note = said(
+            "step.transient",
+            step=step.name,
+            k5_says=k5_words(exc, detailed=True),
+            wait_seconds=int(wait),
+        )
         facts = {"step": step.name, "status": exc.status, "request_id": exc.request_id}
     _update(step, attempts=tries, next_try_at=next_try, **JobStep.detail_fields(detail))
     job.record(EventKind.NOTE, note, detail=facts)

@@ -128,9 +128,7 @@ def _sign_in(
         if k5_deadline.exhausted():  # a web request's time budget (imaging.k5.deadline)
             raise k5_deadline.too_slow()
         if time.monotonic() > deadline:
-            raise K5Unavailable(
-                "another worker has been signing in to K5 for too long; trying again later"
-            )
+            raise _our_finding("k5.sign_in_busy")
         if shortcut and _proven(lease, config.password):
             # Another thread of this process has just had this password accepted.
             _sign_in_proven(project_pk, key, client, lease)
@@ -140,6 +138,15 @@ def _sign_in(
         _sign_in_now(project_pk, key, client, lease=lease, despite_rejection=despite_rejection)
     finally:
         EngineLease.release(lease, holder)
+
+
+def _our_finding(code: str) -> K5Unavailable:
+    """K5 was not asked: the portal's own reason, which may pass for K5's (a K5Unavailable,
+    retried later) but is rendered as the portal's words (`K5Error.said`)."""
+    finding = said(code)
+    error = K5Unavailable(finding.english())
+    error.said = finding
+    return error
 
 
 PROVEN_SECONDS = 60
@@ -175,10 +182,7 @@ def _sign_in_now(
     if _key(project) != key:
         # The password (or connection) changed since this client was made: never send the
         # old one, which K5 may now refuse and count towards the lockout.
-        raise K5Unavailable(
-            "the project's K5 credential was changed meanwhile; the call will be made "
-            "again with the new one"
-        )
+        raise _our_finding("k5.credential_changed")
     if not client.needs_sign_in() and not despite_rejection:
         return  # another thread of this process signed it in while this one waited
     try:

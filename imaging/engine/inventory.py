@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy as _
 
 from imaging import dispatch
@@ -26,6 +26,7 @@ from imaging.engine.errors import K5NotAvailable, interpolate_lazy
 from imaging.engine.validation import SLOW_K5_RETRY_AFTER, Eligibility, eligibility
 from imaging.k5 import K5Error, blockstorage, compute
 from imaging.k5.types import Attachment, Server, Volume, parse_timestamp
+from imaging.messages import Said, k5_words, render_meaning
 from imaging.models import ImageJob, K5Project, OsFamily, VolumeInventory
 
 # How often a request waiting for a listing looks whether it has arrived.
@@ -117,16 +118,19 @@ def refresh_inventory(project: K5Project, *, despite_rejection: bool = False) ->
         if any(volume.attached_server_id for volume in volumes):
             servers = compute.server_list(client)
     except K5NotAvailable as exc:
-        _store_error(record, exc.message)
+        _store_error(record, exc.message, exc.meaning)
         raise
     except K5Error as exc:
-        _store_error(record, exc.message)
+        words = k5_words(exc)
+        _store_error(record, exc.message, words.as_json() if isinstance(words, Said) else {})
         raise K5NotAvailable(_inventory(project, record).problem) from None
     record.volumes = [_plain(volume) for volume in volumes]
     record.servers = [_plain(server) for server in servers]
     record.refreshed_at = timezone.now()
-    record.error, record.error_at = "", None
-    record.save(update_fields=["volumes", "servers", "refreshed_at", "error", "error_at"])
+    record.error, record.error_at, record.error_said = "", None, {}
+    record.save(
+        update_fields=["volumes", "servers", "refreshed_at", "error", "error_at", "error_said"]
+    )
     return _inventory(project, record)
 
 
@@ -162,9 +166,9 @@ def _wait_for_listing(record: VolumeInventory, seconds: float) -> VolumeInventor
     return record
 
 
-def _store_error(record: VolumeInventory, message: str) -> None:
-    record.error, record.error_at = message, timezone.now()
-    record.save(update_fields=["error", "error_at"])
+def _store_error(record: VolumeInventory, message: str, meaning: dict) -> None:
+    record.error, record.error_at, record.error_said = message, timezone.now(), meaning
+    record.save(update_fields=["error", "error_at", "error_said"])
 
 
 def _plain(item: Volume | Server) -> dict:
@@ -203,13 +207,20 @@ def _inventory(project: K5Project, record: VolumeInventory) -> Inventory:
         refreshing=_refreshing(record),
         error=record.error,
         error_at=record.error_at,
-        error_text=_credentials_text(project, record.error),
+        error_text=_error_text(project, record),
     )
 
 
-def _credentials_text(project: K5Project, error: str) -> str | Promise:
-    """A listing that failed because K5 rejected the credential: why, rendered for the
-    reader (the record keeps the English)."""
+_rendered = lazy(render_meaning, str)
+
+
+def _error_text(project: K5Project, record: VolumeInventory) -> str | Promise:
+    """Why the last listing failed, rendered for the reader when the portal said it: the
+    credential K5 rejected (as the project now tells it), or the portal's own finding. Empty
+    when it is K5's words (`error`, shown as they are)."""
+    error = record.error
     if error and not project.credentials_valid and error == project.credentials_error:
         return credentials_invalid(project).localized_message
+    if error and record.error_said:
+        return _rendered(record.error_said)
     return ""

@@ -31,7 +31,7 @@ from imaging.engine.k5calls import recording_calls
 from imaging.engine.upload import CLOCK_SKEW, reconcile_submitting
 from imaging.k5 import K5CredentialError, K5Error, K5NotFound, blockstorage, image
 from imaging.k5.types import Image, Volume
-from imaging.messages import Said, said
+from imaging.messages import Said, k5_words, said
 from imaging.models import (
     Automation,
     EventKind,
@@ -484,7 +484,8 @@ def delete_leftover_image(job: ImageJob, image_id: str, status: str) -> bool:
         return True
     except (K5Error, CredentialsInvalid) as exc:
         job.record(
-            EventKind.NOTE, said("leftover.not_deleted", image_id=image_id, k5_says=str(exc))
+            EventKind.NOTE,
+            said("leftover.not_deleted", image_id=image_id, k5_says=k5_words(exc, detailed=True)),
         )
         return False
     job.record(

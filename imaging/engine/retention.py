@@ -26,7 +26,7 @@ from imaging.engine.errors import CredentialsInvalid
 from imaging.engine.k5calls import recording_calls
 from imaging.k5 import K5Error, K5NotFound, image
 from imaging.k5.types import Image
-from imaging.messages import Said, said
+from imaging.messages import Said, k5_words, said
 from imaging.models import EngineLease, EventKind, ImageJob, JobEvent, JobState, Schedule
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def _prune(schedule: Schedule, volume_id: str) -> Pruned:
         _note(
             schedule,
             beyond[0],
-            said("retention.postponed", k5_says=str(exc)),
+            said("retention.postponed", k5_says=k5_words(exc, detailed=True)),
         )
         return result
     newest = [job.image_id for job in kept]
@@ -186,7 +186,7 @@ def _prune(schedule: Schedule, volume_id: str) -> Pruned:
                         image_id=job.image_id,
                         image_name=seen.name,
                         job=job.pk,
-                        k5_says=str(exc),
+                        k5_says=k5_words(exc, detailed=True),
                     ),
                     image_id=job.image_id,
                 )

@@ -38,7 +38,7 @@ from imaging.k5 import (
     image,
 )
 from imaging.k5.types import Image, Volume
-from imaging.messages import Said, said
+from imaging.messages import Said, k5_words, said
 from imaging.models import EventKind, ImageJob, InvalidTransition, JobState, UploadAttempt
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def send_upload(job_id: int) -> str:
         return _not_sent_for_now(
             job,
             attempt,
-            said("upload.sign_in_failed", k5_says=exc.message),
+            said("upload.sign_in_failed", k5_says=k5_words(exc)),
             "waiting.sign_in_failed",
         )
 
@@ -87,7 +87,7 @@ def send_upload(job_id: int) -> str:
         return _not_sent_for_now(
             job,
             attempt,
-            said("upload.sign_in_failed", k5_says=exc.message),
+            said("upload.sign_in_failed", k5_says=k5_words(exc)),
             "waiting.sign_in_failed",
         )
     with recording_calls(job) as calls:
@@ -169,7 +169,7 @@ def _delete_replaced_image(job: ImageJob, client, attempt: UploadAttempt | None)
         return _not_sent_for_now(
             job,
             attempt,
-            said("upload.replaced_lookup_failed", image_id=old.image_id, k5_says=exc.message),
+            said("upload.replaced_lookup_failed", image_id=old.image_id, k5_says=k5_words(exc)),
             "waiting.replaced_failed",
         )
     detail = {
@@ -250,7 +250,7 @@ def _upload_refused(job: ImageJob, attempt: UploadAttempt | None, exc: K5Error) 
         _set_outcome(attempt, Outcome.UNKNOWN)
         job.record(
             EventKind.NOTE,
-            said("upload.outcome_unknown", k5_says=exc.message),
+            said("upload.outcome_unknown", k5_says=k5_words(exc)),
             detail={"error": str(exc)},
         )
         return "outcome unknown: left for reconciliation"
@@ -260,12 +260,12 @@ def _upload_refused(job: ImageJob, attempt: UploadAttempt | None, exc: K5Error) 
             job,
             attempt,
             Outcome.NOT_SENT,
-            said("upload.k5_unreachable", k5_says=exc.message),
+            said("upload.k5_unreachable", k5_says=k5_words(exc)),
             not_before=timezone.now() + timedelta(seconds=backoff),
             waiting_reason=said("waiting.k5_unreachable", backoff_seconds=int(backoff)),
         )
     _set_outcome(attempt, Outcome.REJECTED)
-    _fail(job, said("upload.refused", k5_says=exc.message), exc)
+    _fail(job, said("upload.refused", k5_says=k5_words(exc)), exc)
     return "rejected"
 
 

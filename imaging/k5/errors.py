@@ -23,6 +23,10 @@ class K5Error(Exception):
     """Base of every error the facade raises."""
 
     permanent: bool = True
+    # Set by the engine on an error that is its own finding, not K5's answer (e.g. another
+    # worker holds the sign-in): that finding as meaning (imaging.messages.Said), so it is
+    # rendered in the reader's language and never shown as K5's words.
+    said: object | None = None
 
     def __init__(
         self,

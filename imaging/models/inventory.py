@@ -24,6 +24,9 @@ class VolumeInventory(models.Model):
     # Why the last listing failed, and when; the volumes above stay those of the last success.
     error = models.TextField(blank=True)
     error_at = models.DateTimeField(null=True, blank=True)
+    # The same, when it is the portal's own sentence, as meaning (rendered for the reader,
+    # imaging.messages.render_meaning); empty when `error` is K5's words.
+    error_said = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name_plural = "volume inventories"

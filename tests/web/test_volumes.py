@@ -9,9 +9,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from imaging import dispatch
-from imaging.engine.errors import CredentialsInvalid
+from imaging.engine.connections import sign_in_lease
+from imaging.engine.errors import CredentialsInvalid, K5NotAvailable
 from imaging.engine.inventory import refresh_inventory
-from imaging.models import JobState, VolumeInventory
+from imaging.models import EngineLease, JobState, VolumeInventory
 from tests.support.demo import (
     CENTOS_BATCH,
     CENTOS_BROKEN,
@@ -281,6 +282,31 @@ def test_a_rejected_credential_reads_in_the_readers_language_with_k5s_words_as_k
     assert alert.startswith(says)
     marked = "「K5 の応答: {}」" if language == "ja" else "K5 says: {}"
     assert alert.endswith(marked.format(k5_says))
+
+
+def test_the_portals_own_reason_reads_in_the_readers_language_and_not_as_k5s(
+    signed_in, k5sim, project, bob, settings
+):
+    """Another host signing in as the project's K5 user for longer than a sign-in may take:
+    the listing is not made, and the page says why in the portal's words."""
+    settings.K5_CONNECT_TIMEOUT = settings.K5_READ_TIMEOUT = 0.1
+    EngineLease.acquire(sign_in_lease(project.k5_config()), "another-host:1", 600)
+    with pytest.raises(K5NotAvailable):
+        refresh_inventory(project)  # waits out the lease's hold: about 5 s
+    # Asked for just before that answer: no other listing is asked for, none is waited for.
+    record = VolumeInventory.objects.get(project=project)
+    record.requested_at = record.error_at - timedelta(seconds=1)
+    record.save(update_fields=["requested_at"])
+
+    client = signed_in(bob)
+    for language, says in [
+        ("en", "Another worker has been signing in to K5 for too long; trying again later."),
+        ("ja", "別のワーカーによる K5 へのサインインが長く続いています。"),
+    ]:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        alert = volumes_page(client, project).main.one("p", role="alert").text
+        assert says in alert
+        assert "K5 says" not in alert and "K5 の応答" not in alert
 
 
 def test_refreshes_are_coalesced_one_k5_listing_whoever_asks(signed_in, k5sim, project, bob, dana):
