@@ -22,6 +22,7 @@ from imaging.engine.batches import (
     create_batch_once,
     retry_failed,
     summarize,
+    summarize_all,
 )
 from imaging.engine.retention import dry_run
 from imaging.engine.schedules import (
@@ -29,7 +30,7 @@ from imaging.engine.schedules import (
     change_schedule,
     create_schedule,
     delete_schedule,
-    recent_runs,
+    recent_runs_of,
     set_enabled,
 )
 from imaging.messages import reader_language, render_text
@@ -112,12 +113,12 @@ class BatchSerializer(serializers.Serializer):
 
     def to_representation(self, summary: BatchSummary):
         batch = summary.batch
-        context = {
-            **self.context,
-            "forecasts": summary.forecasts,
-            "zones": zones_by_job(summary.jobs),
-            "steps": steps_by_job(summary.jobs),
-        }
+        context = {**self.context, "forecasts": summary.forecasts}
+        # A list's page gives the zones and steps of all its batches at once.
+        if "zones" not in context:
+            context["zones"] = zones_by_job(summary.jobs)
+        if "steps" not in context:
+            context["steps"] = steps_by_job(summary.jobs)
         return {
             "id": batch.pk,
             "project": batch.project_id,
@@ -175,9 +176,16 @@ class BatchViewSet(
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
-        context = self.get_serializer_context()
+        summaries = summarize_all(list(page))
+        every_job = [job for summary in summaries for job in summary.jobs]
+        context = {
+            **self.get_serializer_context(),
+            # for the whole page in one query each, not one per batch
+            "zones": zones_by_job(every_job),
+            "steps": steps_by_job(every_job),
+        }
         return self.get_paginated_response(
-            [BatchSerializer(summarize(batch), context=context).data for batch in page]
+            [BatchSerializer(summary, context=context).data for summary in summaries]
         )
 
     def retrieve(self, request, *args, **kwargs):
@@ -371,8 +379,8 @@ class ScheduleSerializer(serializers.ModelSerializer):
         ]
 
     @staticmethod
-    def run(batch: Batch) -> dict:
-        summary = summarize(batch)
+    def run(summary: BatchSummary) -> dict:
+        batch = summary.batch
         return {
             "batch": batch.pk,
             "due_at": _iso(batch.due_at),
@@ -384,7 +392,17 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(RunSerializer(many=True))
     def get_recent_runs(self, schedule):
-        return [self.run(batch) for batch in recent_runs(schedule)]
+        runs = self.context.get("runs")
+        if runs is None:  # one schedule: its own
+            runs = schedule_runs([schedule])
+        return [self.run(summary) for summary in runs[schedule.pk]]
+
+
+def schedule_runs(schedules: list[Schedule]) -> dict[int, list[BatchSummary]]:
+    """Each schedule's recent runs, summarized, in a few queries for a whole page."""
+    batches = recent_runs_of(schedules)
+    summaries = iter(summarize_all([batch for runs in batches.values() for batch in runs]))
+    return {pk: [next(summaries) for _batch in runs] for pk, runs in batches.items()}
 
 
 class RetentionSerializer(serializers.Serializer):
@@ -410,6 +428,13 @@ class ScheduleViewSet(
     def get_queryset(self):
         return Schedule.objects.filter(project__in=visible_projects(self.request.user)).order_by(
             "project", "name"
+        )
+
+    def list(self, request, *args, **kwargs):
+        page = list(self.paginate_queryset(self.get_queryset()))
+        context = {**self.get_serializer_context(), "runs": schedule_runs(page)}
+        return self.get_paginated_response(
+            ScheduleSerializer(page, many=True, context=context).data
         )
 
     @extend_schema(

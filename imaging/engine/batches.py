@@ -16,6 +16,7 @@ import string
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -454,21 +455,37 @@ class BatchSummary:
 
 
 def summarize(batch: Batch, now: datetime | None = None) -> BatchSummary:
+    return summarize_all([batch], now)[0]
+
+
+def summarize_all(batches: list[Batch], now: datetime | None = None) -> list[BatchSummary]:
+    """Each batch's summary, in order, in three queries whatever their number: their jobs,
+    then the queue forecasts of those still queued (`queue_forecasts`, shared)."""
     now = now or timezone.now()
-    jobs = list(batch.jobs.select_related("project").order_by("created_at", "id"))
-    retried = {job.retry_of_id for job in jobs if job.retry_of_id}
-    current = [job for job in jobs if job.pk not in retried]
-    counts = dict(Counter(job.state for job in current))
-    forecasts = queue_forecasts(current, now)
-    return BatchSummary(
-        batch=batch,
-        jobs=jobs,
-        current=current,
-        state=batch_state(batch, current),
-        counts=counts,
-        expected_end=expected_end(current, forecasts, now),
-        forecasts=forecasts,
-    )
+    jobs: dict[int, list[ImageJob]] = {batch.pk: [] for batch in batches}
+    for job in (
+        ImageJob.objects.filter(batch__in=list(jobs))
+        .select_related("project")
+        .order_by("created_at", "id")
+    ):
+        jobs[cast(int, job.batch_id)].append(job)  # filtered on it: never None
+    current: dict[int, list[ImageJob]] = {}
+    for pk, of_batch in jobs.items():
+        retried = {job.retry_of_id for job in of_batch if job.retry_of_id}
+        current[pk] = [job for job in of_batch if job.pk not in retried]
+    forecasts = queue_forecasts([job for of_batch in current.values() for job in of_batch], now)
+    return [
+        BatchSummary(
+            batch=batch,
+            jobs=jobs[batch.pk],
+            current=current[batch.pk],
+            state=batch_state(batch, current[batch.pk]),
+            counts=dict(Counter(job.state for job in current[batch.pk])),
+            expected_end=expected_end(current[batch.pk], forecasts, now),
+            forecasts=forecasts,
+        )
+        for batch in batches
+    ]
 
 
 def batch_state(batch: Batch, current: list[ImageJob]) -> str:

@@ -23,6 +23,7 @@ from imaging.engine.batches import (
     create_batch,
     retry_failed,
     summarize,
+    summarize_all,
 )
 from imaging.engine.errors import Refusal
 from imaging.engine.inventory import project_inventory
@@ -316,7 +317,7 @@ def schedule_page(request, schedule_id):
             else:
                 messages.success(request, _("Schedule changed."))
                 return redirect("schedule", schedule.pk)
-    runs = [(batch, summarize(batch)) for batch in recent_runs(schedule)]
+    runs = [(summary.batch, summary) for summary in summarize_all(recent_runs(schedule))]
     return render(
         request,
         "imaging/schedule.html",

@@ -8,6 +8,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from imaging.engine.pacing import start_due_uploads
@@ -372,3 +374,61 @@ def test_a_schedules_runs_use_its_automation(api, project, bob):
         "upload",
         "start_server",
     ]
+
+
+def schedules_with_runs(project, bob, count: int, first: int = 0) -> None:
+    """`count` schedules of two volumes, each with three runs (one job per volume)."""
+    for n in range(count):
+        schedule = Schedule.objects.create(
+            project=project,
+            name=f"s{first}-{n}",
+            volume_ids=[CENTOS_WEB, UBUNTU_APP],
+            cron="0 3 * * 1",
+            image_name_template="{volume}-{date}",
+            keep=2,
+            preparation_confirmed=True,
+            created_by=bob,
+            created_by_name="bob",
+        )
+        for run in range(3):
+            batch = Batch.objects.create(
+                project=project,
+                schedule=schedule,
+                due_at=timezone.now(),
+                volume_ids=schedule.volume_ids,
+                image_name_template=schedule.image_name_template,
+                requested_by=bob,
+                requested_by_name="bob",
+                prepared_at=timezone.now(),
+            )
+            for volume_id in schedule.volume_ids:
+                job = make_job(
+                    project,
+                    bob,
+                    volume_id=volume_id,
+                    image_name=f"{first}-{n}-{run}-{volume_id}",
+                    # one active job per volume: the first run's wait in the queue
+                    state=JobState.QUEUED if (first, n, run) == (0, 0, 0) else JobState.SUCCEEDED,
+                )
+                ImageJob.objects.filter(pk=job.pk).update(batch=batch)
+
+
+def queries_to_read(client, path: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, response.content
+    return len(captured.captured_queries)
+
+
+@pytest.mark.django_db
+def test_listing_schedules_and_batches_costs_the_same_queries_for_one_or_ten(api, project, bob):
+    """Hundreds of projects' tools list these: the cost of a page must not grow with it."""
+    tool = api(bob)
+    tool.get("/api/v1/projects/")  # the token's first use is written down once: not counted
+    schedules_with_runs(project, bob, 1)
+    one = queries_to_read(tool, "/api/v1/schedules/"), queries_to_read(tool, "/api/v1/batches/")
+    schedules_with_runs(project, bob, 10, first=1)
+    many = queries_to_read(tool, "/api/v1/schedules/"), queries_to_read(tool, "/api/v1/batches/")
+    assert tool.get("/api/v1/schedules/").json()["count"] == 11
+    assert len(tool.get("/api/v1/schedules/").json()["results"][0]["recent_runs"]) == 3
+    assert many == one

@@ -114,7 +114,7 @@ def test_no_password_leaves_while_another_process_holds_the_lease(k5sim, project
 
     result = poll_project(project)
 
-    assert "another worker has been signing in" in result.error
+    assert "Another worker has been signing in to K5" in result.error
     assert token_answers(k5sim) == [], "keystoneauth did not sign in by itself"
     assert calls(k5sim, "/volumes/detail") == [("GET", 401)]
 
@@ -222,6 +222,6 @@ def test_a_password_just_accepted_signs_in_the_users_other_projects_at_once(
     assert token_answers(k5sim) == [201, 201, 201]
     # A new process (no password seen yet) waits for the lease instead.
     connections.forget_clients()
-    with pytest.raises(K5Unavailable, match="another worker has been signing in"):
+    with pytest.raises(K5Unavailable, match="Another worker has been signing in to K5"):
         connections.client_for(K5Project.objects.get(pk=others[0].pk))
     assert token_answers(k5sim) == [201, 201, 201]
