@@ -17,7 +17,7 @@ from imaging.engine.schedules import prepare_run, run_due
 from imaging.models import Batch, ImageJob, JobEvent, JobState, Schedule
 from tests.api.client import error_of
 from tests.support.demo import CENTOS_APP, CENTOS_BROKEN, CENTOS_WEB, UBUNTU_APP
-from tests.support.jobs import make_job
+from tests.support.jobs import make_job, make_schedule
 
 
 def batch_body(project, volume_ids=(CENTOS_WEB, UBUNTU_APP), **options):
@@ -379,17 +379,7 @@ def test_a_schedules_runs_use_its_automation(api, project, bob):
 def schedules_with_runs(project, bob, count: int, first: int = 0) -> None:
     """`count` schedules of two volumes, each with three runs (one job per volume)."""
     for n in range(count):
-        schedule = Schedule.objects.create(
-            project=project,
-            name=f"s{first}-{n}",
-            volume_ids=[CENTOS_WEB, UBUNTU_APP],
-            cron="0 3 * * 1",
-            image_name_template="{volume}-{date}",
-            keep=2,
-            preparation_confirmed=True,
-            created_by=bob,
-            created_by_name="bob",
-        )
+        schedule = make_schedule(project, bob, f"s{first}-{n}")
         for run in range(3):
             batch = Batch.objects.create(
                 project=project,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from imaging.engine.retention import after_success, dry_run, prune
 from imaging.models import Batch, EventKind, ImageJob, JobEvent, JobState, Schedule
 from tests.support.demo import CENTOS_WEB, OLD_IMAGE, UBUNTU_APP, demo_scenario, img
-from tests.support.jobs import make_job
+from tests.support.jobs import make_job, make_schedule
 
 
 def seed_images(k5sim, images: dict[str, dict]) -> None:
@@ -32,17 +32,7 @@ def in_k5(k5sim) -> set[str]:
 
 @pytest.fixture
 def schedule(project, bob):
-    return Schedule.objects.create(
-        project=project,
-        name="weekly",
-        volume_ids=[CENTOS_WEB, UBUNTU_APP],
-        cron="0 3 * * 1",
-        image_name_template="{volume}-{date}",
-        keep=2,
-        preparation_confirmed=True,
-        created_by=bob,
-        created_by_name="bob",
-    )
+    return make_schedule(project, bob)
 
 
 def scheduled_job(schedule, user, n, *, volume_id=CENTOS_WEB, state=JobState.SUCCEEDED, **fields):

@@ -23,6 +23,7 @@ from imaging.models import (
     JobState,
     JobStep,
     K5Project,
+    Schedule,
     SyncRole,
     SyncStatus,
     UploadAttempt,
@@ -194,3 +195,18 @@ def state_of(job: ImageJob) -> str:
     """The job's state as the database has it now (workers move it in other processes)."""
     job.refresh_from_db()
     return job.state
+
+
+def make_schedule(project: K5Project, user: User, name: str = "weekly", **fields) -> Schedule:
+    """A schedule row of two demo volumes, weekly, keeping 2 (for tests about its runs and
+    retention; the API's tests make theirs through the API)."""
+    defaults = {
+        "volume_ids": [CENTOS_WEB, UBUNTU_APP],
+        "cron": "0 3 * * 1",
+        "image_name_template": "{volume}-{date}",
+        "keep": 2,
+        "preparation_confirmed": True,
+        "created_by": user,
+        "created_by_name": user.get_username(),
+    }
+    return Schedule.objects.create(project=project, name=name, **{**defaults, **fields})
