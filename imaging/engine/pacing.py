@@ -104,7 +104,11 @@ def start_due_uploads(project: K5Project, now: datetime | None = None) -> list[I
             # (imaging.engine.automation): its stop is then planned afresh.
             .exclude(
                 pk__in=JobStep.objects.filter(
-                    name=StepName.STOP_SERVER, state=StepState.DONE, sent_at__isnull=False
+                    job__project=project,
+                    job__state=JobState.QUEUED,
+                    name=StepName.STOP_SERVER,
+                    state=StepState.DONE,
+                    sent_at__isnull=False,
                 ).values("job_id")
             )
             .order_by("created_at", "id")[:free]
