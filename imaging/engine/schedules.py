@@ -253,19 +253,17 @@ def create_schedule(request: ScheduleRequest, *, user, channel: str) -> Schedule
     return schedule
 
 
-# What a change may set, by ScheduleRequest field: the schedule's own field of that name.
-CHANGEABLE = {
-    "name": "name",
-    "volume_ids": "volume_ids",
-    "cron": "cron",
-    "time_zone": "time_zone",
-    "image_name_template": "image_name_template",
-    "keep": "keep",
-    "force": "force",
-    "automation": "automation",
-}
-# Changing these asks again for the preparation (new volumes, another procedure).
-NEEDS_PREPARATION = frozenset({"volume_ids", "automation"})
+# What a change may set: ScheduleRequest's fields of the schedule's own names.
+CHANGEABLE = (
+    "name",
+    "volume_ids",
+    "cron",
+    "time_zone",
+    "image_name_template",
+    "keep",
+    "force",
+    "automation",
+)
 
 
 def change_schedule(schedule: Schedule, user, changes: dict, *, confirmed: bool) -> Schedule:
@@ -275,11 +273,13 @@ def change_schedule(schedule: Schedule, user, changes: dict, *, confirmed: bool)
     run. Adding volumes or changing the automation needs the preparation confirmed again
     (`confirmed`). Returns the schedule; nothing changed records nothing."""
     _require_manage(schedule, user)
-    current = {key: getattr(schedule, field) for key, field in CHANGEABLE.items()}
-    wanted = {**current, **{k: v for k, v in changes.items() if k in CHANGEABLE}}
+    current = {key: getattr(schedule, key) for key in CHANGEABLE}
+    wanted = {**current, **{key: changes[key] for key in CHANGEABLE if key in changes}}
+    wanted["name"] = wanted["name"].strip()
     changed = [key for key in CHANGEABLE if wanted[key] != current[key]]
     if not changed:
         return schedule
+    # New volumes, or another procedure around each upload: the preparation asked again.
     added = set(wanted["volume_ids"]) - set(current["volume_ids"])
     needs_confirmation = bool(added) or "automation" in changed
     cron, zone = check_schedule(
@@ -291,8 +291,7 @@ def change_schedule(schedule: Schedule, user, changes: dict, *, confirmed: bool)
         ),
         user,
     )
-    fields = {CHANGEABLE[key]: wanted[key] for key in changed}
-    fields["name"] = wanted["name"].strip()
+    fields = {key: wanted[key] for key in changed}
     fields["cron"] = cron
     if schedule.enabled and {"cron", "time_zone"} & set(changed):
         fields["next_run_at"] = next_time(cron, zone, timezone.now())
@@ -302,7 +301,7 @@ def change_schedule(schedule: Schedule, user, changes: dict, *, confirmed: bool)
             Schedule.objects.filter(pk=schedule.pk).update(**fields)
             _record(
                 schedule,
-                said("schedule.changed", schedule=fields["name"], changes=what),
+                said("schedule.changed", schedule=wanted["name"], changes=what),
                 actor=user,
                 detail={"changed": changed, "volume_ids": wanted["volume_ids"]},
             )
