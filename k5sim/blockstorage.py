@@ -8,6 +8,8 @@ upload accepts `visibility` and `protected` as Cinder does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 from urllib.parse import urlencode
 
 from . import uploads
@@ -17,6 +19,13 @@ from .model import Volume
 from .scenario import VISIBILITIES
 from .versions import CINDER_MAX_MICROVERSION
 from .web import Call, Reply, Route, int_arg
+
+
+class _HasId(Protocol):
+    id: str
+
+
+T = TypeVar("T", bound=_HasId)
 
 SORT_KEYS = {
     "id",
@@ -157,40 +166,55 @@ def _matches(volume: Volume, wanted: dict[str, str]) -> bool:
     return True
 
 
-def _list(call: Call, detail: bool) -> Reply:
-    world = call.world
-    max_limit = world.settings["max_limit"]
+def cinder_page(call: Call, ordered: list[T], keep: Callable[[T], bool]) -> tuple[list[T], int]:
+    """A page of `ordered` as Cinder cuts it: after `marker` (400 when unknown), at most
+    `limit` (capped at the world's max_limit) of the items `keep` accepts. Returns the page
+    and the page size."""
+    max_limit = call.world.settings["max_limit"]
     limit = int_arg(call, "limit", None)
     page_size = max_limit if limit is None else min(limit, max_limit)
-    wanted = {key: call.arg(key) for key in FILTERS if call.arg(key) is not None}
-    ordered = _ordered(world.project_volumes.get(call.params["project_id"], {}), _sort_spec(call))
     start = 0
     marker = call.arg("marker")
     if marker:
-        start = next((i + 1 for i, v in enumerate(ordered) if v.id == marker), None)
-        if start is None:
+        found = next((i + 1 for i, item in enumerate(ordered) if item.id == marker), None)
+        if found is None:
             raise ApiError(400, f"Invalid input received: marker [{marker}] not found")
-    hidden = world.faults.hidden_volumes()
-    page: list[Volume] = []
-    for volume in ordered[start:]:
+        start = found
+    page: list[T] = []
+    for item in ordered[start:]:
         if len(page) == page_size:
             break
-        if volume.id not in hidden and _matches(volume, wanted):
-            page.append(volume)
+        if keep(item):
+            page.append(item)
+    return page, page_size
+
+
+def next_links(call: Call, page: list, page_size: int) -> list[dict] | None:
+    """Cinder's rule (`_get_collection_links`): a full page links on, even when nothing
+    follows, so the last page can be empty."""
+    if not page or len(page) < page_size:
+        return None
+    query = [(k, v) for k, values in call.query.items() if k != "marker" for v in values]
+    query.append(("marker", page[-1].id))
+    return [{"rel": "next", "href": call.url(call.path.rstrip("/") + "?" + urlencode(query))}]
+
+
+def _list(call: Call, detail: bool) -> Reply:
+    world = call.world
+    wanted = {key: call.arg(key) for key in FILTERS if call.arg(key) is not None}
+    ordered = _ordered(world.project_volumes.get(call.params["project_id"], {}), _sort_spec(call))
+    hidden = world.faults.hidden_volumes()
+    page, page_size = cinder_page(
+        call, ordered, lambda volume: volume.id not in hidden and _matches(volume, wanted)
+    )
     render = (
         volume_json
         if detail
         else (lambda c, v: {"id": v.id, "name": v.name, "links": _links(c, v)})
     )
     body = {"volumes": [render(call, volume) for volume in page]}
-    # Cinder's rule (`_get_collection_links`): a full page links on, even when nothing
-    # follows, so the last page can be empty.
-    if page and len(page) == page_size:
-        query = [(k, v) for k, values in call.query.items() if k != "marker" for v in values]
-        query.append(("marker", page[-1].id))
-        body["volumes_links"] = [
-            {"rel": "next", "href": call.url(call.path.rstrip("/") + "?" + urlencode(query))}
-        ]
+    if links := next_links(call, page, page_size):
+        body["volumes_links"] = links
     return reply(call, 200, body)
 
 

@@ -14,13 +14,12 @@ snapshot `available`.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
-from .blockstorage import reply
+from .blockstorage import cinder_page, next_links, reply
 from .clock import cinder_time
 from .errors import VOLUME, ApiError
 from .model import Snapshot, Volume
-from .web import Call, Reply, Route, int_arg
+from .web import Call, Reply, Route
 
 CREATING = "creating"
 AVAILABLE = "available"
@@ -133,32 +132,17 @@ def show_snapshot(call: Call) -> Reply:
 
 def _list(call: Call, detail: bool) -> Reply:
     world = call.world
-    max_limit = world.settings["max_limit"]
-    limit = int_arg(call, "limit", None)
-    page_size = max_limit if limit is None else min(limit, max_limit)
     wanted = {key: call.arg(key) for key in FILTERS if call.arg(key) is not None}
     # Cinder's default order: created_at desc (newest first).
     ordered = list(reversed(world.project_snapshots.get(call.params["project_id"], {}).values()))
-    start = 0
-    marker = call.arg("marker")
-    if marker:
-        found = next((i + 1 for i, s in enumerate(ordered) if s.id == marker), None)
-        if found is None:
-            raise ApiError(400, f"Invalid input received: marker [{marker}] not found")
-        start = found
-    page: list[Snapshot] = []
-    for snapshot in ordered[start:]:
-        if len(page) == page_size:
-            break
-        if all(getattr(snapshot, key) == value for key, value in wanted.items()):
-            page.append(snapshot)
+    page, page_size = cinder_page(
+        call,
+        ordered,
+        lambda snapshot: all(getattr(snapshot, key) == value for key, value in wanted.items()),
+    )
     body: dict[str, Any] = {"snapshots": [snapshot_json(s, extended=detail) for s in page]}
-    if page and len(page) == page_size:  # a full page links on, as for volumes
-        query = [(k, v) for k, values in call.query.items() if k != "marker" for v in values]
-        query.append(("marker", page[-1].id))
-        body["snapshots_links"] = [
-            {"rel": "next", "href": call.url(call.path.rstrip("/") + "?" + urlencode(query))}
-        ]
+    if links := next_links(call, page, page_size):  # a full page links on, as for volumes
+        body["snapshots_links"] = links
     return reply(call, 200, body)
 
 
