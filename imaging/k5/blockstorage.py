@@ -8,30 +8,21 @@ subclass for the upload), and the caller looks at K5 before sending anything aga
 
 from __future__ import annotations
 
+from typing import TypeVar
 from urllib.parse import quote
 
 from .client import BLOCK_STORAGE, K5Client, parsing
 from .errors import K5InvalidResponse, K5OutcomeUnknown, K5UploadOutcomeUnknown
 from .types import Snapshot, UploadAccepted, Volume
 
+Listed = TypeVar("Listed", Volume, Snapshot)
+
 
 def volume_list(
     client: K5Client, *, status: str | None = None, name: str | None = None
 ) -> list[Volume]:
     """Every volume of the project (all pages), optionally filtered by exact status/name."""
-    path = "volumes/detail"
-    pages = client.get_pages(
-        BLOCK_STORAGE,
-        path,
-        collection="volumes",
-        next_href=_next_href,
-        params={"status": status, "name": name},
-    )
-    volumes = []
-    for item, request_id in pages:
-        with parsing(path, request_id):
-            volumes.append(Volume.from_api(item, request_id))
-    return volumes
+    return _every(client, "volumes", Volume, {"status": status, "name": name})
 
 
 def volume_get(client: K5Client, volume_id: str) -> Volume:
@@ -133,19 +124,7 @@ def snapshot_list(
     client: K5Client, *, volume_id: str | None = None, name: str | None = None
 ) -> list[Snapshot]:
     """Every snapshot of the project (all pages), optionally only a volume's or one name's."""
-    path = "snapshots/detail"
-    pages = client.get_pages(
-        BLOCK_STORAGE,
-        path,
-        collection="snapshots",
-        next_href=_next_snapshots_href,
-        params={"volume_id": volume_id, "name": name},
-    )
-    snapshots = []
-    for item, request_id in pages:
-        with parsing(path, request_id):
-            snapshots.append(Snapshot.from_api(item, request_id))
-    return snapshots
+    return _every(client, "snapshots", Snapshot, {"volume_id": volume_id, "name": name})
 
 
 def snapshot_delete(client: K5Client, snapshot_id: str) -> str | None:
@@ -167,12 +146,22 @@ def snapshot_restore(client: K5Client, snapshot_id: str) -> str | None:
     return client.post(BLOCK_STORAGE, path, json={"fcx-restore": None}).request_id
 
 
-def _next_href(body: dict) -> str | None:
-    return _next_link(body, "volumes_links")
-
-
-def _next_snapshots_href(body: dict) -> str | None:
-    return _next_link(body, "snapshots_links")
+def _every(client: K5Client, collection: str, record: type[Listed], params: dict) -> list[Listed]:
+    """Every item of a Cinder collection (`GET {collection}/detail`, all pages, each page's
+    `{collection}_links` followed), read as `record`s."""
+    path = f"{collection}/detail"
+    pages = client.get_pages(
+        BLOCK_STORAGE,
+        path,
+        collection=collection,
+        next_href=lambda body: _next_link(body, f"{collection}_links"),
+        params=params,
+    )
+    found = []
+    for item, request_id in pages:
+        with parsing(path, request_id):
+            found.append(record.from_api(item, request_id))
+    return found
 
 
 def _next_link(body: dict, key: str) -> str | None:
